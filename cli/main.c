@@ -1,0 +1,52 @@
+/* refine-pipeline: the command-line entry point. Dispatches to the subcommands in pipelines/;
+ * the only place that exits. */
+#include "pipelines/commands.h"
+#include <stdio.h>
+#include <string.h>
+#ifdef RP_TRAP_FPE
+#include <fenv.h>
+#endif
+
+#include "io/version.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"simulate", cmd_simulate, "render labeled synthetic images (digits, eyes) into HDF5"},
+    {"import", cmd_import, "import real images (PNG folder, IDX/IDX.gz, file.h5:/path) into HDF5"},
+    {"inspect", cmd_inspect, "describe a dataset: layout, counts, statistics, provenance"},
+    {"preview", cmd_preview, "write a contact-sheet PNG of a dataset"},
+    {"train", cmd_train, "train the refiner against the local patch discriminator"},
+    {"refine", cmd_refine, "refine a whole dataset with a trained checkpoint, keeping labels"},
+    {"eval", cmd_eval, "train a fixed classifier on a dataset and score it on real data"},
+    {"run", cmd_run, "simulate -> train -> refine -> eval -> report"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: refine-pipeline COMMAND [options]   (refine-pipeline COMMAND --help)\n\n"
+               "Turns synthetic training images into realistic ones while keeping their labels (SimGAN).\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+#ifdef RP_TRAP_FPE
+    feenableexcept(FE_INVALID | FE_DIVBYZERO | FE_OVERFLOW);
+#endif
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("refine-pipeline %s\n", RP_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "refine-pipeline: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

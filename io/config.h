@@ -1,0 +1,71 @@
+/* The effective configuration: every key of every section in one plain struct, described by
+ * one table (section, key, type, range, default, help). Values come from the table's defaults,
+ * then an INI file (libinih), then --set section.key=value overrides, all through one setter
+ * that rejects unknown keys and out-of-range values by name. config_to_ini() writes the
+ * effective config back (stored in run dirs, checkpoints and dataset provenance).
+ * To add a key: add a field here and one row to the table in config.c. */
+#ifndef RP_CONFIG_H
+#define RP_CONFIG_H
+#include <stddef.h>
+
+typedef struct {
+    struct {
+        char scene[16];        /* digits | eyes */
+        long n;                /* images to simulate */
+        long seed;
+        int height, width;     /* 0 = the scene's native size */
+        long chunk;            /* images per HDF5 chunk / write batch */
+    } simulate;
+    struct {
+        int filters;           /* F */
+        int blocks;            /* B */
+    } refiner;
+    struct {
+        int batch;             /* b */
+        long iterations;       /* T */
+        int k_g, k_d;
+        double lambda;         /* self-regularization weight; see README for the reduction */
+        char psi[16];          /* identity | cellmean */
+        int psi_cell;          /* k for psi = cellmean */
+        long history_size;     /* B images; 0 = 100 * batch */
+        char optimizer[8];     /* adam | sgd */
+        double lr_refiner, lr_disc;
+        double momentum;       /* sgd */
+        double beta1, beta2;   /* adam */
+        long pretrain_refiner_steps, pretrain_disc_steps;
+        long checkpoint_every;
+        int keep_checkpoints;
+        long sample_every;
+        double clip_grad_norm; /* 0 = off */
+        long seed;
+    } train;
+    struct {
+        int batch;             /* images per forward batch */
+        long chunk;            /* images per output chunk (the resume unit) */
+    } refine;
+    struct {
+        long steps;            /* evaluation-network training steps */
+        int batch;
+        double lr;
+        long seed;
+    } eval;
+    struct {
+        char real[256];        /* real pool (unlabeled) for D */
+        char test[256];        /* labeled real test set */
+        char label[32];        /* label used by eval */
+    } run;
+} rp_config;
+
+void config_defaults(rp_config *c);
+/* "section.key", "value" -> 0, or RP_EARG with a message naming the key and the valid range. */
+int config_set(rp_config *c, const char *dotted_key, const char *value);
+/* "section.key=value" (as given to --set). */
+int config_set_arg(rp_config *c, const char *assignment);
+/* Reads an INI file; unknown sections/keys and bad values are errors naming file:line and key. */
+int config_load_file(rp_config *c, const char *path);
+/* Loads the INI text stored in a file's provenance or a checkpoint. */
+int config_load_string(rp_config *c, const char *ini_text, const char *origin);
+/* Writes the full effective config as INI text into a malloc'd string (caller frees). */
+char *config_to_ini(const rp_config *c);
+
+#endif

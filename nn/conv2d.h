@@ -1,0 +1,37 @@
+/* 2-D convolution, NCHW float32, square kernels of any size, stride, zero padding.
+ * Weights (F, C, K, K) and bias (F), as in PyTorch. The default algorithm is im2col + gemm
+ * (1x1 stride-1 unpadded convolutions skip im2col); a naive reference has the same signature.
+ * Everything sits behind conv2d_forward/backward so another algorithm (Winograd, direct
+ * AVX-512) can slot in without touching callers.
+ *
+ * Dimension letters: N batch, C input channels, H W input size, F output channels,
+ * K kernel size, OH OW output size. */
+#ifndef RP_CONV2D_H
+#define RP_CONV2D_H
+#include <stddef.h>
+
+typedef struct {
+    int N, C, H, W;       /* input */
+    int F, K, stride, pad;
+    int OH, OW;           /* derived: (H + 2*pad - K) / stride + 1 */
+} conv2d_desc;
+
+void conv2d_desc_init(conv2d_desc *d, int N, int C, int H, int W, int F, int K, int stride, int pad);
+/* Floats of scratch needed by conv2d_forward/backward for this shape (shared workspace). */
+size_t conv2d_workspace(const conv2d_desc *d);
+/* FLOPs of one forward pass (2*N*F*OH*OW*C*K*K); backward is twice that with input grads. */
+double conv2d_flops(const conv2d_desc *d);
+
+/* out (N,F,OH,OW) = conv(in (N,C,H,W), w) + b.  Overwrites out. */
+void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b,
+                    float *ws);
+/* Accumulates (+=) into din (N,C,H,W; may be NULL), dw (F,C,K,K; may be NULL), db (F; may be NULL). */
+void conv2d_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
+                     const float *in, const float *w, float *ws);
+
+/* Direct-loop references, same contracts, no workspace. */
+void conv2d_forward_naive(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b);
+void conv2d_backward_naive(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
+                           const float *in, const float *w);
+
+#endif

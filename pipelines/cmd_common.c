@@ -1,0 +1,9 @@
+/* Helpers shared by the subcommands. */
+#include "pipelines/commands.h"
+#include "io/status.h"
+#include <stdio.h>
+
+int cmd_fail(const char *cmd, int rc) {
+    fprintf(stderr, "refine-pipeline %s: %s\n", cmd, rp_errmsg());
+    return rc == RP_EARG ? 2 : 1;
+}

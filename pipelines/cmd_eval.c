@@ -1,0 +1,13 @@
+/* refine-pipeline eval: placeholder until its issue lands. */
+#include "pipelines/commands.h"
+#include <stdio.h>
+#include <string.h>
+
+int cmd_eval(int argc, char **argv) {
+    if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("usage: refine-pipeline eval ...\n(not implemented yet)\n");
+        return 0;
+    }
+    fprintf(stderr, "refine-pipeline eval: not implemented yet\n");
+    return 2;
+}

@@ -1,0 +1,13 @@
+/* refine-pipeline preview: placeholder until its issue lands. */
+#include "pipelines/commands.h"
+#include <stdio.h>
+#include <string.h>
+
+int cmd_preview(int argc, char **argv) {
+    if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("usage: refine-pipeline preview ...\n(not implemented yet)\n");
+        return 0;
+    }
+    fprintf(stderr, "refine-pipeline preview: not implemented yet\n");
+    return 2;
+}

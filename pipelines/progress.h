@@ -1,0 +1,22 @@
+/* Progress reporting for long work: a one-line bar with rate and ETA when stderr is a
+ * terminal, plain periodic log lines otherwise (data-prep scripts, CI logs), nothing if quiet. */
+#ifndef RP_PROGRESS_H
+#define RP_PROGRESS_H
+
+typedef struct {
+    const char *what;     /* "simulate", "train" */
+    const char *unit;     /* "images", "steps" */
+    long total;
+    long done;
+    int quiet, tty;
+    double t_start, t_last;
+} progress;
+
+double now_seconds(void); /* CLOCK_MONOTONIC */
+void progress_start(progress *p, const char *what, const char *unit, long total, int quiet);
+/* Sets the count done; redraws at most ~10 times/s on a terminal, every 10 s otherwise.
+ * extra (may be NULL) is appended, e.g. "loss 0.31". */
+void progress_update(progress *p, long done, const char *extra);
+void progress_finish(progress *p);
+
+#endif

@@ -1,0 +1,47 @@
+/* The refiner R(F, B) of SimGAN: conv 3x3 (C -> F) + ReLU, B ResNet blocks
+ * (conv 3x3 F->F, ReLU, conv 3x3 F->F, add block input, ReLU), conv 1x1 (F -> C), tanh.
+ * Fully convolutional, stride 1, "same" padding: output size = input size. Inputs and outputs
+ * are in [-1, 1]. Parameter names: "in.w" (F,C,3,3) "in.b" (F), "blockI.conv1.w" (F,F,3,3),
+ * "blockI.conv1.b", "blockI.conv2.w", "blockI.conv2.b", "out.w" (C,F,1,1), "out.b" (C). */
+#ifndef RP_REFINER_H
+#define RP_REFINER_H
+#include "nn/params.h"
+#include "nn/conv2d.h"
+
+#define REFINER_MAX_BLOCKS 16
+
+typedef struct {
+    int C;  /* image channels */
+    int F;  /* feature maps */
+    int B;  /* ResNet blocks */
+} refiner_config;
+
+typedef struct {
+    refiner_config cfg;
+    param_block p;
+    /* named pointers into p.data */
+    float *in_w, *in_b;                                   /* (F,C,3,3) (F) */
+    float *blk_w1[REFINER_MAX_BLOCKS], *blk_b1[REFINER_MAX_BLOCKS]; /* (F,F,3,3) (F) */
+    float *blk_w2[REFINER_MAX_BLOCKS], *blk_b2[REFINER_MAX_BLOCKS];
+    float *out_w, *out_b;                                 /* (C,F,1,1) (C) */
+    /* activations for the current (N, H, W), allocated by refiner_prepare, reused every step */
+    int N, H, W;
+    float *acts;     /* one buffer holding every saved activation */
+    float *dacts;    /* gradient scratch of the same layout */
+    float *ws;       /* shared conv workspace */
+    const float *last_in;
+} refiner;
+
+/* Builds the parameter table and allocates parameters (He init from seed). 0 or RP_E*. */
+int refiner_init(refiner *r, const refiner_config *cfg, uint64_t seed);
+/* Allocates activations/workspace for batch N of H x W images (no-op if unchanged). */
+int refiner_prepare(refiner *r, int N, int H, int W);
+/* out (N,C,H,W) = R(in). in must stay valid until refiner_backward. n <= prepared N. */
+void refiner_forward(refiner *r, float *out, const float *in, int n);
+/* Accumulates parameter grads into r->p.grad, and din (may be NULL) += dL/din. */
+void refiner_backward(refiner *r, float *din, const float *dout, int n);
+void refiner_free(refiner *r);
+/* FLOPs of one forward pass over n images of the prepared size. */
+double refiner_flops(const refiner *r, int n);
+
+#endif

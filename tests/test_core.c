@@ -1,0 +1,153 @@
+/* Tests of the core utilities: PCG32 reference values and determinism, configuration
+ * (defaults, INI, --set, errors naming the key), argument parsing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+#include "nn/rng.h"
+#include "io/config.h"
+#include "io/status.h"
+#include "pipelines/args.h"
+
+/* PCG32 with the reference seeding of pcg32_srandom_r(42, 54) gives 0xa15c02b7 first;
+ * our rng_seed mixes seed and stream, so check our own invariants instead plus the core step. */
+static void test_rng_core_step(void **state) {
+    (void)state;
+    /* Reference: pcg32 demo (pcg32-demo.c) with initstate 42, initseq 54 prints
+     * 0xa15c02b7 0x7b47f409 0xba1d3330 ... */
+    rng_t r = {0, (54u << 1) | 1u};
+    rng_u32(&r);
+    r.state += 42;
+    rng_u32(&r);
+    assert_int_equal(rng_u32(&r), 0xa15c02b7u);
+    assert_int_equal(rng_u32(&r), 0x7b47f409u);
+    assert_int_equal(rng_u32(&r), 0xba1d3330u);
+}
+
+static void test_rng_streams_and_ranges(void **state) {
+    (void)state;
+    rng_t a, b, c;
+    rng_seed(&a, 7, 1);
+    rng_seed(&b, 7, 1);
+    rng_seed(&c, 7, 2);
+    int differ = 0;
+    for (int i = 0; i < 100; i++) {
+        uint32_t x = rng_u32(&a), y = rng_u32(&b), z = rng_u32(&c);
+        assert_int_equal(x, y);
+        differ += x != z;
+    }
+    assert_true(differ > 90);
+    double sum = 0, sq = 0;
+    int counts[5] = {0};
+    for (int i = 0; i < 100000; i++) {
+        double u = rng_uniform_d(&a);
+        assert_true(u >= 0 && u < 1);
+        float f = rng_uniform(&a);
+        assert_true(f >= 0 && f < 1);
+        counts[rng_below(&a, 5)]++;
+        double n = rng_normal(&a);
+        sum += n;
+        sq += n * n;
+    }
+    assert_true(fabs(sum / 100000) < 0.02);
+    assert_true(fabs(sq / 100000 - 1) < 0.03);
+    for (int i = 0; i < 5; i++) assert_true(abs(counts[i] - 20000) < 800);
+}
+
+static void test_config_defaults_set_and_roundtrip(void **state) {
+    (void)state;
+    rp_config c, d;
+    config_defaults(&c);
+    assert_int_equal(c.refiner.filters, 64);
+    assert_int_equal(c.refiner.blocks, 4);
+    assert_string_equal(c.simulate.scene, "digits");
+    assert_int_equal(config_set_arg(&c, "train.lambda=0.25"), 0);
+    assert_int_equal(config_set_arg(&c, "refiner.blocks=2"), 0);
+    assert_int_equal(config_set_arg(&c, "train.optimizer=sgd"), 0);
+    char *ini = config_to_ini(&c);
+    assert_non_null(ini);
+    config_defaults(&d);
+    assert_int_equal(config_load_string(&d, ini, "roundtrip"), 0);
+    free(ini);
+    assert_true(d.train.lambda == 0.25);
+    assert_int_equal(d.refiner.blocks, 2);
+    assert_string_equal(d.train.optimizer, "sgd");
+    assert_int_equal(memcmp(&c, &d, sizeof c), 0);
+}
+
+static void test_config_errors_name_the_key(void **state) {
+    (void)state;
+    rp_config c;
+    config_defaults(&c);
+    assert_int_equal(config_set_arg(&c, "train.nosuch=1"), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "train.nosuch"));
+    assert_int_equal(config_set_arg(&c, "refiner.filters=0"), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "refiner.filters"));
+    assert_non_null(strstr(rp_errmsg(), "out of range"));
+    assert_int_equal(config_set_arg(&c, "train.batch=3.5"), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "whole number"));
+    assert_int_equal(config_set_arg(&c, "train.psi=median"), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "identity|cellmean"));
+    assert_int_equal(config_set_arg(&c, "nosection.key=1"), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "unknown section"));
+    assert_int_equal(config_load_string(&c, "[train]\nbatch = 32\nk_g = x\n", "t.ini"), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "t.ini:3"));
+    assert_non_null(strstr(rp_errmsg(), "train.k_g"));
+    assert_int_equal(c.train.batch, 32);
+    assert_int_equal(config_load_string(&c, "[train\n", "bad.ini"), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "bad.ini:1"));
+    assert_int_equal(config_load_file(&c, "/nonexistent/x.ini"), RP_EIO);
+    assert_non_null(strstr(rp_errmsg(), "/nonexistent/x.ini"));
+}
+
+static void test_args_parse(void **state) {
+    (void)state;
+    long n = 0;
+    const char *out = NULL;
+    int flag = 0;
+    arg_spec specs[] = {{"--count", "-n", ARG_LONG, &n, "N", "count"},
+                        {"--output", "-o", ARG_STR, &out, "FILE", "output"},
+                        {"--fresh", NULL, ARG_FLAG, &flag, NULL, "start over"},
+                        {0}};
+    arg_command cmd = {"demo", "[options] IN", "Demo.", specs, 1, 1};
+    args_common c;
+    char *argv1[] = {"-n", "12", "--output=o.h5", "in.h5", "--fresh", "--set", "train.batch=8", "--threads", "2"};
+    assert_int_equal(args_parse(&cmd, &c, 9, argv1), 0);
+    assert_int_equal(n, 12);
+    assert_string_equal(out, "o.h5");
+    assert_int_equal(flag, 1);
+    assert_int_equal(c.npos, 1);
+    assert_string_equal(c.pos[0], "in.h5");
+    assert_int_equal(c.threads, 2);
+    rp_config cfg;
+    assert_int_equal(args_load_config(&c, &cfg), 0);
+    assert_int_equal(cfg.train.batch, 8);
+    char *argv2[] = {"-n", "x", "in"};
+    assert_int_equal(args_parse(&cmd, &c, 3, argv2), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "-n"));
+    char *argv3[] = {"--bogus", "in"};
+    assert_int_equal(args_parse(&cmd, &c, 2, argv3), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "--bogus"));
+    char *argv4[] = {"-n", "3"};
+    assert_int_equal(args_parse(&cmd, &c, 2, argv4), RP_EARG);
+    char *argv5[] = {"--set", "train.bogus=1", "in"};
+    assert_int_equal(args_parse(&cmd, &c, 3, argv5), 0);
+    assert_int_equal(args_load_config(&c, &cfg), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "train.bogus"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rng_core_step),
+        cmocka_unit_test(test_rng_streams_and_ranges),
+        cmocka_unit_test(test_config_defaults_set_and_roundtrip),
+        cmocka_unit_test(test_config_errors_name_the_key),
+        cmocka_unit_test(test_args_parse),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
