@@ -76,7 +76,7 @@ typedef struct {
     /* root attributes (NULL / -1 if absent; NULL for external datasets) */
     const char *kind, *scene, *created_by, *created_at, *config, *source_file, *refiner_checkpoint;
     long seed, refiner_step;
-    int ncols;            /* labels/* then params/*, sorted by name; only for /images of a refine-dataset */
+    int ncols;            /* labels/... then params/..., sorted by name; only for /images of a refine-dataset */
     const h5ds_colinfo *cols;
     int has_index;        /* /index present (read it as column "index") */
 } h5ds_info;
