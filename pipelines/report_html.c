@@ -221,6 +221,11 @@ static int write_body(FILE *f, const report_html_input *in) {
         put_escaped(f, in->config_ini);
         fputs("</pre>\n", f);
     }
+    /* Lets a headless browser test prove the page rendered: after load, the body carries how
+     * many embedded images actually decoded (see tests/test_report_browser.c). */
+    fputs("<script>window.addEventListener('load',function(){var n=0;for(var i=0;i<document.images.length;i++)"
+          "{var m=document.images[i];if(m.complete&&m.naturalWidth>0)n++;}"
+          "document.body.setAttribute('data-images-decoded',String(n));});</script>\n", f);
     fputs("</body></html>\n", f);
     return 0;
 }
