@@ -1,0 +1,208 @@
+/* HDF5 helpers (see h5util.h): attributes, type names, the signature/truncation check. */
+#include "io/h5util.h"
+#include "io/status.h"
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+void h5u_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* ---------------------------------------------------------------- attributes */
+static int write_attr(hid_t obj, const char *name, hid_t type, const void *buf) {
+    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
+        return rp_err(RP_EIO, "cannot replace attribute %s", name);
+    hid_t space = H5Screate(H5S_SCALAR);
+    if (space < 0) return rp_err(RP_EIO, "attribute %s: H5Screate failed", name);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (a < 0) rc = rp_err(RP_EIO, "cannot create attribute %s", name);
+    else if (H5Awrite(a, type, buf) < 0) rc = rp_err(RP_EIO, "cannot write attribute %s", name);
+    if (a >= 0 && H5Aclose(a) < 0 && !rc) rc = rp_err(RP_EIO, "cannot close attribute %s", name);
+    H5Sclose(space);
+    return rc;
+}
+
+int h5u_write_attr_str(hid_t obj, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        if (t >= 0) H5Tclose(t);
+        return rp_err(RP_EIO, "attribute %s: cannot make string type", name);
+    }
+    int rc = write_attr(obj, name, t, &value);
+    H5Tclose(t);
+    return rc;
+}
+
+int h5u_write_attr_int(hid_t obj, const char *name, int value) {
+    return write_attr(obj, name, H5T_STD_I32LE, &(int32_t){value});
+}
+
+int h5u_write_attr_i64(hid_t obj, const char *name, long long value) {
+    return write_attr(obj, name, H5T_STD_I64LE, &(int64_t){value});
+}
+
+/* Opens attribute `name` if present and checks it holds one element: 1 = absent. */
+static int open_scalar_attr(hid_t obj, const char *name, hid_t *a) {
+    htri_t ex = H5Aexists(obj, name);
+    if (ex < 0) return rp_err(RP_EIO, "attribute %s: cannot query", name);
+    if (!ex) return 1;
+    if ((*a = H5Aopen(obj, name, H5P_DEFAULT)) < 0) return rp_err(RP_EIO, "attribute %s: cannot open", name);
+    hid_t space = H5Aget_space(*a);
+    hssize_t npts = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (space >= 0) H5Sclose(space);
+    if (npts != 1) {
+        H5Aclose(*a);
+        return rp_err(RP_EFORMAT, "attribute %s: expected a single value, found %lld", name, (long long)npts);
+    }
+    return 0;
+}
+
+int h5u_read_attr_str(hid_t obj, const char *name, char **out) {
+    *out = NULL;
+    hid_t a;
+    int rc = open_scalar_attr(obj, name, &a);
+    if (rc) return rc;
+    hid_t ft = H5Aget_type(a), mt = -1;
+    char tn[32];
+    if (ft < 0 || H5Tget_class(ft) != H5T_STRING) {
+        rc = rp_err(RP_EFORMAT, "attribute %s: expected a string, found %s", name,
+                    ft < 0 ? "unreadable type" : h5u_type_name(ft, tn, sizeof tn));
+        goto done;
+    }
+    htri_t vl = H5Tis_variable_str(ft);
+    if (vl < 0 || (mt = H5Tcopy(H5T_C_S1)) < 0) {
+        rc = rp_err(RP_EIO, "attribute %s: cannot read string type", name);
+        goto done;
+    }
+    H5Tset_cset(mt, H5Tget_cset(ft));
+    if (vl) {
+        char *s = NULL;
+        if (H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Aread(a, mt, &s) < 0) {
+            rc = rp_err(RP_EIO, "attribute %s: cannot read", name);
+            goto done;
+        }
+        *out = strdup(s ? s : "");
+        hid_t sp = H5Screate(H5S_SCALAR);
+        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, &s);
+        H5Sclose(sp);
+    } else {
+        size_t len = H5Tget_size(ft);
+        char *s = calloc(len + 1, 1);
+        if (!s || H5Tset_size(mt, len + 1) < 0 || H5Tset_strpad(mt, H5T_STR_NULLTERM) < 0 || H5Aread(a, mt, s) < 0) {
+            free(s);
+            rc = rp_err(RP_EIO, "attribute %s: cannot read", name);
+            goto done;
+        }
+        *out = s;
+    }
+    if (!*out) rc = rp_err(RP_ENOMEM, "attribute %s: out of memory", name);
+done:
+    if (mt >= 0) H5Tclose(mt);
+    if (ft >= 0) H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+int h5u_read_attr_i64(hid_t obj, const char *name, long long *out) {
+    hid_t a;
+    int rc = open_scalar_attr(obj, name, &a);
+    if (rc) return rc;
+    hid_t ft = H5Aget_type(a);
+    char tn[32];
+    if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER)
+        rc = rp_err(RP_EFORMAT, "attribute %s: expected an integer, found %s", name,
+                    ft < 0 ? "unreadable type" : h5u_type_name(ft, tn, sizeof tn));
+    else if (H5Aread(a, H5T_NATIVE_LLONG, out) < 0)
+        rc = rp_err(RP_EIO, "attribute %s: cannot read", name);
+    if (ft >= 0) H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- descriptions */
+const char *h5u_type_name(hid_t type, char *buf, size_t n) {
+    size_t size = H5Tget_size(type);
+    switch (H5Tget_class(type)) {
+    case H5T_INTEGER:
+        snprintf(buf, n, "%sint%zu", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", size * 8);
+        break;
+    case H5T_FLOAT: snprintf(buf, n, "float%zu", size * 8); break;
+    case H5T_STRING: snprintf(buf, n, "string"); break;
+    case H5T_COMPOUND: snprintf(buf, n, "compound"); break;
+    case H5T_ENUM: snprintf(buf, n, "enum"); break;
+    case H5T_ARRAY: snprintf(buf, n, "array"); break;
+    case H5T_VLEN: snprintf(buf, n, "vlen"); break;
+    case H5T_OPAQUE: snprintf(buf, n, "opaque"); break;
+    case H5T_REFERENCE: snprintf(buf, n, "reference"); break;
+    case H5T_BITFIELD: snprintf(buf, n, "bitfield"); break;
+    default: snprintf(buf, n, "unknown type");
+    }
+    return buf;
+}
+
+const char *h5u_shape_str(const hsize_t *dims, int rank, char *buf, size_t n) {
+    size_t off = 0;
+    off += snprintf(buf, n, "(");
+    for (int i = 0; i < rank && off < n; i++)
+        off += snprintf(buf + off, n - off, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    if (off < n) snprintf(buf + off, n - off, "%s)", rank == 1 ? "," : "");
+    return buf;
+}
+
+/* ---------------------------------------------------------------- file check */
+static unsigned long long le_addr(const unsigned char *p, int size) {
+    unsigned long long v = 0;
+    for (int i = size - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+int h5u_check_file(const char *file) {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    struct stat st;
+    if (stat(file, &st) != 0) return rp_err(RP_EIO, "%s: cannot open: %s", file, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return rp_err(RP_EIO, "%s: is a directory, expected an HDF5 file", file);
+    FILE *f = fopen(file, "rb");
+    if (!f) return rp_err(RP_EIO, "%s: cannot open: %s", file, strerror(errno));
+    unsigned char sb[64];
+    long base = -1;
+    /* The signature may follow a user block of 512, 1024, 2048, ... bytes. */
+    for (long off = 0; off + 8 <= st.st_size; off = off ? off * 2 : 512) {
+        if (fseek(f, off, SEEK_SET) != 0) break;
+        size_t got = fread(sb, 1, sizeof sb, f);
+        if (got >= 8 && !memcmp(sb, sig, 8)) {
+            base = off;
+            memset(sb + got, 0, sizeof sb - got);
+            break;
+        }
+    }
+    fclose(f);
+    if (base < 0)
+        return rp_err(RP_EFORMAT, "%s: not an HDF5 file (no HDF5 signature; %lld bytes)", file,
+                      (long long)st.st_size);
+    int ver = sb[8], osize, at;
+    if (ver <= 1) {
+        osize = sb[13];
+        at = (ver == 0 ? 24 : 28) + 2 * osize;
+    } else {
+        osize = sb[9];
+        at = 12 + 2 * osize;
+    }
+    if (osize < 2 || osize > 8 || at + osize > (int)sizeof sb)
+        return rp_err(RP_EFORMAT, "%s: corrupt HDF5 superblock (version %d, offset size %d)", file, ver, osize);
+    unsigned long long eof = le_addr(sb + at, osize);
+    if (eof != ~0ull >> (64 - 8 * osize) && (unsigned long long)base + eof > (unsigned long long)st.st_size)
+        return rp_err(RP_EFORMAT, "%s: truncated HDF5 file: %lld bytes, the superblock records %llu", file,
+                      (long long)st.st_size, (unsigned long long)base + eof);
+    return 0;
+}
+
+void h5u_utc_now(char *buf, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

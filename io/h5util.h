@@ -1,0 +1,33 @@
+/* Small HDF5 helpers shared by the dataset and checkpoint code: silencing HDF5's own error
+ * stack, string/integer attributes h5py reads as str/int, describing types for error messages,
+ * and a pre-open check that tells "not HDF5" from "truncated" precisely. */
+#ifndef RP_H5UTIL_H
+#define RP_H5UTIL_H
+#include <hdf5.h>
+
+/* HDF5's automatic error printing off for this thread (its stack is per thread). */
+void h5u_silence(void);
+
+/* Scalar variable-length UTF-8 string attribute (replaced if present). */
+int h5u_write_attr_str(hid_t obj, const char *name, const char *value);
+/* Scalar int32 / int64 attribute (replaced if present). */
+int h5u_write_attr_int(hid_t obj, const char *name, int value);
+int h5u_write_attr_i64(hid_t obj, const char *name, long long value);
+/* Reads a scalar string attribute (fixed or variable length): *out is malloc'd.
+ * Returns 0, 1 if absent, or RP_EFORMAT (not a string / not scalar). */
+int h5u_read_attr_str(hid_t obj, const char *name, char **out);
+/* Reads a scalar integer attribute: 0, 1 if absent, RP_EFORMAT otherwise. */
+int h5u_read_attr_i64(hid_t obj, const char *name, long long *out);
+
+/* "uint8", "int16", "float64", "string", "compound", ... for messages. */
+const char *h5u_type_name(hid_t type, char *buf, size_t n);
+/* "(5000, 28, 28)" */
+const char *h5u_shape_str(const hsize_t *dims, int rank, char *buf, size_t n);
+
+/* Checks that `file` exists, is readable, carries the HDF5 signature and is not shorter than
+ * its superblock's end-of-file address. Returns 0 or an error naming the file. */
+int h5u_check_file(const char *file);
+/* Current UTC time as ISO 8601 "2024-05-01T12:00:00Z". */
+void h5u_utc_now(char *buf, size_t n);
+
+#endif
