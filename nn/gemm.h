@@ -11,5 +11,10 @@ void gemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
 /* Threads used by BLAS (openblas_set_num_threads); n <= 0 leaves OpenBLAS's default. */
 void nn_set_threads(int n);
 int nn_get_threads(void);
+/* Call once at start-up, before any other thread runs BLAS: if OpenBLAS's CPU detection fell
+ * back to an SSE-era kernel family on a CPU with AVX-512 (or AVX2), switch to SkylakeX (or
+ * Haswell) kernels. An explicit OPENBLAS_CORETYPE is left alone. Idempotent; nn_set_threads
+ * calls it. Returns the kernel family in use. */
+const char *nn_blas_init(void);
 
 #endif
