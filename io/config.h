@@ -38,6 +38,9 @@ typedef struct {
         long sample_every;
         double clip_grad_norm; /* 0 = off */
         long seed;
+        char optimizer_disc[8]; /* same | adam | sgd: D's optimizer ("same" = train.optimizer) */
+        long cache_mb;         /* datasets up to this size are held in memory; larger ones stream */
+        int sample_images;     /* columns of the sample sheets */
     } train;
     struct {
         int batch;             /* images per forward batch */
