@@ -50,6 +50,8 @@ size_t gc_check(const char *what, gc_loss_fn f, void *ctx, float *x, const float
             rep.ana = ana;
         }
     }
+    /* Leave the closure's side outputs (activations, probabilities) as at the unperturbed x. */
+    f(ctx);
     printf("  gradcheck %-28s %4zu checked %3zu skipped %3zu failed | worst abs %.2e rel %.2e at [%zu]: "
            "numeric %.6g analytic %.6g\n",
            what, rep.checked, rep.skipped, rep.failed, rep.max_abs, rep.max_rel, rep.worst, rep.num, rep.ana);
@@ -82,6 +84,7 @@ int gc_check_direction(const char *what, gc_loss_fn f, void *ctx, float *x, cons
     }
     fm = f(ctx);
     for (size_t i = 0; i < n; i++) x[i] = x0[i];
+    f(ctx); /* side outputs as at the unperturbed x */
     double num = (fp - fm) / (2 * h);
     double err = fabs(num - dot_p), mag = fmax(fabs(num), fabs(dot_p));
     int ok = err <= rtol * mag + 1e-12;

@@ -31,7 +31,8 @@ gc_opts gc_defaults(void);
 
 /* Perturbs x[i] by +-h in place (restored afterwards; the step actually taken after float
  * rounding is what divides), compares with grad[i]. Prints one line naming `what` with the worst
- * element; returns the number of failing elements (0 = pass). r may be NULL. */
+ * element; returns the number of failing elements (0 = pass). r may be NULL. f is evaluated
+ * once more at the restored x, so buffers the closure writes end as at the unperturbed point. */
 size_t gc_check(const char *what, gc_loss_fn f, void *ctx, float *x, const float *grad, size_t n,
                 const gc_opts *o, gc_report *r);
 
