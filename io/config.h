@@ -51,6 +51,10 @@ typedef struct {
         int batch;
         double lr;
         long seed;
+        long domain_steps;     /* domain-classifier training steps */
+        long domain_rows;      /* rows per side for the domain classifier (half train, half held out) */
+        long frechet_rows;     /* rows per side for the Fréchet feature statistics */
+        long cache_mb;         /* in-memory image cache per dataset (MB); larger files stream */
     } eval;
     struct {
         char real[256];        /* real pool (unlabeled) for D */
