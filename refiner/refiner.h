@@ -26,20 +26,32 @@ typedef struct {
     float *out_w, *out_b;                                 /* (C,F,1,1) (C) */
     /* activations for the current (N, H, W), allocated by refiner_prepare, reused every step */
     int N, H, W;
-    float *acts;     /* one buffer holding every saved activation */
-    float *dacts;    /* gradient scratch of the same layout */
+    int training;    /* 1: acts holds every saved activation (refiner_prepare); 0: three
+                      * ping-pong feature maps for refiner_infer (refiner_prepare_infer) */
+    float *acts;     /* training: h[0..B] (B+1 maps), r[0..B-1] (B maps), tanh output;
+                      * each map (N,F,H,W), the tanh output (N,C,H,W) */
+    float *dacts;    /* backward scratch: three (N,F,H,W) maps and one (N,C,H,W) */
     float *ws;       /* shared conv workspace */
     const float *last_in;
 } refiner;
 
 /* Builds the parameter table and allocates parameters (He init from seed). 0 or RP_E*. */
 int refiner_init(refiner *r, const refiner_config *cfg, uint64_t seed);
-/* Allocates activations/workspace for batch N of H x W images (no-op if unchanged). */
+/* Allocates activations/workspace for training on batch N of H x W images (no-op if
+ * unchanged): (2B+1) feature maps of N*F*H*W floats are saved for the backward pass. */
 int refiner_prepare(refiner *r, int N, int H, int W);
-/* out (N,C,H,W) = R(in). in must stay valid until refiner_backward. n <= prepared N. */
+/* Inference only: three feature maps of N*F*H*W floats (no-op if already prepared, for
+ * training or not, with this H x W and at least N). refiner_forward/backward then assert. */
+int refiner_prepare_infer(refiner *r, int N, int H, int W);
+/* out (n,C,H,W) = R(in), saving activations. in must stay valid until refiner_backward.
+ * n <= prepared N. Needs refiner_prepare. */
 void refiner_forward(refiner *r, float *out, const float *in, int n);
-/* Accumulates parameter grads into r->p.grad, and din (may be NULL) += dL/din. */
+/* Accumulates parameter grads into r->p.grad, and din (may be NULL) += dL/din, for the n
+ * images of the last refiner_forward. */
 void refiner_backward(refiner *r, float *din, const float *dout, int n);
+/* out = R(in) without saving anything (works after either prepare). Same values as
+ * refiner_forward. */
+void refiner_infer(refiner *r, float *out, const float *in, int n);
 void refiner_free(refiner *r);
 /* FLOPs of one forward pass over n images of the prepared size. */
 double refiner_flops(const refiner *r, int n);

@@ -1,0 +1,205 @@
+/* The refiner R(F, B): parameter table, forward (saving activations), backward, and an
+ * inference pass that keeps only three feature maps. All buffers come from refiner_prepare;
+ * forward and backward allocate nothing.
+ * N batch (prepared), n batch (this call), C image channels, F feature maps, H W image size. */
+#include "refiner/refiner.h"
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/status.h"
+#include "nn/layers.h"
+
+int refiner_init(refiner *r, const refiner_config *cfg, uint64_t seed) {
+    memset(r, 0, sizeof *r);
+    if (cfg->C < 1 || cfg->F < 1 || cfg->B < 0 || cfg->B > REFINER_MAX_BLOCKS)
+        return rp_err(RP_EARG, "refiner: C=%d F=%d B=%d: expected C >= 1, F >= 1, 0 <= B <= %d", cfg->C,
+                      cfg->F, cfg->B, REFINER_MAX_BLOCKS);
+    r->cfg = *cfg;
+    const int C = cfg->C, F = cfg->F;
+    param_block *p = &r->p;
+    param_block_init(p);
+    size_t o_in_w = param_block_add(p, "in.w", 4, F, C, 3, 3);
+    size_t o_in_b = param_block_add(p, "in.b", 1, F, 1, 1, 1);
+    size_t o_w1[REFINER_MAX_BLOCKS], o_b1[REFINER_MAX_BLOCKS], o_w2[REFINER_MAX_BLOCKS], o_b2[REFINER_MAX_BLOCKS];
+    for (int i = 0; i < cfg->B; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "block%d.conv1.w", i);
+        o_w1[i] = param_block_add(p, name, 4, F, F, 3, 3);
+        snprintf(name, sizeof name, "block%d.conv1.b", i);
+        o_b1[i] = param_block_add(p, name, 1, F, 1, 1, 1);
+        snprintf(name, sizeof name, "block%d.conv2.w", i);
+        o_w2[i] = param_block_add(p, name, 4, F, F, 3, 3);
+        snprintf(name, sizeof name, "block%d.conv2.b", i);
+        o_b2[i] = param_block_add(p, name, 1, F, 1, 1, 1);
+    }
+    size_t o_out_w = param_block_add(p, "out.w", 4, C, F, 1, 1);
+    size_t o_out_b = param_block_add(p, "out.b", 1, C, 1, 1, 1);
+    int rc = param_block_alloc(p);
+    if (rc) return rp_err_prefix(rc, "refiner: ");
+    float *d = p->data;
+    r->in_w = d + o_in_w;
+    r->in_b = d + o_in_b;
+    for (int i = 0; i < cfg->B; i++) {
+        r->blk_w1[i] = d + o_w1[i];
+        r->blk_b1[i] = d + o_b1[i];
+        r->blk_w2[i] = d + o_w2[i];
+        r->blk_b2[i] = d + o_b2[i];
+    }
+    r->out_w = d + o_out_w;
+    r->out_b = d + o_out_b;
+    param_block_init_he(p, seed);
+    return 0;
+}
+
+static void release_buffers(refiner *r) {
+    free(r->acts);
+    free(r->dacts);
+    free(r->ws);
+    r->acts = r->dacts = r->ws = NULL;
+    r->N = r->H = r->W = 0;
+    r->last_in = NULL;
+}
+
+void refiner_free(refiner *r) {
+    release_buffers(r);
+    param_block_free(&r->p);
+}
+
+/* The three conv shapes of R for n images. */
+static void descs(const refiner *r, int n, conv2d_desc *in, conv2d_desc *blk, conv2d_desc *out) {
+    const int C = r->cfg.C, F = r->cfg.F;
+    conv2d_desc_init(in, n, C, r->H, r->W, F, 3, 1, 1);
+    conv2d_desc_init(blk, n, F, r->H, r->W, F, 3, 1, 1);
+    conv2d_desc_init(out, n, F, r->H, r->W, C, 1, 1, 0);
+}
+
+static int alloc_buffers(refiner *r, int N, int H, int W, int training) {
+    release_buffers(r);
+    assert(N > 0 && H > 0 && W > 0);
+    r->N = N, r->H = H, r->W = W, r->training = training;
+    const size_t map = (size_t)N * r->cfg.F * H * W, img = (size_t)N * r->cfg.C * H * W;
+    const size_t nacts = training ? (2 * (size_t)r->cfg.B + 1) * map + img : 3 * map;
+    conv2d_desc in, blk, out;
+    descs(r, 1, &in, &blk, &out);
+    size_t nws = conv2d_workspace(&in);
+    if (conv2d_workspace(&blk) > nws) nws = conv2d_workspace(&blk);
+    if (conv2d_workspace(&out) > nws) nws = conv2d_workspace(&out);
+    r->acts = malloc(nacts * sizeof(float));
+    r->dacts = training ? malloc((3 * map + img) * sizeof(float)) : NULL;
+    r->ws = malloc((nws ? nws : 1) * sizeof(float));
+    if (!r->acts || (training && !r->dacts) || !r->ws) {
+        release_buffers(r);
+        return rp_err(RP_ENOMEM, "refiner: cannot allocate activations for batch %d of %dx%d", N, H, W);
+    }
+    return 0;
+}
+
+int refiner_prepare(refiner *r, int N, int H, int W) {
+    if (r->acts && r->training && r->N == N && r->H == H && r->W == W) return 0;
+    return alloc_buffers(r, N, H, W, 1);
+}
+
+int refiner_prepare_infer(refiner *r, int N, int H, int W) {
+    if (r->acts && r->H == H && r->W == W && N <= r->N) return 0;
+    return alloc_buffers(r, N, H, W, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Training layout inside acts: h[i] is the input of block i (h[B] feeds the output conv),
+ * rl[i] the ReLU output inside block i, y the tanh output. */
+
+static float *act_h(const refiner *r, int i) {
+    return r->acts + (size_t)i * r->N * r->cfg.F * r->H * r->W;
+}
+static float *act_r(const refiner *r, int i) { return act_h(r, r->cfg.B + 1 + i); }
+static float *act_y(const refiner *r) { return act_h(r, 2 * r->cfg.B + 1); }
+
+static float *grad_of(refiner *r, const float *w) { return r->p.grad + (w - r->p.data); }
+
+void refiner_forward(refiner *r, float *out, const float *in, int n) {
+    assert(r->acts && r->training && n > 0 && n <= r->N);
+    const size_t nmap = (size_t)n * r->cfg.F * r->H * r->W, nimg = (size_t)n * r->cfg.C * r->H * r->W;
+    conv2d_desc din, dblk, dout;
+    descs(r, n, &din, &dblk, &dout);
+    r->last_in = in;
+    float *h = act_h(r, 0);
+    conv2d_forward(&din, h, in, r->in_w, r->in_b, r->ws);
+    relu_forward(h, h, nmap);
+    for (int i = 0; i < r->cfg.B; i++) {
+        float *t = act_r(r, i), *next = act_h(r, i + 1);
+        conv2d_forward(&dblk, t, act_h(r, i), r->blk_w1[i], r->blk_b1[i], r->ws);
+        relu_forward(t, t, nmap);
+        conv2d_forward(&dblk, next, t, r->blk_w2[i], r->blk_b2[i], r->ws);
+        add_forward(next, next, act_h(r, i), nmap);
+        relu_forward(next, next, nmap);
+    }
+    float *y = act_y(r);
+    conv2d_forward(&dout, y, act_h(r, r->cfg.B), r->out_w, r->out_b, r->ws);
+    tanh_forward(y, y, nimg);
+    memcpy(out, y, nimg * sizeof(float));
+}
+
+void refiner_backward(refiner *r, float *din, const float *dout, int n) {
+    assert(r->acts && r->training && r->last_in && n > 0 && n <= r->N);
+    const size_t map = (size_t)r->N * r->cfg.F * r->H * r->W;
+    const size_t nmap = (size_t)n * r->cfg.F * r->H * r->W, nimg = (size_t)n * r->cfg.C * r->H * r->W;
+    conv2d_desc cin, cblk, cout;
+    descs(r, n, &cin, &cblk, &cout);
+    /* X carries dL/dh[i+1] down the blocks, Y the gradient at the block's residual sum (which
+     * becomes dL/dh[i] once the conv branch is added), Z the gradient inside the block. */
+    float *X = r->dacts, *Y = X + map, *Z = Y + map, *dy = Z + map;
+    memset(dy, 0, nimg * sizeof(float));
+    tanh_backward(dy, dout, act_y(r), nimg);
+    memset(X, 0, nmap * sizeof(float));
+    conv2d_backward(&cout, X, grad_of(r, r->out_w), grad_of(r, r->out_b), dy, act_h(r, r->cfg.B), r->out_w,
+                    r->ws);
+    for (int i = r->cfg.B - 1; i >= 0; i--) {
+        memset(Y, 0, nmap * sizeof(float));
+        relu_backward(Y, X, act_h(r, i + 1), nmap);
+        memset(X, 0, nmap * sizeof(float));
+        conv2d_backward(&cblk, X, grad_of(r, r->blk_w2[i]), grad_of(r, r->blk_b2[i]), Y, act_r(r, i),
+                        r->blk_w2[i], r->ws);
+        memset(Z, 0, nmap * sizeof(float));
+        relu_backward(Z, X, act_r(r, i), nmap);
+        conv2d_backward(&cblk, Y, grad_of(r, r->blk_w1[i]), grad_of(r, r->blk_b1[i]), Z, act_h(r, i),
+                        r->blk_w1[i], r->ws);
+        float *t = X;
+        X = Y;
+        Y = t;
+    }
+    memset(Z, 0, nmap * sizeof(float));
+    relu_backward(Z, X, act_h(r, 0), nmap);
+    conv2d_backward(&cin, din, grad_of(r, r->in_w), grad_of(r, r->in_b), Z, r->last_in, r->in_w, r->ws);
+}
+
+void refiner_infer(refiner *r, float *out, const float *in, int n) {
+    assert(r->acts && n > 0 && n <= r->N);
+    const size_t map = (size_t)r->N * r->cfg.F * r->H * r->W;
+    const size_t nmap = (size_t)n * r->cfg.F * r->H * r->W, nimg = (size_t)n * r->cfg.C * r->H * r->W;
+    conv2d_desc din, dblk, dout;
+    descs(r, n, &din, &dblk, &dout);
+    float *h = r->acts, *t = h + map, *s = t + map;
+    conv2d_forward(&din, h, in, r->in_w, r->in_b, r->ws);
+    relu_forward(h, h, nmap);
+    for (int i = 0; i < r->cfg.B; i++) {
+        conv2d_forward(&dblk, t, h, r->blk_w1[i], r->blk_b1[i], r->ws);
+        relu_forward(t, t, nmap);
+        conv2d_forward(&dblk, s, t, r->blk_w2[i], r->blk_b2[i], r->ws);
+        add_forward(s, s, h, nmap);
+        relu_forward(s, s, nmap);
+        float *u = h;
+        h = s;
+        s = u;
+    }
+    conv2d_forward(&dout, out, h, r->out_w, r->out_b, r->ws);
+    tanh_forward(out, out, nimg);
+    /* The training layout's saved activations are now stale. */
+    if (r->training) r->last_in = NULL;
+}
+
+double refiner_flops(const refiner *r, int n) {
+    conv2d_desc din, dblk, dout;
+    descs(r, n, &din, &dblk, &dout);
+    return conv2d_flops(&din) + 2.0 * r->cfg.B * conv2d_flops(&dblk) + conv2d_flops(&dout);
+}
