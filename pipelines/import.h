@@ -1,0 +1,37 @@
+/* Importing real images into a refine-dataset file: PNG folders or files, IDX / IDX.gz (with an
+ * optional IDX labels file -> /labels/class) and HDF5 datasets (file.h5:/path; labels and params
+ * copied from a refine-dataset). Streams: memory is independent of the number of images. */
+#ifndef RP_IMPORT_H
+#define RP_IMPORT_H
+#include <stdint.h>
+
+typedef struct {
+    int H, W;            /* target size; 0 = the first image's size (others must match) */
+    int crop;            /* centre-crop / zero-pad to H x W instead of resizing */
+    const char *labels;  /* IDX labels for a single IDX source, or NULL */
+    int skip_bad;        /* report unreadable or odd files and continue */
+    const char *kind;    /* root attribute kind (default "real") */
+    const char *scene;   /* root attribute scene (default "external") */
+    const char *command; /* recorded as the import_command attribute; may be NULL */
+    long chunk;          /* rows per HDF5 chunk; 0 = default */
+    int quiet;           /* no progress or warnings on stderr */
+} import_options;
+
+typedef struct {
+    long images;  /* rows written */
+    long bad;     /* unreadable or odd files skipped (--skip-bad) */
+    long ignored; /* files in PNG folders that are not *.png */
+    int H, W, C;
+    int ncols;    /* label/param columns written */
+} import_stats;
+
+int import_files(const char *const *sources, int nsources, const char *out, const import_options *opt,
+                 import_stats *stats);
+
+/* Resampling of one uint8 image (HWC): area averaging when shrinking, bilinear when enlarging,
+ * separately per axis. */
+void import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh);
+/* Centre crop (or zero-pad where the source is smaller). */
+void import_crop(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh);
+
+#endif
