@@ -1,0 +1,529 @@
+/* Tests of PNG and IDX I/O, contact sheets and the import pipeline, on small files written
+ * here (PNG fixtures of every colour type through libpng's low-level API). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "io/h5ds.h"
+#include "io/idx.h"
+#include "io/png.h"
+#include "io/sheet.h"
+#include "io/status.h"
+#include "pipelines/import.h"
+
+static char tmpdir[64];
+
+static void rm_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    char p[512];
+    struct stat st;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (!stat(p, &st) && S_ISDIR(st.st_mode)) rm_tree(p);
+        else unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+static int setup(void **state) {
+    (void)state;
+    strcpy(tmpdir, "/tmp/rp-test-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    rm_tree(tmpdir);
+    return 0;
+}
+
+static const char *tpath(const char *name) {
+    static char buf[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+static void write_text(const char *p, const char *s) {
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(s, f);
+    fclose(f);
+}
+
+static long file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) ? -1 : (long)st.st_size;
+}
+
+/* ---------------------------------------------------------------- PNG */
+/* A PNG of any colour type/bit depth written with the low-level API; rows are given packed. */
+static void write_png_raw(const char *path, int w, int h, int color, int depth, const uint8_t *data,
+                          const png_color *pal, int npal) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) fail_msg("libpng failed writing the fixture %s", path);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, w, h, depth, color, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (pal) png_set_PLTE(png, info, pal, npal);
+    png_write_info(png, info);
+    size_t rb = png_get_rowbytes(png, info);
+    for (int y = 0; y < h; y++) png_write_row(png, data + y * rb);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+}
+
+static void test_png_roundtrip(void **state) {
+    (void)state;
+    enum { W = 37, H = 23 };
+    uint8_t px[W * H], rgb[W * H * 3];
+    for (int i = 0; i < W * H; i++) px[i] = (uint8_t)(i * 31 + 7), rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
+    const char *p = tpath("g.png");
+    assert_int_equal(pngio_write_gray(p, W, H, px), 0);
+    int w, h;
+    uint8_t *back;
+    assert_int_equal(pngio_read_gray(p, &w, &h, &back), 0);
+    assert_int_equal(w, W);
+    assert_int_equal(h, H);
+    assert_memory_equal(back, px, sizeof px);
+    free(back);
+    /* gray-valued RGB reads back as the same gray */
+    assert_int_equal(pngio_write(tpath("c.png"), W, H, 3, rgb), 0);
+    assert_int_equal(pngio_read_gray(tpath("c.png"), &w, &h, &back), 0);
+    assert_memory_equal(back, px, sizeof px);
+    free(back);
+    /* in-memory encoding is a PNG that decodes to the same pixels */
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(pngio_encode(W, H, 1, px, &enc, &len), 0);
+    assert_true(len > 8 && !png_sig_cmp(enc, 0, 8));
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_memory(&im, enc, len));
+    im.format = PNG_FORMAT_GRAY;
+    uint8_t dec[W * H];
+    assert_true(png_image_finish_read(&im, NULL, dec, 0, NULL));
+    assert_memory_equal(dec, px, sizeof px);
+    free(enc);
+    assert_int_equal(pngio_write(tpath("nodir/x.png"), W, H, 1, px), RP_EIO);
+    assert_non_null(strstr(rp_errmsg(), "nodir/x.png"));
+    assert_int_equal(pngio_write(tpath("bad.png"), W, H, 5, px), RP_EARG);
+}
+
+static void test_png_color_types(void **state) {
+    (void)state;
+    int w, h;
+    uint8_t *g;
+    /* RGB: black, white, gray, red, green, blue */
+    uint8_t rgb[6 * 3] = {0, 0, 0, 255, 255, 255, 100, 100, 100, 255, 0, 0, 0, 255, 0, 0, 0, 255};
+    write_png_raw(tpath("rgb.png"), 6, 1, PNG_COLOR_TYPE_RGB, 8, rgb, NULL, 0);
+    assert_int_equal(pngio_read_gray(tpath("rgb.png"), &w, &h, &g), 0);
+    assert_int_equal(w, 6);
+    assert_int_equal(h, 1);
+    assert_int_equal(g[0], 0);
+    assert_int_equal(g[1], 255);
+    assert_int_equal(g[2], 100);
+    if (getenv("RP_SHOW")) printf("  rgb->gray: %d %d %d %d %d %d\n", g[0], g[1], g[2], g[3], g[4], g[5]);
+    assert_true(g[4] > g[3] && g[3] > g[5]); /* luminance: green > red > blue */
+    assert_true(g[3] > 40 && g[3] < 150 && g[4] > 150 && g[5] < 110 && g[5] > 0);
+    free(g);
+
+    /* palette, 4 bits per pixel */
+    png_color pal[4] = {{0, 0, 0}, {128, 128, 128}, {255, 255, 255}, {10, 10, 10}};
+    uint8_t pidx[2] = {0x01, 0x23}; /* indices 0 1 2 3 */
+    write_png_raw(tpath("pal.png"), 4, 1, PNG_COLOR_TYPE_PALETTE, 4, pidx, pal, 4);
+    assert_int_equal(pngio_read_gray(tpath("pal.png"), &w, &h, &g), 0);
+    uint8_t want_pal[4] = {0, 128, 255, 10};
+    assert_memory_equal(g, want_pal, 4);
+    free(g);
+
+    /* 16-bit gray: v * 257 reads back as v (a rescale, not a gamma curve) */
+    uint8_t v16[7] = {0, 1, 77, 128, 200, 254, 255}, raw16[14];
+    for (int i = 0; i < 7; i++) raw16[2 * i] = raw16[2 * i + 1] = v16[i]; /* big-endian v*257 */
+    write_png_raw(tpath("g16.png"), 7, 1, PNG_COLOR_TYPE_GRAY, 16, raw16, NULL, 0);
+    assert_int_equal(pngio_read_gray(tpath("g16.png"), &w, &h, &g), 0);
+    assert_memory_equal(g, v16, 7);
+    free(g);
+
+    /* 1-bit gray */
+    uint8_t bits[1] = {0xB0}; /* 1 0 1 1 0 0 0 0 */
+    write_png_raw(tpath("g1.png"), 8, 1, PNG_COLOR_TYPE_GRAY, 1, bits, NULL, 0);
+    assert_int_equal(pngio_read_gray(tpath("g1.png"), &w, &h, &g), 0);
+    uint8_t want_bits[8] = {255, 0, 255, 255, 0, 0, 0, 0};
+    assert_memory_equal(g, want_bits, 8);
+    free(g);
+
+    /* gray + alpha composited onto black; RGBA too */
+    uint8_t ga[6] = {200, 255, 200, 0, 200, 128};
+    write_png_raw(tpath("ga.png"), 3, 1, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, NULL, 0);
+    assert_int_equal(pngio_read_gray(tpath("ga.png"), &w, &h, &g), 0);
+    assert_int_equal(g[0], 200);
+    assert_int_equal(g[1], 0);
+    assert_true(g[2] > 60 && g[2] < 200);
+    free(g);
+    uint8_t rgba[8] = {50, 50, 50, 255, 255, 255, 255, 0};
+    write_png_raw(tpath("rgba.png"), 2, 1, PNG_COLOR_TYPE_RGB_ALPHA, 8, rgba, NULL, 0);
+    assert_int_equal(pngio_read_gray(tpath("rgba.png"), &w, &h, &g), 0);
+    assert_int_equal(g[0], 50);
+    assert_int_equal(g[1], 0);
+    free(g);
+}
+
+static void test_png_errors(void **state) {
+    (void)state;
+    int w, h;
+    uint8_t *g = (uint8_t *)1;
+    const char *p = tpath("text.png");
+    write_text(p, "hello, not a png file\n");
+    assert_int_equal(pngio_read_gray(p, &w, &h, &g), RP_EFORMAT);
+    assert_null(g);
+    assert_non_null(strstr(rp_errmsg(), p));
+    assert_non_null(strstr(rp_errmsg(), "not a PNG"));
+    assert_int_equal(pngio_read_gray(tpath("none.png"), &w, &h, &g), RP_EIO);
+    assert_non_null(strstr(rp_errmsg(), "none.png"));
+    /* truncated: a valid noisy PNG cut in half */
+    enum { W = 64, H = 64 };
+    uint8_t px[W * H];
+    for (int i = 0; i < W * H; i++) px[i] = (uint8_t)((i * 2654435761u) >> 13);
+    p = tpath("cut.png");
+    assert_int_equal(pngio_write_gray(p, W, H, px), 0);
+    assert_int_equal(truncate(p, file_size(p) / 2), 0);
+    assert_int_equal(pngio_read_gray(p, &w, &h, &g), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), p));
+}
+
+/* ---------------------------------------------------------------- IDX */
+static void test_idx_roundtrip(void **state) {
+    (void)state;
+    enum { N = 7, H = 5, W = 4 };
+    uint8_t img[N * H * W], lab[N];
+    for (int i = 0; i < N * H * W; i++) img[i] = (uint8_t)(i * 11);
+    for (int i = 0; i < N; i++) lab[i] = (uint8_t)(i % 10);
+    long dims[3] = {N, H, W}, ldims[1] = {N};
+    for (int gz = 0; gz < 2; gz++) {
+        const char *pi = tpath(gz ? "img.idx.gz" : "img.idx"), *pl = tpath(gz ? "lab.idx.gz" : "lab.idx");
+        assert_int_equal(idx_write(pi, 3, dims, img, gz), 0);
+        assert_int_equal(idx_write(pl, 1, ldims, lab, gz), 0);
+        if (!gz) assert_int_equal(file_size(pi), 16 + N * H * W);
+        idx_file *f;
+        assert_int_equal(idx_open(&f, pi), 0);
+        assert_int_equal(idx_rank(f), 3);
+        assert_int_equal(idx_dims(f)[0], N);
+        assert_int_equal(idx_dims(f)[1], H);
+        assert_int_equal(idx_dims(f)[2], W);
+        assert_int_equal(idx_item_size(f), H * W);
+        uint8_t back[N * H * W];
+        assert_int_equal(idx_read(f, 3, back), 0);
+        assert_int_equal(idx_read(f, 4, back + 3 * H * W), 0);
+        assert_memory_equal(back, img, sizeof img);
+        assert_int_equal(idx_read(f, 1, back), RP_EARG); /* past the end */
+        idx_close(f);
+        assert_int_equal(idx_open(&f, pl), 0);
+        assert_int_equal(idx_rank(f), 1);
+        assert_int_equal(idx_item_size(f), 1);
+        uint8_t lb[N];
+        assert_int_equal(idx_read(f, N, lb), 0);
+        assert_memory_equal(lb, lab, N);
+        idx_close(f);
+    }
+}
+
+static void expect_idx_error(const char *p, const char *word, int read_all) {
+    idx_file *f = NULL;
+    int rc = idx_open(&f, p);
+    if (!rc && read_all) {
+        uint8_t *buf = malloc(idx_dims(f)[0] * idx_item_size(f));
+        rc = idx_read(f, idx_dims(f)[0], buf);
+        free(buf);
+        idx_close(f);
+    } else if (!rc) idx_close(f);
+    assert_true(rc < 0);
+    if (!strstr(rp_errmsg(), p) || !strstr(rp_errmsg(), word))
+        fail_msg("message \"%s\" lacks \"%s\" / \"%s\"", rp_errmsg(), p, word);
+}
+
+static void test_idx_errors(void **state) {
+    (void)state;
+    const char *p = tpath("magic.idx");
+    write_text(p, "abcdefgh");
+    expect_idx_error(p, "not an IDX file", 0);
+    p = tpath("type.idx");
+    FILE *f = fopen(p, "wb");
+    fwrite("\0\0\x0d\x01\0\0\0\x01\0\0\0\0", 1, 12, f); /* float data */
+    fclose(f);
+    expect_idx_error(p, "0x0d", 0);
+    expect_idx_error(tpath("missing.idx"), "cannot open", 0);
+
+    enum { N = 50, H = 28, W = 28 };
+    uint8_t *img = malloc(N * H * W);
+    for (int i = 0; i < N * H * W; i++) img[i] = (uint8_t)((i * 2654435761u) >> 11);
+    long dims[3] = {N, H, W};
+    p = tpath("short.idx");
+    assert_int_equal(idx_write(p, 3, dims, img, 0), 0);
+    assert_int_equal(truncate(p, 16 + 10 * H * W + 5), 0);
+    expect_idx_error(p, "truncated", 0);
+    p = tpath("long.idx");
+    assert_int_equal(idx_write(p, 3, dims, img, 0), 0);
+    f = fopen(p, "ab");
+    fputc(1, f);
+    fclose(f);
+    expect_idx_error(p, "oversized", 0);
+    p = tpath("short.idx.gz");
+    assert_int_equal(idx_write(p, 3, dims, img, 1), 0);
+    assert_int_equal(truncate(p, file_size(p) / 2), 0);
+    expect_idx_error(p, "truncated", 1);
+    /* a gzip'd file whose data is shorter than its header says (valid gzip stream) */
+    p = tpath("lie.idx.gz");
+    {
+        uint8_t hdr[16] = {0, 0, 8, 3, 0, 0, 0, N + 1, 0, 0, 0, H, 0, 0, 0, W};
+        FILE *raw = fopen(tpath("lie.idx"), "wb");
+        fwrite(hdr, 1, 16, raw);
+        fwrite(img, 1, N * H * W, raw);
+        fclose(raw);
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s'", tpath("lie.idx"), p);
+        assert_int_equal(system(cmd), 0);
+    }
+    expect_idx_error(p, "data ends in item 50 of 51", 1);
+    free(img);
+}
+
+/* ---------------------------------------------------------------- sheets */
+static void test_sheet(void **state) {
+    (void)state;
+    uint8_t img[3 * 2 * 2];
+    for (int i = 0; i < 12; i++) img[i] = (uint8_t)(10 + i);
+    sheet_layout lay = {2, 2, 1, 0};
+    uint8_t *out;
+    int w, h, c;
+    assert_int_equal(sheet_compose(img, 3, 2, 2, 1, NULL, &lay, &out, &w, &h, &c), 0);
+    assert_int_equal(w, 2 * 4 + 3);
+    assert_int_equal(h, 2 * 4 + 3);
+    assert_int_equal(c, 1);
+    assert_int_equal(out[1 * w + 1], 10);           /* image 0 pixel (0,0) */
+    assert_int_equal(out[2 * w + 2], 10);           /* upscaled by 2 */
+    assert_int_equal(out[1 * w + 3], 11);           /* image 0 pixel (0,1) */
+    assert_int_equal(out[1 * w + 6], 14);           /* image 1 pixel (0,0) */
+    assert_int_equal(out[6 * w + 1], 18);           /* image 2, second row of cells */
+    assert_int_equal(out[0], 0);                    /* padding */
+    assert_int_equal(out[6 * w + 6], 0);            /* empty fourth cell */
+    free(out);
+    /* captions: text pixels (255 - background) below each cell; RGB input stays RGB */
+    uint8_t rgb[2 * 8 * 8 * 3];
+    memset(rgb, 40, sizeof rgb);
+    const char *caps[2] = {"7", NULL};
+    sheet_layout l2 = {0, 1, 2, 0};
+    assert_int_equal(sheet_compose(rgb, 2, 8, 8, 3, caps, &l2, &out, &w, &h, &c), 0);
+    assert_int_equal(c, 3);
+    assert_int_equal(w, 2 * 8 + 3 * 2);
+    assert_int_equal(h, 8 + 10 + 2 * 2);
+    int lit0 = 0, lit1 = 0;
+    for (int y = 2 + 8; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int v = out[(y * w + x) * 3];
+            if (v == 255) *(x < 2 + 8 + 1 ? &lit0 : &lit1) += 1;
+        }
+    assert_true(lit0 >= 10); /* the glyph '7' has 11 pixels */
+    assert_int_equal(lit1, 0);
+    assert_int_equal(out[(2 * w + 2) * 3 + 1], 40);
+    free(out);
+    assert_int_equal(sheet_text_width("abc", 2), 36);
+    assert_int_equal(sheet_write_png(tpath("s.png"), img, 3, 2, 2, 1, NULL, &lay), 0);
+    uint8_t *g;
+    assert_int_equal(pngio_read_gray(tpath("s.png"), &w, &h, &g), 0);
+    assert_int_equal(w, 11);
+    assert_int_equal(g[1 * w + 6], 14);
+    free(g);
+}
+
+/* ---------------------------------------------------------------- import */
+static void test_resize_crop(void **state) {
+    (void)state;
+    uint8_t src[16], dst[16];
+    for (int i = 0; i < 16; i++) src[i] = (uint8_t)(i * 10); /* 4x4, row-major */
+    import_resize(src, 4, 4, 1, dst, 2, 2);                   /* area: means of 2x2 blocks */
+    uint8_t want[4] = {25, 45, 105, 125};
+    assert_memory_equal(dst, want, 4);
+    uint8_t line[2] = {0, 100}, up[4];
+    import_resize(line, 2, 1, 1, up, 4, 1); /* bilinear, centres aligned */
+    uint8_t want_up[4] = {0, 25, 75, 100};
+    assert_memory_equal(up, want_up, 4);
+    import_crop(src, 4, 4, 1, dst, 2, 2);
+    uint8_t want_c[4] = {50, 60, 90, 100};
+    assert_memory_equal(dst, want_c, 4);
+    uint8_t two[4] = {1, 2, 3, 4};
+    import_crop(two, 2, 2, 1, dst, 4, 4);
+    uint8_t want_pad[16] = {0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0};
+    assert_memory_equal(dst, want_pad, 16);
+}
+
+static void make_png(const char *name, int w, int h, uint8_t v) {
+    uint8_t *px = malloc(w * h);
+    for (int i = 0; i < w * h; i++) px[i] = (uint8_t)(v + i);
+    assert_int_equal(pngio_write_gray(tpath(name), w, h, px), 0);
+    free(px);
+}
+
+static void test_import_png_folder(void **state) {
+    (void)state;
+    mkdir(tpath("pngs"), 0755);
+    make_png("pngs/b.png", 6, 5, 20);
+    make_png("pngs/a.png", 6, 5, 10);
+    make_png("pngs/c.PNG", 6, 5, 30);
+    write_text(tpath("pngs/notes.txt"), "ignored\n");
+    const char *src[1] = {tpath("pngs")}, *out = tpath("png.h5");
+    import_options o = {.quiet = 1, .command = "import pngs -o png.h5"};
+    import_stats st;
+    assert_int_equal(import_files(src, 1, out, &o, &st), 0);
+    assert_int_equal(st.images, 3);
+    assert_int_equal(st.ignored, 1);
+    assert_int_equal(st.bad, 0);
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, out), 0);
+    const h5ds_info *in = h5ds_get_info(r);
+    assert_int_equal(in->N, 3);
+    assert_int_equal(in->H, 5);
+    assert_int_equal(in->W, 6);
+    assert_string_equal(in->kind, "real");
+    assert_string_equal(in->scene, "external");
+    assert_int_equal(in->ncols, 0);
+    assert_string_equal(h5ds_attr_str(r, "import_command"), "import pngs -o png.h5");
+    uint8_t px[3 * 30];
+    assert_int_equal(h5ds_read_images_u8(r, 0, 3, px), 0);
+    assert_int_equal(px[0], 10); /* sorted by name: a, b, c */
+    assert_int_equal(px[30], 20);
+    assert_int_equal(px[60], 30);
+    assert_int_equal(px[29], 39);
+    h5ds_close(r);
+
+    /* a bad file stops the import (naming it) and leaves no output; --skip-bad counts it */
+    write_text(tpath("pngs/d.png"), "not really a png");
+    const char *out2 = tpath("png2.h5");
+    assert_int_equal(import_files(src, 1, out2, &o, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "d.png"));
+    assert_non_null(strstr(rp_errmsg(), "--skip-bad"));
+    assert_false(exists(out2));
+    o.skip_bad = 1;
+    assert_int_equal(import_files(src, 1, out2, &o, &st), 0);
+    assert_int_equal(st.images, 3);
+    assert_int_equal(st.bad, 1);
+    /* an odd size is an error without --size ... */
+    make_png("pngs/e.png", 7, 7, 0);
+    o.skip_bad = 0;
+    const char *out3 = tpath("png3.h5");
+    unlink(tpath("pngs/d.png"));
+    assert_int_equal(import_files(src, 1, out3, &o, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "e.png: image is 7x7 (HxW), expected 5x6"));
+    assert_false(exists(out3));
+    /* ... and resized with it */
+    o.H = 4, o.W = 4;
+    assert_int_equal(import_files(src, 1, out3, &o, &st), 0);
+    assert_int_equal(st.images, 4);
+    assert_int_equal(st.H, 4);
+    assert_int_equal(st.W, 4);
+    /* a single PNG file works as a source too */
+    const char *one[1] = {tpath("pngs/a.png")};
+    o.H = o.W = 0;
+    assert_int_equal(import_files(one, 1, tpath("one.h5"), &o, &st), 0);
+    assert_int_equal(st.images, 1);
+}
+
+static void test_import_idx_and_h5(void **state) {
+    (void)state;
+    enum { N = 1500, H = 4, W = 3 }; /* more than one import batch */
+    uint8_t *img = malloc(N * H * W), lab[N];
+    for (int i = 0; i < N * H * W; i++) img[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < N; i++) lab[i] = (uint8_t)(i % 10);
+    long dims[3] = {N, H, W}, ldims[1] = {N};
+    assert_int_equal(idx_write(tpath("i.idx.gz"), 3, dims, img, 1), 0);
+    assert_int_equal(idx_write(tpath("l.idx"), 1, ldims, lab, 0), 0);
+    const char *src[1] = {tpath("i.idx.gz")}, *out = tpath("idx.h5");
+    import_options o = {.quiet = 1, .labels = tpath("l.idx"), .scene = "digits", .chunk = 100};
+    import_stats st;
+    assert_int_equal(import_files(src, 1, out, &o, &st), 0);
+    assert_int_equal(st.images, N);
+    assert_int_equal(st.ncols, 1);
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, out), 0);
+    const h5ds_info *in = h5ds_get_info(r);
+    assert_int_equal(in->N, N);
+    assert_string_equal(in->scene, "digits");
+    assert_string_equal(in->cols[0].path, "labels/class");
+    assert_int_equal(in->cols[0].dtype, H5DS_INT32);
+    uint8_t *back = malloc(N * H * W);
+    int32_t cls[N];
+    assert_int_equal(h5ds_read_images_u8(r, 0, N, back), 0);
+    assert_memory_equal(back, img, N * H * W);
+    assert_int_equal(h5ds_read_column(r, "labels/class", 0, N, cls, H5DS_INT32), 0);
+    for (int i = 0; i < N; i++) assert_int_equal(cls[i], lab[i]);
+    h5ds_close(r);
+
+    /* re-import from HDF5 (file.h5:/images): labels travel along */
+    char spec[300];
+    snprintf(spec, sizeof spec, "%s:/images", out);
+    const char *src2[1] = {spec}, *out2 = tpath("copy.h5");
+    import_options o2 = {.quiet = 1};
+    assert_int_equal(import_files(src2, 1, out2, &o2, &st), 0);
+    assert_int_equal(st.images, N);
+    assert_int_equal(h5ds_open(&r, out2), 0);
+    assert_int_equal(h5ds_get_info(r)->ncols, 1);
+    assert_int_equal(h5ds_read_images_u8(r, 0, N, back), 0);
+    assert_memory_equal(back, img, N * H * W);
+    memset(cls, 0, sizeof cls);
+    assert_int_equal(h5ds_read_column(r, "labels/class", 0, N, cls, H5DS_INT32), 0);
+    for (int i = 0; i < N; i++) assert_int_equal(cls[i], lab[i]);
+    h5ds_close(r);
+
+    /* mismatched label count: error naming the labels file, no output */
+    long l2[1] = {N - 1};
+    assert_int_equal(idx_write(tpath("l2.idx"), 1, l2, lab, 0), 0);
+    o.labels = tpath("l2.idx");
+    const char *out3 = tpath("bad.h5");
+    assert_int_equal(import_files(src, 1, out3, &o, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "l2.idx"));
+    assert_false(exists(out3));
+    /* --labels with two sources is a usage error */
+    const char *two[2] = {tpath("i.idx.gz"), tpath("i.idx.gz")};
+    o.labels = tpath("l.idx");
+    assert_int_equal(import_files(two, 2, out3, &o, &st), RP_EARG);
+    /* an unrecognised source */
+    write_text(tpath("junk.bin"), "junk junk junk");
+    const char *junk[1] = {tpath("junk.bin")};
+    assert_int_equal(import_files(junk, 1, out3, &o2, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "junk.bin: unrecognised format"));
+    assert_false(exists(out3));
+    free(img), free(back);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_png_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_png_color_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_png_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idx_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idx_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sheet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resize_crop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_png_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_idx_and_h5, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
