@@ -1,0 +1,247 @@
+/* SimGAN refiner and discriminator steps on in-memory batches (see train_step.h).
+ * Every buffer is sized once in train_state_init, so the steps never allocate. */
+#include "refiner/train_step.h"
+#include "io/status.h"
+#include "losses/losses.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void train_stats_clear(train_stats *st) {
+    st->r_adv = st->r_reg = st->r_l1 = st->r_grad_norm = NAN;
+    st->d_real = st->d_fake = st->acc_real = st->acc_fake = st->d_grad_norm = NAN;
+}
+
+static const char *phase_names[] = {"pretrain_refiner", "pretrain_disc", "adversarial", "done"};
+
+const char *train_phase_name(int phase) { return phase >= 0 && phase <= TRAIN_PHASE_DONE ? phase_names[phase] : "?"; }
+
+int train_phase_parse(const char *name) {
+    for (int i = 0; i <= TRAIN_PHASE_DONE; i++)
+        if (!strcmp(name, phase_names[i])) return i;
+    return -1;
+}
+
+static optim_kind parse_optim(const char *name) { return !strcmp(name, "sgd") ? OPTIM_SGD : OPTIM_ADAM; }
+
+int train_setup_from_config(train_setup *s, const rp_config *cfg, int C, int H, int W) {
+    memset(s, 0, sizeof *s);
+    if (cfg->train.batch % 2)
+        return rp_err(RP_EARG, "train.batch: %d is odd; D's refined half-batch is half fresh, half history",
+                      cfg->train.batch);
+    s->C = C;
+    s->H = H;
+    s->W = W;
+    s->batch = cfg->train.batch;
+    s->rcfg = (refiner_config){.C = C, .F = cfg->refiner.filters, .B = cfg->refiner.blocks};
+    s->lambda = cfg->train.lambda;
+    s->psi_cell = strcmp(cfg->train.psi, "cellmean") ? 0 : cfg->train.psi_cell;
+    s->opt_r = parse_optim(cfg->train.optimizer);
+    s->opt_d = strcmp(cfg->train.optimizer_disc, "same") ? parse_optim(cfg->train.optimizer_disc) : s->opt_r;
+    s->lr_r = cfg->train.lr_refiner;
+    s->lr_d = cfg->train.lr_disc;
+    s->momentum = cfg->train.momentum;
+    s->beta1 = cfg->train.beta1;
+    s->beta2 = cfg->train.beta2;
+    s->clip = cfg->train.clip_grad_norm;
+    s->history_size = cfg->train.history_size ? cfg->train.history_size : 100L * cfg->train.batch;
+    if (s->history_size < s->batch / 2)
+        return rp_err(RP_EARG, "train.history_size: %ld is smaller than half a batch (%d)", s->history_size,
+                      s->batch / 2);
+    s->seed = (uint64_t)cfg->train.seed;
+    return 0;
+}
+
+static void init_optim(optim *o, optim_kind kind, double lr, const train_setup *s) {
+    if (kind == OPTIM_SGD) optim_init_sgd(o, (float)lr, (float)s->momentum);
+    else optim_init_adam(o, (float)lr, (float)s->beta1, (float)s->beta2, 1e-8f);
+}
+
+int train_state_init(train_state *s, const train_setup *setup) {
+    memset(s, 0, sizeof *s);
+    s->setup = *setup;
+    const train_setup *u = &s->setup;
+    int b = u->batch, rc;
+    s->img = (size_t)u->C * u->H * u->W;
+    if ((rc = refiner_init(&s->R, &u->rcfg, rng_mix64(u->seed * 4 + 1)))) return rc;
+    if ((rc = disc_init(&s->D, &(disc_config){.C = u->C}, rng_mix64(u->seed * 4 + 2)))) goto fail;
+    if ((rc = refiner_prepare(&s->R, b, u->H, u->W)) || (rc = disc_prepare(&s->D, 2 * b, u->H, u->W))) goto fail;
+    s->OH = s->D.OH;
+    s->OW = s->D.OW;
+    if (s->OH < 1 || s->OW < 1) {
+        rc = rp_err(RP_EARG, "images of %dx%d are too small for the discriminator (its output map would be %dx%d)",
+                    u->H, u->W, s->OH, s->OW);
+        goto fail;
+    }
+    if ((rc = history_init(&s->hist, u->history_size, s->img, b / 2))) goto fail;
+    init_optim(&s->opt_r, u->opt_r, u->lr_r, u);
+    init_optim(&s->opt_d, u->opt_d, u->lr_d, u);
+    rng_seed(&s->rng_data, u->seed, 1);
+    rng_seed(&s->rng_hist, u->seed, 2);
+    size_t map = (size_t)2 * b * 2 * s->OH * s->OW;
+    s->refined = malloc(sizeof(float) * b * s->img);
+    s->drefined = malloc(sizeof(float) * b * s->img);
+    s->dbatch = malloc(sizeof(float) * 2 * b * s->img);
+    s->logits = malloc(sizeof(float) * map);
+    s->probs = malloc(sizeof(float) * map);
+    s->dlogits = malloc(sizeof(float) * map);
+    s->target = malloc(sizeof(int) * 2 * b);
+    int ok = s->refined && s->drefined && s->dbatch && s->logits && s->probs && s->dlogits && s->target;
+    if (u->psi_cell) {
+        int k = u->psi_cell;
+        size_t n = (size_t)b * u->C * ((u->H + k - 1) / k) * ((u->W + k - 1) / k);
+        s->psi_a = malloc(sizeof(float) * n);
+        s->psi_b = malloc(sizeof(float) * n);
+        s->dpsi = malloc(sizeof(float) * n);
+        ok = ok && s->psi_a && s->psi_b && s->dpsi;
+    }
+    if (!ok) {
+        rc = rp_err(RP_ENOMEM, "training workspaces for batch %d of %dx%dx%d: out of memory", b, u->C, u->H, u->W);
+        goto fail;
+    }
+    for (int i = 0; i < 2 * b; i++) s->target[i] = i < b ? ADV_REAL : ADV_REFINED;
+    return 0;
+fail:
+    train_state_free(s);
+    return rc;
+}
+
+void train_state_free(train_state *s) {
+    refiner_free(&s->R);
+    disc_free(&s->D);
+    history_free(&s->hist);
+    free(s->refined);
+    free(s->drefined);
+    free(s->dbatch);
+    free(s->logits);
+    free(s->probs);
+    free(s->dlogits);
+    free(s->psi_a);
+    free(s->psi_b);
+    free(s->dpsi);
+    free(s->target);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Refiner step */
+
+/* drefined += weight * d(mean |psi(refined) - psi(synth)|); returns that mean. */
+static double self_reg(train_state *s, const float *synth, double weight) {
+    const train_setup *u = &s->setup;
+    int b = u->batch, k = u->psi_cell;
+    if (!k) {
+        size_t n = (size_t)b * s->img;
+        double reg = l1_forward(s->refined, synth, n) / n;
+        if (weight) l1_backward(s->drefined, s->refined, synth, n, (float)(weight / n));
+        return reg;
+    }
+    size_t n = (size_t)b * u->C * ((u->H + k - 1) / k) * ((u->W + k - 1) / k);
+    cellmean_forward(s->psi_a, s->refined, b, u->C, u->H, u->W, k);
+    cellmean_forward(s->psi_b, synth, b, u->C, u->H, u->W, k);
+    double reg = l1_forward(s->psi_a, s->psi_b, n) / n;
+    if (weight) {
+        memset(s->dpsi, 0, sizeof(float) * n);
+        l1_backward(s->dpsi, s->psi_a, s->psi_b, n, (float)(weight / n));
+        cellmean_backward(s->drefined, s->dpsi, b, u->C, u->H, u->W, k);
+    }
+    return reg;
+}
+
+void train_refiner_grad(train_state *s, const float *synth, int adversarial, train_stats *st) {
+    int b = s->setup.batch;
+    size_t n = (size_t)b * s->img;
+    param_block_zero_grad(&s->R.p);
+    refiner_forward(&s->R, s->refined, synth, b);
+    memset(s->drefined, 0, sizeof(float) * n);
+    st->r_adv = NAN;
+    if (adversarial) {
+        /* gradients flow through D into R; D's own gradients are left alone */
+        size_t map = (size_t)b * 2 * s->OH * s->OW;
+        disc_forward(&s->D, s->logits, s->refined, b);
+        st->r_adv = adv_loss_forward(s->probs, s->logits, s->target, b, s->OH, s->OW, NULL);
+        memset(s->dlogits, 0, sizeof(float) * map);
+        adv_loss_backward(s->dlogits, s->probs, s->target, b, s->OH, s->OW, 1.0f);
+        disc_backward(&s->D, s->drefined, s->dlogits, b, 0);
+    }
+    st->r_reg = self_reg(s, synth, adversarial ? s->setup.lambda : 1.0);
+    st->r_l1 = s->setup.psi_cell ? l1_forward(s->refined, synth, n) / n : st->r_reg;
+    refiner_backward(&s->R, NULL, s->drefined, b);
+}
+
+/* Gradient norm (clipped if asked), with the NaN/Inf verdict of loss and gradient. */
+static int check_and_clip(param_block *p, double clip, const char *net, double loss, const char *loss_name,
+                          double *norm_out) {
+    if (!isfinite(loss)) return rp_err(RP_ENUM, "%s loss %s is %g", net, loss_name, loss);
+    double norm = clip > 0 ? optim_clip_grad_norm(p, clip) : param_block_grad_norm(p);
+    *norm_out = norm;
+    if (!isfinite(norm)) return rp_err(RP_ENUM, "%s gradient norm is %g", net, norm);
+    return 0;
+}
+
+int train_refiner_step(train_state *s, const float *synth, int adversarial, train_stats *st) {
+    train_refiner_grad(s, synth, adversarial, st);
+    double loss = (adversarial ? st->r_adv + s->setup.lambda * st->r_reg : st->r_reg);
+    int rc = check_and_clip(&s->R.p, s->setup.clip, "refiner",
+                            loss, adversarial ? "(adversarial + lambda * self-regularization)" : "(self-regularization)",
+                            &st->r_grad_norm);
+    if (rc) return rc;
+    optim_step(&s->opt_r, &s->R.p);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Discriminator step */
+
+int train_disc_step(train_state *s, const float *real, const float *synth, train_stats *st) {
+    int b = s->setup.batch, half = b / 2;
+    size_t img = s->img, map1 = (size_t)b * 2 * s->OH * s->OW;
+    float *fake = s->dbatch + (size_t)b * img;
+    memcpy(s->dbatch, real, sizeof(float) * b * img);
+    if (history_ready(&s->hist, half)) {
+        refiner_forward(&s->R, fake, synth, half);
+        history_sample(&s->hist, &s->rng_hist, fake + (size_t)half * img, half);
+    } else {
+        refiner_forward(&s->R, fake, synth, b); /* too few past images yet: all fresh */
+    }
+    disc_forward(&s->D, s->logits, s->dbatch, 2 * b);
+    long c_real = 0, c_fake = 0;
+    st->d_real = adv_loss_forward(s->probs, s->logits, s->target, b, s->OH, s->OW, &c_real);
+    st->d_fake = adv_loss_forward(s->probs + map1, s->logits + map1, s->target + b, b, s->OH, s->OW, &c_fake);
+    double locs = (double)b * s->OH * s->OW;
+    st->acc_real = c_real / locs;
+    st->acc_fake = c_fake / locs;
+    param_block_zero_grad(&s->D.p);
+    memset(s->dlogits, 0, sizeof(float) * 2 * map1);
+    adv_loss_backward(s->dlogits, s->probs, s->target, b, s->OH, s->OW, 1.0f);
+    adv_loss_backward(s->dlogits + map1, s->probs + map1, s->target + b, b, s->OH, s->OW, 1.0f);
+    disc_backward(&s->D, NULL, s->dlogits, 2 * b, 1);
+    int rc = check_and_clip(&s->D.p, s->setup.clip, "discriminator", st->d_real + st->d_fake, "(real + refined)",
+                            &st->d_grad_norm);
+    if (rc) return rc;
+    optim_step(&s->opt_d, &s->D.p);
+    history_push(&s->hist, &s->rng_hist, fake, half); /* the fresh half */
+    return 0;
+}
+
+static int block_finite(const param_block *p, const char *net) {
+    const float *bufs[3] = {p->data, p->m, p->v};
+    const char *names[3] = {"parameter", "optimizer moment m", "optimizer moment v"};
+    for (int j = 0; j < 3; j++) {
+        if (!bufs[j]) continue;
+        for (size_t i = 0; i < p->count; i++)
+            if (!isfinite(bufs[j][i])) {
+                const char *tname = "?";
+                for (int t = 0; t < p->ntensors; t++)
+                    if (i >= p->tensors[t].offset && i < p->tensors[t].offset + p->tensors[t].count)
+                        tname = p->tensors[t].name;
+                return rp_err(RP_ENUM, "%s %s %s[%zu] is %g", net, names[j], tname, i, bufs[j][i]);
+            }
+    }
+    return 0;
+}
+
+int train_state_check_finite(const train_state *s) {
+    int rc = block_finite(&s->R.p, "refiner");
+    return rc ? rc : block_finite(&s->D.p, "discriminator");
+}

@@ -1,0 +1,107 @@
+/* One SimGAN training step on in-memory batches: the refiner step (adversarial + lambda *
+ * self-regularization, or self-regularization alone while pretraining) and the discriminator
+ * step (real vs refined, half of the refined batch from the history buffer). Everything the
+ * steps touch is allocated by train_state_init; a step allocates nothing. The trainer
+ * (trainer.h) feeds batches from HDF5 files; benchmarks and tests call these directly.
+ *
+ * Reductions (documented with lambda in README "Training"):
+ *   refiner loss  = adv + lambda * reg,  adv = mean CE over the N*OH*OW locations of D's map
+ *                   (target "real"), reg = mean over elements of |psi(R(x)) - psi(x)|
+ *   pretraining   = reg alone (weight 1)
+ *   D loss        = mean CE on the real batch (target "real") + mean CE on the refined batch
+ *                   (target "refined"). */
+#ifndef RP_TRAIN_STEP_H
+#define RP_TRAIN_STEP_H
+#include <stdint.h>
+#include "io/config.h"
+#include "nn/optim.h"
+#include "nn/rng.h"
+#include "refiner/disc.h"
+#include "refiner/history.h"
+#include "refiner/refiner.h"
+
+typedef struct {
+    int C, H, W;            /* image size */
+    int batch;              /* b (even): refiner batch, and each half (real / refined) of D's batch */
+    refiner_config rcfg;
+    double lambda;
+    int psi_cell;           /* 0 = psi is the identity, k = mean over k x k cells */
+    optim_kind opt_r, opt_d;
+    double lr_r, lr_d, momentum, beta1, beta2;
+    double clip;            /* gradient-norm clip for both nets, 0 = off */
+    long history_size;      /* images */
+    uint64_t seed;
+} train_setup;
+
+/* Where a run is in Algorithm 1. Phases only move forward; ADVERSARIAL and DONE switch with
+ * train.iterations, so a resumed run with a larger T continues. */
+enum train_phase {
+    TRAIN_PHASE_PRETRAIN_REFINER = 0,
+    TRAIN_PHASE_PRETRAIN_DISC = 1,
+    TRAIN_PHASE_ADVERSARIAL = 2,
+    TRAIN_PHASE_DONE = 3
+};
+const char *train_phase_name(int phase); /* "pretrain_refiner", ... */
+int train_phase_parse(const char *name);  /* -1 if unknown */
+
+typedef struct {
+    int phase;
+    long step;                   /* steps done over all phases (metrics.csv rows) */
+    long pretrain_refiner_done;  /* refiner pretraining steps done */
+    long pretrain_disc_done;     /* discriminator pretraining steps done */
+    long iterations_done;        /* adversarial iterations (K_g + K_d steps each) done */
+    long d_saturated_run;        /* consecutive adversarial steps with D accuracy >= 0.99 on both halves */
+    long copy_run;               /* consecutive adversarial steps with mean |R(x) - x| < half a gray level */
+} train_counters;
+
+/* Fills s from cfg for images of C x H x W; RP_EARG if a value does not fit (odd batch ...). */
+int train_setup_from_config(train_setup *s, const rp_config *cfg, int C, int H, int W);
+
+typedef struct {
+    double r_adv;             /* refiner: mean CE of D's map vs "real" (NAN when not computed) */
+    double r_reg;             /* refiner: mean |psi(R(x)) - psi(x)| (unweighted) */
+    double r_l1;              /* refiner: mean |R(x) - x| in [-1,1] units (the "refined == input" watch) */
+    double r_grad_norm;
+    double d_real, d_fake;    /* D: mean CE on real / on refined */
+    double acc_real, acc_fake;/* D: fraction of map locations classified correctly */
+    double d_grad_norm;
+} train_stats;
+
+void train_stats_clear(train_stats *st); /* every field NAN */
+
+typedef struct {
+    train_setup setup;
+    refiner R;
+    disc D;
+    optim opt_r, opt_d;
+    history hist;
+    rng_t rng_data;           /* mini-batch rows (drawn by the trainer's loader) */
+    rng_t rng_hist;           /* history sampling and replacement */
+    int OH, OW;               /* D's output map */
+    size_t img;               /* floats per image */
+    /* workspaces, allocated once */
+    float *refined, *drefined;        /* (b, C, H, W) */
+    float *dbatch;                    /* (2b, C, H, W): real half then refined half */
+    float *logits, *probs, *dlogits;  /* (2b, 2, OH, OW) */
+    float *psi_a, *psi_b, *dpsi;      /* (b, C, ceil(H/k), ceil(W/k)) when psi = cellmean */
+    int *target;                      /* (2b): ADV_REAL then ADV_REFINED */
+} train_state;
+
+/* Builds both nets (He init from seed), optimizers, history buffer and workspaces. */
+int train_state_init(train_state *s, const train_setup *setup);
+void train_state_free(train_state *s);
+
+/* Refiner loss and its gradient in s->R.p.grad (zeroed first); no update. synth: b images
+ * (NCHW, [-1,1]). adversarial = 0 for pretraining (reg only). Fills st's refiner fields. */
+void train_refiner_grad(train_state *s, const float *synth, int adversarial, train_stats *st);
+/* train_refiner_grad, then NaN/Inf check of loss and gradient, clipping, optimizer update.
+ * RP_ENUM (message says which quantity) leaves the parameters untouched. */
+int train_refiner_step(train_state *s, const float *synth, int adversarial, train_stats *st);
+/* One D step: real = b real images, synth = b synthetic images of which b/2 are refined
+ * fresh once the history holds b/2 images (all b before that); the other half comes from the
+ * history, which then takes the b/2 fresh ones. RP_ENUM on NaN/Inf (nothing updated). */
+int train_disc_step(train_state *s, const float *real, const float *synth, train_stats *st);
+/* 0 if every parameter and optimizer moment of both nets is finite, else RP_ENUM naming one. */
+int train_state_check_finite(const train_state *s);
+
+#endif

@@ -1,0 +1,372 @@
+/* The training loop of SimGAN's Algorithm 1 over HDF5 datasets, with checkpoints, exact
+ * resume, metrics, sample sheets and the warnings other implementations lacked (trainer.h).
+ * Exactness: every random choice comes from the two RNGs in train_state (saved in
+ * checkpoints), in an order fixed by the step counters, so n steps + resume + n steps
+ * reproduces 2n steps bit for bit (single-threaded BLAS). */
+#include "refiner/trainer.h"
+#include "io/checkpoint.h"
+#include "io/status.h"
+#include "pipelines/progress.h"
+#include "refiner/train_data.h"
+#include "refiner/train_log.h"
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Warnings: D near-perfect on both halves, or R's output within half a gray level of its input,
+ * for this many consecutive adversarial iterations. */
+#define WARN_RUN 100
+#define SATURATED_ACC 0.99
+#define COPY_L1 (1.0 / 255.0) /* half a gray level in [-1, 1] units */
+
+struct trainer {
+    rp_config cfg;
+    char *config_ini;
+    /* run_dir shorter than PATH_MAX leaves room for the names joined to it */
+    char run_dir[PATH_MAX - 128], ckpt_dir[PATH_MAX - 64], samples_dir[PATH_MAX - 64], log_path[PATH_MAX];
+    char synthetic[1024], real[1024];
+    char last_ckpt[PATH_MAX];
+    long last_ckpt_step, last_sample_step;
+    int quiet;
+    train_source syn, rea;
+    train_state s;
+    train_counters k;
+    float *x_syn, *x_real;          /* (b, C, H, W) batches */
+    int nsample;                    /* fixed images shown on every sample sheet */
+    float *sample_syn, *sample_real, *sample_ref;
+    train_metrics metrics;
+    progress prog;
+    long prog_base;
+    volatile sig_atomic_t *stop;
+};
+
+/* ------------------------------------------------------------------------------------ */
+/* opening */
+
+static int make_dir(const char *path) {
+    if (mkdir(path, 0777) && errno != EEXIST) return rp_err(RP_EIO, "%s: cannot create directory: %s", path, strerror(errno));
+    struct stat st;
+    if (stat(path, &st) || !S_ISDIR(st.st_mode)) return rp_err(RP_EIO, "%s: exists and is not a directory", path);
+    return 0;
+}
+
+static int write_text(const char *path, const char *text) {
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return rp_err(RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path)) {
+        unlink(tmp);
+        return rp_err(RP_EIO, "%s: cannot write", path);
+    }
+    return 0;
+}
+
+static int open_sources(trainer *t, const char *synthetic, const char *real) {
+    size_t cache = (size_t)t->cfg.train.cache_mb << 20;
+    int b = t->cfg.train.batch, rc;
+    if ((rc = train_source_open(&t->syn, synthetic, b, cache))) return rp_err_prefix(rc, "--synthetic: ");
+    if ((rc = train_source_open(&t->rea, real, b, cache))) return rp_err_prefix(rc, "--real: ");
+    const train_source *a = &t->syn, *r = &t->rea;
+    if (a->C != r->C || a->H != r->H || a->W != r->W)
+        return rp_err(RP_EARG,
+                      "%s has %dx%d images with %d channel(s) but %s has %dx%d with %d: the discriminator compares "
+                      "real and refined images in one batch, so both sets need the same size and channels "
+                      "(re-import or re-simulate one of them at the other's size)",
+                      synthetic, a->H, a->W, a->C, real, r->H, r->W, r->C);
+    return 0;
+}
+
+/* Fixed sample rows, from their own RNG stream so sheets never perturb training. */
+static int load_samples(trainer *t) {
+    const train_source *a = &t->syn;
+    t->nsample = t->cfg.train.sample_images < t->cfg.train.batch ? t->cfg.train.sample_images : t->cfg.train.batch;
+    size_t img = (size_t)a->C * a->H * a->W, bytes = sizeof(float) * t->nsample * img;
+    t->sample_syn = malloc(bytes);
+    t->sample_real = malloc(bytes);
+    t->sample_ref = malloc(bytes);
+    if (!t->sample_syn || !t->sample_real || !t->sample_ref) return rp_err(RP_ENOMEM, "sample sheet buffers");
+    rng_t rng;
+    rng_seed(&rng, (uint64_t)t->cfg.train.seed, 3);
+    int rc = train_source_sample(&t->syn, &rng, t->nsample, t->sample_syn);
+    return rc ? rc : train_source_sample(&t->rea, &rng, t->nsample, t->sample_real);
+}
+
+int trainer_resume_config(const char *run_dir, rp_config *cfg) {
+    char dir[PATH_MAX], path[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
+    int rc = checkpoint_find_latest(dir, path, sizeof path);
+    if (rc == 1) return rp_err(RP_EARG, "%s: no checkpoint to resume from", dir);
+    return rc ? rc : checkpoint_read_config(path, cfg);
+}
+
+static int open_run(trainer *t, int resume) {
+    int rc;
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
+    snprintf(t->samples_dir, sizeof t->samples_dir, "%s/samples", t->run_dir);
+    snprintf(t->log_path, sizeof t->log_path, "%s/train.log", t->run_dir);
+    if ((rc = make_dir(t->run_dir)) || (rc = make_dir(t->ckpt_dir)) || (rc = make_dir(t->samples_dir))) return rc;
+    char path[PATH_MAX], metrics[PATH_MAX];
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", t->run_dir);
+    rc = checkpoint_find_latest(t->ckpt_dir, path, sizeof path);
+    if (rc < 0) return rc;
+    if (!resume) {
+        if (rc == 0)
+            return rp_err(RP_EARG, "%s already holds a training run (%s): continue it with --resume or choose another "
+                                   "--run-dir", t->run_dir, path);
+        if ((rc = train_metrics_open(&t->metrics, metrics, -1))) return rc;
+        train_log(t->log_path, 1, 0, "start: %s vs %s, %ld steps", t->synthetic, t->real, trainer_total_steps(t));
+    } else {
+        if (rc == 1) return rp_err(RP_EARG, "%s: no checkpoint to resume from", t->ckpt_dir);
+        if ((rc = checkpoint_load(path, &t->s, &t->k))) return rp_err_prefix(rc, "--resume: ");
+        snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
+        t->last_ckpt_step = t->last_sample_step = t->k.step;
+        if ((rc = train_metrics_open(&t->metrics, metrics, t->k.step))) return rc;
+        train_log(t->log_path, 1, t->k.step, "resume from %s (%s), %ld steps in total", path,
+                  train_phase_name(t->k.phase), trainer_total_steps(t));
+    }
+    snprintf(path, sizeof path, "%s/config.ini", t->run_dir);
+    return write_text(path, t->config_ini);
+}
+
+int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, const char *real, const char *run_dir,
+                 int resume, int quiet) {
+    *out = NULL;
+    trainer *t = calloc(1, sizeof *t);
+    if (!t) return rp_err(RP_ENOMEM, "trainer: out of memory");
+    t->cfg = *cfg;
+    t->quiet = quiet;
+    t->last_ckpt_step = t->last_sample_step = -1;
+    if (strlen(run_dir) >= sizeof t->run_dir) {
+        free(t);
+        return rp_err(RP_EARG, "--run-dir: path longer than %zu characters", sizeof t->run_dir - 1);
+    }
+    snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
+    snprintf(t->synthetic, sizeof t->synthetic, "%s", synthetic);
+    snprintf(t->real, sizeof t->real, "%s", real);
+    int rc = 0;
+    train_setup setup;
+    if (!(t->config_ini = config_to_ini(cfg))) rc = rp_err(RP_ENOMEM, "trainer: out of memory");
+    if (!rc) rc = open_sources(t, synthetic, real);
+    if (!rc) rc = train_setup_from_config(&setup, cfg, t->syn.C, t->syn.H, t->syn.W);
+    if (!rc) rc = train_state_init(&t->s, &setup);
+    if (!rc) {
+        size_t bytes = sizeof(float) * setup.batch * t->s.img;
+        t->x_syn = malloc(bytes);
+        t->x_real = malloc(bytes);
+        if (!t->x_syn || !t->x_real) rc = rp_err(RP_ENOMEM, "trainer: batch buffers");
+    }
+    if (!rc) rc = load_samples(t);
+    if (!rc) rc = open_run(t, resume);
+    progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, quiet);
+    t->prog_base = t->k.step;
+    if (rc) {
+        trainer_close(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void trainer_close(trainer *t) {
+    if (!t) return;
+    train_metrics_close(&t->metrics);
+    train_state_free(&t->s);
+    train_source_close(&t->syn);
+    train_source_close(&t->rea);
+    free(t->x_syn);
+    free(t->x_real);
+    free(t->sample_syn);
+    free(t->sample_real);
+    free(t->sample_ref);
+    free(t->config_ini);
+    free(t);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* accessors */
+
+long trainer_step(const trainer *t) { return t->k.step; }
+const train_counters *trainer_counters(const trainer *t) { return &t->k; }
+train_state *trainer_state(trainer *t) { return &t->s; }
+const char *trainer_last_checkpoint(const trainer *t) { return t->last_ckpt; }
+void trainer_set_stop_flag(trainer *t, volatile sig_atomic_t *flag) { t->stop = flag; }
+
+long trainer_total_steps(const trainer *t) {
+    const train_counters *k = &t->k;
+    long nr = t->cfg.train.pretrain_refiner_steps, nd = t->cfg.train.pretrain_disc_steps, T = t->cfg.train.iterations;
+    /* a phase already left counts what it did; the current and later ones what the config asks */
+    long pr = k->phase > TRAIN_PHASE_PRETRAIN_REFINER ? k->pretrain_refiner_done
+                                                      : (nr > k->pretrain_refiner_done ? nr : k->pretrain_refiner_done);
+    long pd = k->phase > TRAIN_PHASE_PRETRAIN_DISC ? k->pretrain_disc_done
+                                                   : (nd > k->pretrain_disc_done ? nd : k->pretrain_disc_done);
+    return pr + pd + (T > k->iterations_done ? T : k->iterations_done);
+}
+
+/* Moves to the phase the counters and config call for; phases never go back. */
+static int advance_phase(trainer *t) {
+    train_counters *k = &t->k;
+    if (k->phase == TRAIN_PHASE_PRETRAIN_REFINER && k->pretrain_refiner_done >= t->cfg.train.pretrain_refiner_steps)
+        k->phase = TRAIN_PHASE_PRETRAIN_DISC;
+    if (k->phase == TRAIN_PHASE_PRETRAIN_DISC && k->pretrain_disc_done >= t->cfg.train.pretrain_disc_steps)
+        k->phase = TRAIN_PHASE_ADVERSARIAL;
+    if (k->phase >= TRAIN_PHASE_ADVERSARIAL)
+        k->phase = k->iterations_done >= t->cfg.train.iterations ? TRAIN_PHASE_DONE : TRAIN_PHASE_ADVERSARIAL;
+    return k->phase;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* checkpoints and sheets */
+
+int trainer_checkpoint(trainer *t) {
+    if (t->last_ckpt_step == t->k.step) return 0;
+    char path[PATH_MAX];
+    checkpoint_path(path, sizeof path, t->ckpt_dir, t->k.step);
+    int rc = checkpoint_save(path, &t->s, &t->k, t->config_ini, t->synthetic, t->real);
+    if (!rc) rc = checkpoint_publish(t->ckpt_dir, t->k.step, t->cfg.train.keep_checkpoints);
+    if (rc) return rc;
+    snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
+    t->last_ckpt_step = t->k.step;
+    train_log(t->log_path, 1, t->k.step, "checkpoint %s", path);
+    return 0;
+}
+
+static int write_sheet(trainer *t) {
+    if (t->last_sample_step == t->k.step) return 0;
+    const train_setup *u = &t->s.setup;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/step_%06ld.png", t->samples_dir, t->k.step);
+    /* R is prepared for a full batch; nsample <= batch */
+    refiner_forward(&t->s.R, t->sample_ref, t->sample_syn, t->nsample);
+    int rc = train_sample_sheet(path, t->sample_syn, t->sample_ref, t->sample_real, t->nsample, u->C, u->H, u->W);
+    if (!rc) t->last_sample_step = t->k.step;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* one step of Algorithm 1 */
+
+static void add_r(train_stats *acc, const train_stats *st, int i) {
+    double w = 1.0 / (i + 1); /* running mean over the K_g steps */
+    if (i == 0) acc->r_adv = acc->r_reg = acc->r_l1 = acc->r_grad_norm = 0;
+    acc->r_adv += (st->r_adv - acc->r_adv) * w;
+    acc->r_reg += (st->r_reg - acc->r_reg) * w;
+    acc->r_l1 += (st->r_l1 - acc->r_l1) * w;
+    acc->r_grad_norm += (st->r_grad_norm - acc->r_grad_norm) * w;
+}
+
+static void add_d(train_stats *acc, const train_stats *st, int i) {
+    double w = 1.0 / (i + 1);
+    if (i == 0) acc->d_real = acc->d_fake = acc->acc_real = acc->acc_fake = acc->d_grad_norm = 0;
+    acc->d_real += (st->d_real - acc->d_real) * w;
+    acc->d_fake += (st->d_fake - acc->d_fake) * w;
+    acc->acc_real += (st->acc_real - acc->acc_real) * w;
+    acc->acc_fake += (st->acc_fake - acc->acc_fake) * w;
+    acc->d_grad_norm += (st->d_grad_norm - acc->d_grad_norm) * w;
+}
+
+static int refiner_step(trainer *t, int adversarial, train_stats *st) {
+    int rc = train_source_sample(&t->syn, &t->s.rng_data, t->s.setup.batch, t->x_syn);
+    return rc ? rc : train_refiner_step(&t->s, t->x_syn, adversarial, st);
+}
+
+static int disc_step(trainer *t, train_stats *st) {
+    int b = t->s.setup.batch, rc;
+    if ((rc = train_source_sample(&t->rea, &t->s.rng_data, b, t->x_real)) ||
+        (rc = train_source_sample(&t->syn, &t->s.rng_data, b, t->x_syn)))
+        return rc;
+    return train_disc_step(&t->s, t->x_real, t->x_syn, st);
+}
+
+static int one_step(trainer *t, int phase, train_stats *out) {
+    train_stats st;
+    train_stats_clear(out);
+    train_stats_clear(&st);
+    int rc = 0;
+    if (phase == TRAIN_PHASE_PRETRAIN_REFINER) {
+        if (!(rc = refiner_step(t, 0, out))) t->k.pretrain_refiner_done++;
+    } else if (phase == TRAIN_PHASE_PRETRAIN_DISC) {
+        if (!(rc = disc_step(t, out))) t->k.pretrain_disc_done++;
+    } else {
+        for (int i = 0; !rc && i < t->cfg.train.k_g; i++)
+            if (!(rc = refiner_step(t, 1, &st))) add_r(out, &st, i);
+        for (int i = 0; !rc && i < t->cfg.train.k_d; i++)
+            if (!(rc = disc_step(t, &st))) add_d(out, &st, i);
+        if (!rc) t->k.iterations_done++;
+    }
+    return rc;
+}
+
+/* The failures users of other implementations hit, said while there is time to act. */
+static void watch(trainer *t, const train_stats *st) {
+    train_counters *k = &t->k;
+    if (!isnan(st->acc_real) && !isnan(st->acc_fake)) {
+        k->d_saturated_run = st->acc_real >= SATURATED_ACC && st->acc_fake >= SATURATED_ACC ? k->d_saturated_run + 1 : 0;
+        if (k->d_saturated_run && k->d_saturated_run % (10 * WARN_RUN) == WARN_RUN)
+            train_log(t->log_path, t->quiet, k->step,
+                      "warning: the discriminator has classified >= %.0f%% of real and refined patches correctly for "
+                      "%ld iterations, so the refiner learns little from it; try a smaller train.lambda, a larger "
+                      "train.k_g or train.lr_refiner, or a smaller train.lr_disc",
+                      SATURATED_ACC * 100, k->d_saturated_run);
+    }
+    if (!isnan(st->r_l1)) {
+        k->copy_run = st->r_l1 < COPY_L1 ? k->copy_run + 1 : 0;
+        if (k->copy_run && k->copy_run % (10 * WARN_RUN) == WARN_RUN)
+            train_log(t->log_path, t->quiet, k->step,
+                      "warning: refined images equal their inputs (mean |R(x) - x| = %.2g, under half a gray level) "
+                      "for %ld iterations: self-regularization dominates; try a smaller train.lambda",
+                      st->r_l1, k->copy_run);
+    }
+}
+
+int trainer_run_steps(trainer *t, long max_steps) {
+    int rc = 0;
+    char extra[160];
+    for (long n = 0; n < max_steps; n++) {
+        int phase = advance_phase(t);
+        if (phase == TRAIN_PHASE_DONE) break;
+        if (t->stop && *t->stop) {
+            if ((rc = trainer_checkpoint(t))) return rc;
+            return rp_err(RP_EINTERNAL, "interrupted at step %ld; checkpoint %s; continue with --resume", t->k.step,
+                          t->last_ckpt);
+        }
+        double t0 = now_seconds();
+        train_stats st;
+        if ((rc = one_step(t, phase, &st)))
+            return rp_err_prefix(rc, "step %ld (%s): ", t->k.step + 1, train_phase_name(phase));
+        t->k.step++;
+        if (phase == TRAIN_PHASE_ADVERSARIAL) watch(t, &st);
+        if ((rc = train_metrics_row(&t->metrics, t->k.step, phase, &st, now_seconds() - t0))) return rc;
+        if (t->cfg.train.sample_every && t->k.step % t->cfg.train.sample_every == 0 && (rc = write_sheet(t))) return rc;
+        if (t->k.step % t->cfg.train.checkpoint_every == 0 && (rc = trainer_checkpoint(t))) return rc;
+        snprintf(extra, sizeof extra, "%s D acc %.2f/%.2f R adv %.3f |R(x)-x| %.4f", train_phase_name(phase),
+                 st.acc_real, st.acc_fake, st.r_adv, st.r_l1);
+        progress_update(&t->prog, t->k.step - t->prog_base, extra);
+    }
+    if (advance_phase(t) == TRAIN_PHASE_DONE) {
+        if ((rc = trainer_checkpoint(t))) return rc;
+        if (t->cfg.train.sample_every && (rc = write_sheet(t))) return rc;
+    }
+    return 0;
+}
+
+int trainer_run(trainer *t) {
+    t->prog_base = t->k.step;
+    progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, t->quiet);
+    int rc = trainer_run_steps(t, LONG_MAX);
+    if (rc) {
+        train_log(t->log_path, 1, t->k.step, "stopped: %s", rp_errmsg());
+        if (!t->quiet && t->prog.tty) fputc('\n', stderr);
+        return rc;
+    }
+    progress_finish(&t->prog);
+    train_log(t->log_path, t->quiet, t->k.step, "done; latest checkpoint %s", t->last_ckpt);
+    return 0;
+}

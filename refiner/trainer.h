@@ -1,0 +1,48 @@
+/* The SimGAN trainer: Algorithm 1 (refiner pretraining, discriminator pretraining, then T
+ * iterations of K_g refiner steps and K_d discriminator steps) over random mini-batches of two
+ * HDF5 datasets, writing a run directory:
+ *   DIR/config.ini        effective config
+ *   DIR/checkpoints/      step_NNNNNNNNN.h5 (last train.keep_checkpoints kept), latest.h5 symlink
+ *   DIR/metrics.csv       one row per step
+ *   DIR/samples/          step_NNNNNN.png: synthetic | refined | |refined - synthetic| x4 | real
+ *   DIR/train.log         start/resume, checkpoints, warnings
+ * An opaque handle; the steps themselves are in train_step.h for benchmarks and tests. */
+#ifndef RP_TRAINER_H
+#define RP_TRAINER_H
+#include <signal.h>
+#include "io/config.h"
+#include "refiner/train_step.h"
+
+typedef struct trainer trainer;
+
+/* Opens both datasets (same C, H, W required), builds the nets and the run directory.
+ * resume = 0: DIR must not already hold checkpoints. resume = 1: loads DIR/checkpoints' newest
+ * checkpoint (architecture checked against cfg), truncates metrics.csv to its step, and
+ * continues to the end of cfg's schedule (a larger train.iterations extends the run).
+ * quiet: no progress bar or warnings on stderr (they still go to train.log). */
+int trainer_open(trainer **t, const rp_config *cfg, const char *synthetic, const char *real, const char *run_dir,
+                 int resume, int quiet);
+/* Trains to the end of the schedule, writing the final checkpoint and sample sheet.
+ * NaN/Inf stops with RP_ENUM naming step and phase; the last good checkpoint stays latest. */
+int trainer_run(trainer *t);
+/* At most max_steps more steps (checkpoints and sheets on their cadence; the final ones only
+ * if the schedule ends). Returns 0 or an error as trainer_run. */
+int trainer_run_steps(trainer *t, long max_steps);
+/* Writes a checkpoint of the current step now (if none exists for it) and publishes it. */
+int trainer_checkpoint(trainer *t);
+void trainer_close(trainer *t); /* NULL is a no-op; writes nothing */
+
+long trainer_step(const trainer *t);        /* steps done */
+long trainer_total_steps(const trainer *t); /* steps in the whole schedule */
+const train_counters *trainer_counters(const trainer *t);
+train_state *trainer_state(trainer *t);     /* the nets, optimizers, history (tests, benchmarks) */
+const char *trainer_last_checkpoint(const trainer *t); /* "" if none yet */
+/* When *flag becomes non-zero (e.g. from a SIGINT handler) the run checkpoints and returns
+ * RP_EINTERNAL ("interrupted at step N ..."). */
+void trainer_set_stop_flag(trainer *t, volatile sig_atomic_t *flag);
+
+/* For `train --resume`: the effective config stored in run_dir's newest checkpoint, to which
+ * the caller then applies --config / --set. */
+int trainer_resume_config(const char *run_dir, rp_config *cfg);
+
+#endif

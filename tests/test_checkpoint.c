@@ -1,0 +1,324 @@
+/* Tests of refine-checkpoint files (io/checkpoint.c): a round trip restores every piece of
+ * training state bit for bit; wrong architecture, truncated files and non-checkpoints fail
+ * with precise messages; NaN parameters are never written; the run-directory helpers keep
+ * the last K files and point latest.h5 at the newest. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "io/h5ds.h"
+#include "io/status.h"
+#include "nn/gemm.h"
+#include "refiner/train_step.h"
+
+static char tmpdir[64];
+
+static int setup(void **state) {
+    (void)state;
+    nn_set_threads(1);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-test-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd);
+}
+
+static void tiny_config(rp_config *cfg, int filters) {
+    config_defaults(cfg);
+    cfg->refiner.filters = filters;
+    cfg->refiner.blocks = 1;
+    cfg->train.batch = 4;
+    cfg->train.history_size = 10;
+    cfg->train.lambda = 0.5;
+    cfg->train.seed = 7;
+}
+
+static void fill_batch(float *x, size_t n, rng_t *r) {
+    for (size_t i = 0; i < n; i++) x[i] = rng_uniform(r) * 1.6f - 0.8f;
+}
+
+/* A state that has taken a few steps of every kind, so moments, t, history and RNGs are non-trivial. */
+static void trained_state(train_state *s, const rp_config *cfg) {
+    train_setup u;
+    assert_int_equal(train_setup_from_config(&u, cfg, 1, 16, 16), 0);
+    assert_int_equal(train_state_init(s, &u), 0);
+    size_t n = (size_t)u.batch * s->img;
+    float *real = malloc(sizeof(float) * n), *syn = malloc(sizeof(float) * n);
+    rng_t r;
+    rng_seed(&r, 99, 0);
+    train_stats st;
+    for (int i = 0; i < 3; i++) {
+        fill_batch(syn, n, &r);
+        fill_batch(real, n, &r);
+        assert_int_equal(train_refiner_step(s, syn, i > 0, &st), 0);
+        assert_int_equal(train_disc_step(s, real, syn, &st), 0);
+    }
+    rng_u32(&s->rng_data); /* as if batches had been drawn */
+    free(real);
+    free(syn);
+}
+
+static void assert_block_equal(const param_block *a, const param_block *b) {
+    assert_int_equal(a->count, b->count);
+    assert_memory_equal(a->data, b->data, sizeof(float) * a->count);
+    assert_memory_equal(a->m, b->m, sizeof(float) * a->count);
+    assert_memory_equal(a->v, b->v, sizeof(float) * a->count);
+}
+
+static void test_round_trip_bit_exact(void **state) {
+    (void)state;
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    train_state a, b;
+    trained_state(&a, &cfg);
+    train_counters k = {TRAIN_PHASE_ADVERSARIAL, 9, 3, 2, 4, 1, 2}, k2;
+    char path[128], *ini = config_to_ini(&cfg);
+    snprintf(path, sizeof path, "%s/ck.h5", tmpdir);
+    assert_int_equal(checkpoint_save(path, &a, &k, ini, "syn.h5", "real.h5"), 0);
+    train_setup u;
+    train_setup_from_config(&u, &cfg, 1, 16, 16);
+    u.seed = 12345; /* different init: everything must come from the file */
+    assert_int_equal(train_state_init(&b, &u), 0);
+    assert_int_equal(checkpoint_load(path, &b, &k2), 0);
+    assert_memory_equal(&k, &k2, sizeof k);
+    assert_block_equal(&a.R.p, &b.R.p);
+    assert_block_equal(&a.D.p, &b.D.p);
+    assert_int_equal(a.opt_r.t, b.opt_r.t);
+    assert_int_equal(a.opt_d.t, b.opt_d.t);
+    assert_true(a.opt_r.t > 0 && a.opt_d.t > 0);
+    assert_int_equal(a.hist.count, b.hist.count);
+    assert_true(a.hist.count == 6);
+    assert_memory_equal(a.hist.data, b.hist.data, sizeof(float) * a.hist.count * a.img);
+    assert_memory_equal(&a.rng_data, &b.rng_data, sizeof(rng_t));
+    assert_memory_equal(&a.rng_hist, &b.rng_hist, sizeof(rng_t));
+    rp_config c2;
+    assert_int_equal(checkpoint_read_config(path, &c2), 0);
+    assert_int_equal(memcmp(&cfg, &c2, sizeof cfg), 0);
+    /* the refiner alone, as `refine` loads it */
+    refiner r;
+    long step = -1;
+    assert_int_equal(checkpoint_load_refiner(path, &r, &c2, &step), 0);
+    assert_int_equal(step, 9);
+    assert_int_equal(r.cfg.F, 4);
+    assert_int_equal(r.cfg.B, 1);
+    assert_int_equal(c2.train.batch, 4);
+    assert_memory_equal(r.p.data, a.R.p.data, sizeof(float) * a.R.p.count);
+    refiner_free(&r);
+    free(ini);
+    train_state_free(&a);
+    train_state_free(&b);
+}
+
+static void test_empty_history_round_trip(void **state) {
+    (void)state;
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    train_setup u;
+    train_setup_from_config(&u, &cfg, 1, 16, 16);
+    train_state a, b;
+    assert_int_equal(train_state_init(&a, &u), 0);
+    assert_int_equal(train_state_init(&b, &u), 0);
+    train_counters k = {0}, k2;
+    char path[128];
+    snprintf(path, sizeof path, "%s/empty.h5", tmpdir);
+    assert_int_equal(checkpoint_save(path, &a, &k, "", NULL, NULL), 0);
+    b.hist.count = 3;
+    assert_int_equal(checkpoint_load(path, &b, &k2), 0);
+    assert_int_equal(b.hist.count, 0);
+    assert_int_equal(k2.phase, TRAIN_PHASE_PRETRAIN_REFINER);
+    train_state_free(&a);
+    train_state_free(&b);
+}
+
+static void test_architecture_mismatch(void **state) {
+    (void)state;
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    train_setup u;
+    train_setup_from_config(&u, &cfg, 1, 16, 16);
+    train_state a, b;
+    assert_int_equal(train_state_init(&a, &u), 0);
+    train_counters k = {0}, k2;
+    char path[128];
+    snprintf(path, sizeof path, "%s/arch.h5", tmpdir);
+    assert_int_equal(checkpoint_save(path, &a, &k, "", NULL, NULL), 0);
+    /* more filters */
+    train_setup v = u;
+    v.rcfg.F = 6;
+    assert_int_equal(train_state_init(&b, &v), 0);
+    assert_int_equal(checkpoint_load(path, &b, &k2), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "refiner.filters = 4 in the checkpoint, 6 now"));
+    assert_non_null(strstr(rp_errmsg(), "arch.h5"));
+    train_state_free(&b);
+    /* other image size */
+    v = u;
+    v.H = 20;
+    assert_int_equal(train_state_init(&b, &v), 0);
+    assert_int_equal(checkpoint_load(path, &b, &k2), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "image height = 16 in the checkpoint, 20 now"));
+    train_state_free(&b);
+    /* history capacity */
+    v = u;
+    v.history_size = 20;
+    assert_int_equal(train_state_init(&b, &v), 0);
+    assert_int_equal(checkpoint_load(path, &b, &k2), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "train.history_size"));
+    train_state_free(&b);
+    /* optimizer kind */
+    v = u;
+    v.opt_r = OPTIM_SGD;
+    assert_int_equal(train_state_init(&b, &v), 0);
+    assert_int_equal(checkpoint_load(path, &b, &k2), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "/refiner: optimizer changed"));
+    train_state_free(&b);
+    train_state_free(&a);
+}
+
+static void copy_prefix(const char *from, const char *to, long bytes) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[4096];
+    long done = 0;
+    size_t n;
+    while (done < bytes && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if ((long)n > bytes - done) n = bytes - done;
+        fwrite(buf, 1, n, out);
+        done += n;
+    }
+    fclose(in);
+    fclose(out);
+}
+
+static void test_bad_files(void **state) {
+    (void)state;
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    train_setup u;
+    train_setup_from_config(&u, &cfg, 1, 16, 16);
+    train_state a;
+    assert_int_equal(train_state_init(&a, &u), 0);
+    train_counters k = {0};
+    char path[128], bad[128];
+    snprintf(path, sizeof path, "%s/good.h5", tmpdir);
+    assert_int_equal(checkpoint_save(path, &a, &k, "", NULL, NULL), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    /* truncated */
+    snprintf(bad, sizeof bad, "%s/truncated.h5", tmpdir);
+    copy_prefix(path, bad, st.st_size / 2);
+    assert_true(checkpoint_load(bad, &a, &k) < 0);
+    assert_non_null(strstr(rp_errmsg(), "truncated.h5"));
+    assert_non_null(strstr(rp_errmsg(), "truncat"));
+    refiner r;
+    assert_true(checkpoint_load_refiner(bad, &r, NULL, NULL) < 0);
+    /* not HDF5 */
+    snprintf(bad, sizeof bad, "%s/text.h5", tmpdir);
+    FILE *f = fopen(bad, "w");
+    fputs("not a checkpoint\n", f);
+    fclose(f);
+    assert_true(checkpoint_load(bad, &a, &k) < 0);
+    assert_non_null(strstr(rp_errmsg(), "text.h5"));
+    /* HDF5 but a dataset, not a checkpoint */
+    snprintf(bad, sizeof bad, "%s/dataset.h5", tmpdir);
+    h5ds_writer *w;
+    h5ds_provenance prov = {.kind = "synthetic", .scene = "digits", .seed = -1, .refiner_step = -1};
+    assert_int_equal(h5ds_create(&w, bad, 4, 4, 1, NULL, 0, &prov, NULL), 0);
+    uint8_t img[16] = {0};
+    assert_int_equal(h5ds_append(w, 1, img, NULL, NULL), 0);
+    assert_int_equal(h5ds_finish(w), 0);
+    assert_int_equal(checkpoint_load(bad, &a, &k), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "not a refine checkpoint"));
+    assert_non_null(strstr(rp_errmsg(), "refine-dataset"));
+    assert_int_equal(checkpoint_load_refiner(bad, &r, NULL, NULL), RP_EFORMAT);
+    /* missing */
+    snprintf(bad, sizeof bad, "%s/missing.h5", tmpdir);
+    assert_true(checkpoint_load(bad, &a, &k) < 0);
+    assert_non_null(strstr(rp_errmsg(), "missing.h5"));
+    train_state_free(&a);
+}
+
+static void test_refuses_nan(void **state) {
+    (void)state;
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    train_setup u;
+    train_setup_from_config(&u, &cfg, 1, 16, 16);
+    train_state a;
+    assert_int_equal(train_state_init(&a, &u), 0);
+    a.D.p.data[5] = NAN;
+    train_counters k = {0};
+    char path[128];
+    snprintf(path, sizeof path, "%s/nan.h5", tmpdir);
+    assert_int_equal(checkpoint_save(path, &a, &k, "", NULL, NULL), RP_ENUM);
+    assert_non_null(strstr(rp_errmsg(), "discriminator parameter conv1.w[5]"));
+    assert_int_not_equal(access(path, F_OK), 0);
+    train_state_free(&a);
+}
+
+static void test_publish_keep_latest(void **state) {
+    (void)state;
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    train_setup u;
+    train_setup_from_config(&u, &cfg, 1, 16, 16);
+    train_state a;
+    assert_int_equal(train_state_init(&a, &u), 0);
+    char dir[128], path[4096], latest[4096];
+    snprintf(dir, sizeof dir, "%s/ckpts", tmpdir);
+    mkdir(dir, 0777);
+    assert_int_equal(checkpoint_find_latest(dir, latest, sizeof latest), 1);
+    /* a crashed writer's temp file is not a checkpoint and gets cleaned up */
+    snprintf(path, sizeof path, "%s/step_000000001.h5.tmp-1", dir);
+    fclose(fopen(path, "w"));
+    for (long step = 10; step <= 50; step += 10) {
+        train_counters k = {.step = step, .pretrain_refiner_done = step};
+        checkpoint_path(path, sizeof path, dir, step);
+        assert_int_equal(checkpoint_save(path, &a, &k, "", NULL, NULL), 0);
+        assert_int_equal(checkpoint_publish(dir, step, 2), 0);
+        assert_int_equal(checkpoint_find_latest(dir, latest, sizeof latest), 0);
+        assert_string_equal(latest, path);
+    }
+    for (long step = 10; step <= 50; step += 10) {
+        checkpoint_path(path, sizeof path, dir, step);
+        assert_int_equal(access(path, F_OK) == 0, step >= 40);
+    }
+    snprintf(path, sizeof path, "%s/step_000000001.h5.tmp-1", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    /* latest.h5 opens as the newest checkpoint */
+    snprintf(path, sizeof path, "%s/latest.h5", dir);
+    train_counters k;
+    assert_int_equal(checkpoint_load(path, &a, &k), 0);
+    assert_int_equal(k.step, 50);
+    /* without the link, the highest step file */
+    unlink(path);
+    assert_int_equal(checkpoint_find_latest(dir, latest, sizeof latest), 0);
+    checkpoint_path(path, sizeof path, dir, 50);
+    assert_string_equal(latest, path);
+    train_state_free(&a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_bit_exact),
+        cmocka_unit_test(test_empty_history_round_trip),
+        cmocka_unit_test(test_architecture_mismatch),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_refuses_nan),
+        cmocka_unit_test(test_publish_keep_latest),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
