@@ -1,8 +1,18 @@
-/* 2-D convolution: im2col + sgemm per image (1x1 stride-1 unpadded convs use the input plane
- * as the column matrix directly), and direct-loop references with the same contracts.
- * N batch, C input channels, H W input size, F output channels, K kernel, OH OW output size. */
+/* 2-D convolution: im2col + sgemm per image, images split across threads (each running
+ * single-threaded BLAS), and direct-loop references with the same contracts.
+ * N batch, C input channels, H W input size, F output channels, K kernel, OH OW output size, P = OH*OW.
+ *
+ * Algorithms, per image:
+ *   forward      out (F, P) = W (F, CKK) . col (CKK, P) + b, col = im2col(in); 1x1 stride-1 unpadded
+ *                convolutions use the input plane itself as col.
+ *   dW           dW (F, CKK) += dout (F, P) . col^T
+ *   din, stride 1 (and F <= C): the transposed convolution is itself a stride-1 convolution of dout
+ *                with flipped, transposed weights: din (C, HW) += Wt (C, FKK) . im2col(dout, pad K-1-pad).
+ *                One memcpy-based im2col instead of a scattered col2im, and the GEMM accumulates.
+ *   din, other:  dcol (CKK, P) = W^T . dout, then col2im adds dcol into din. */
 #include "nn/conv2d.h"
 #include <assert.h>
+#include <pthread.h>
 #include <string.h>
 #include "nn/gemm.h"
 
@@ -14,49 +24,79 @@ void conv2d_desc_init(conv2d_desc *d, int N, int C, int H, int W, int F, int K, 
     d->OW = (W + 2 * pad - K) / stride + 1;
 }
 
-static int is_pointwise(const conv2d_desc *d) { return d->K == 1 && d->stride == 1 && d->pad == 0; }
-
-size_t conv2d_workspace(const conv2d_desc *d) {
-    if (is_pointwise(d)) return 0;
-    /* Backward holds the column matrix and its gradient at once. */
-    return 2 * (size_t)d->C * d->K * d->K * d->OH * d->OW;
-}
-
 double conv2d_flops(const conv2d_desc *d) {
     return 2.0 * d->N * d->F * d->OH * d->OW * (double)d->C * d->K * d->K;
 }
 
+static int is_pointwise(const conv2d_desc *d) { return d->K == 1 && d->stride == 1 && d->pad == 0; }
+
+static int din_transposed(const conv2d_desc *d) {
+    return !is_pointwise(d) && d->stride == 1 && d->pad < d->K && d->F <= d->C;
+}
+
+/* Per-thread scratch: two column matrices, then private dW and db partial sums. */
+typedef struct {
+    size_t col, col2, dw, db, total;
+} ws_layout;
+
+static ws_layout layout(const conv2d_desc *d) {
+    size_t CKK = (size_t)d->C * d->K * d->K, P = (size_t)d->OH * d->OW;
+    ws_layout l;
+    l.col = is_pointwise(d) ? 0 : CKK * P;
+    l.col2 = is_pointwise(d) ? 0 : din_transposed(d) ? (size_t)d->F * d->K * d->K * d->H * d->W : CKK * P;
+    l.dw = (size_t)d->F * CKK;
+    l.db = (size_t)d->F;
+    /* Keep every thread's block 64-byte aligned relative to the workspace start. */
+    l.total = (l.col + l.col2 + l.dw + l.db + 15) & ~(size_t)15;
+    return l;
+}
+
+size_t conv2d_workspace(const conv2d_desc *d) {
+    /* Sized for the most threads nn_set_threads allows, so the size does not depend on call order;
+     * plus the flipped weights the transposed path shares between threads. */
+    return (size_t)nn_max_threads() * layout(d).total + (size_t)d->F * d->C * d->K * d->K;
+}
+
 /* ------------------------------------------------------------------------------------------ */
-/* Output columns ow whose input column ow*stride - pad + kj lies inside [0, W): [*lo, *hi). */
-static void valid_cols(const conv2d_desc *d, int kj, int *lo, int *hi) {
-    int s = d->stride, off = kj - d->pad;
+/* im2col and its adjoint */
+
+/* One im2col problem: a (C, H, W) plane set, kernel K, stride, pad, output OH x OW. */
+typedef struct {
+    int C, H, W, K, s, pad, OH, OW;
+} geom;
+
+static geom geom_of(const conv2d_desc *d) { return (geom){d->C, d->H, d->W, d->K, d->stride, d->pad, d->OH, d->OW}; }
+
+/* Output columns ow whose input column ow*s - pad + kj lies inside [0, W): [*lo, *hi). */
+static void valid_cols(const geom *g, int kj, int *lo, int *hi) {
+    int s = g->s, off = kj - g->pad;
     int a = off >= 0 ? 0 : (-off + s - 1) / s;
-    int b = d->W - 1 - off < 0 ? 0 : (d->W - 1 - off) / s + 1;
-    if (b > d->OW) b = d->OW;
+    int b = g->W - 1 - off < 0 ? 0 : (g->W - 1 - off) / s + 1;
+    if (b > g->OW) b = g->OW;
     if (a > b) a = b;
     *lo = a;
     *hi = b;
 }
 
-/* col (C*K*K, OH*OW) from one image x (C, H, W); row (c, ki, kj), column (oh, ow). */
-static void im2col(const conv2d_desc *d, float *col, const float *x) {
-    const int K = d->K, s = d->stride, OW = d->OW, OH = d->OH;
-    for (int c = 0; c < d->C; c++) {
-        const float *xc = x + (size_t)c * d->H * d->W;
-        for (int ki = 0; ki < K; ki++) {
+/* col (C*K*K, OH*OW) from x (C, H, W); row (c, ki, kj), column (oh, ow). */
+static void im2col(const geom *g, float *col, const float *x) {
+    const int K = g->K, s = g->s, OW = g->OW, OH = g->OH;
+    for (int c = 0; c < g->C; c++) {
+        const float *xc = x + (size_t)c * g->H * g->W;
+        for (int ki = 0; ki < K; ki++)
             for (int kj = 0; kj < K; kj++) {
                 float *row = col + ((size_t)(c * K + ki) * K + kj) * OH * OW;
                 int lo, hi;
-                valid_cols(d, kj, &lo, &hi);
-                const int off = kj - d->pad;
+                valid_cols(g, kj, &lo, &hi);
+                const int off = kj - g->pad;
                 for (int oh = 0; oh < OH; oh++) {
                     float *dst = row + (size_t)oh * OW;
-                    int ih = oh * s - d->pad + ki;
-                    if (ih < 0 || ih >= d->H) {
+                    int ih = oh * s - g->pad + ki;
+                    if (ih < 0 || ih >= g->H) {
                         memset(dst, 0, sizeof(float) * OW);
                         continue;
                     }
-                    const float *src = xc + (size_t)ih * d->W + off;
+                    const float *src = xc + (size_t)ih * g->W + off;
                     for (int ow = 0; ow < lo; ow++) dst[ow] = 0;
                     if (s == 1)
                         memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
@@ -65,93 +105,193 @@ static void im2col(const conv2d_desc *d, float *col, const float *x) {
                     for (int ow = hi; ow < OW; ow++) dst[ow] = 0;
                 }
             }
-        }
     }
 }
 
-/* dx (C, H, W) += the column-matrix gradient scattered back (adjoint of im2col). */
-static void col2im_add(const conv2d_desc *d, float *dx, const float *col) {
-    const int K = d->K, s = d->stride, OW = d->OW, OH = d->OH;
-    for (int c = 0; c < d->C; c++) {
-        float *xc = dx + (size_t)c * d->H * d->W;
-        for (int ki = 0; ki < K; ki++) {
+/* dx (C, H, W) += col scattered back (the adjoint of im2col). */
+static void col2im_add(const geom *g, float *restrict dx, const float *restrict col) {
+    const int K = g->K, s = g->s, OW = g->OW, OH = g->OH;
+    for (int c = 0; c < g->C; c++) {
+        float *xc = dx + (size_t)c * g->H * g->W;
+        for (int ki = 0; ki < K; ki++)
             for (int kj = 0; kj < K; kj++) {
                 const float *row = col + ((size_t)(c * K + ki) * K + kj) * OH * OW;
                 int lo, hi;
-                valid_cols(d, kj, &lo, &hi);
-                const int off = kj - d->pad;
+                valid_cols(g, kj, &lo, &hi);
+                const int off = kj - g->pad;
                 for (int oh = 0; oh < OH; oh++) {
-                    int ih = oh * s - d->pad + ki;
-                    if (ih < 0 || ih >= d->H) continue;
+                    int ih = oh * s - g->pad + ki;
+                    if (ih < 0 || ih >= g->H) continue;
                     const float *src = row + (size_t)oh * OW;
-                    float *dst = xc + (size_t)ih * d->W + off;
+                    float *dst = xc + (size_t)ih * g->W + off;
                     if (s == 1)
                         for (int ow = lo; ow < hi; ow++) dst[ow] += src[ow];
                     else
                         for (int ow = lo; ow < hi; ow++) dst[ow * s] += src[ow];
                 }
             }
-        }
     }
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Work split across threads: images [n0, n1) per thread, BLAS single-threaded meanwhile. */
+
+typedef struct {
+    const conv2d_desc *d;
+    float *out, *din, *dw, *db;
+    const float *in, *w, *b, *dout, *wt;
+    float *ws; /* this thread's block */
+    int n0, n1, partial; /* partial: dw/db go to this thread's private sums */
+} conv_job;
+
+static void forward_images(const conv_job *j) {
+    const conv2d_desc *d = j->d;
+    const int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
+    const size_t in_sz = (size_t)d->C * d->H * d->W, out_sz = (size_t)F * P;
+    const geom g = geom_of(d);
+    for (int n = j->n0; n < j->n1; n++) {
+        float *o = j->out + n * out_sz;
+        const float *col = j->in + n * in_sz;
+        if (!is_pointwise(d)) {
+            im2col(&g, j->ws, col);
+            col = j->ws;
+        }
+        if (j->b)
+            for (int f = 0; f < F; f++)
+                for (int p = 0; p < P; p++) o[(size_t)f * P + p] = j->b[f];
+        gemm(0, 0, F, P, CKK, 1.0f, j->w, CKK, col, P, j->b ? 1.0f : 0.0f, o, P);
+    }
+}
+
+static void backward_images(const conv_job *j) {
+    const conv2d_desc *d = j->d;
+    const int F = d->F, C = d->C, K = d->K, CKK = C * K * K, P = d->OH * d->OW, HW = d->H * d->W;
+    const size_t in_sz = (size_t)C * HW, out_sz = (size_t)F * P;
+    const ws_layout l = layout(d);
+    const int pw = is_pointwise(d), tr = din_transposed(d);
+    float *col = j->ws, *col2 = j->ws + l.col;
+    float *dw = j->partial ? j->ws + l.col + l.col2 : j->dw;
+    float *db = j->partial ? j->ws + l.col + l.col2 + l.dw : j->db;
+    if (j->partial) memset(dw, 0, (l.dw + l.db) * sizeof(float));
+    const geom g = geom_of(d);
+    /* dout seen as the input of the transposed convolution: F planes of OH x OW, output H x W. */
+    const geom gt = {F, d->OH, d->OW, K, 1, K - 1 - d->pad, d->H, d->W};
+    for (int n = j->n0; n < j->n1; n++) {
+        const float *go = j->dout + n * out_sz;
+        if (j->db)
+            for (int f = 0; f < F; f++) {
+                float s = 0;
+                for (int p = 0; p < P; p++) s += go[(size_t)f * P + p];
+                db[f] += s;
+            }
+        if (j->dw) {
+            const float *c = j->in + n * in_sz;
+            if (!pw) {
+                im2col(&g, col, c);
+                c = col;
+            }
+            gemm(0, 1, F, CKK, P, 1.0f, go, P, c, P, 1.0f, dw, CKK);
+        }
+        if (j->din) {
+            float *dx = j->din + n * in_sz;
+            if (pw)
+                gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 1.0f, dx, P);
+            else if (tr) {
+                im2col(&gt, col2, go);
+                gemm(0, 0, C, HW, F * K * K, 1.0f, j->wt, F * K * K, col2, HW, 1.0f, dx, HW);
+            } else {
+                gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 0.0f, col2, P);
+                col2im_add(&g, dx, col2);
+            }
+        }
+    }
+}
+
+static void *run_forward(void *p) {
+    forward_images(p);
+    return NULL;
+}
+
+static void *run_backward(void *p) {
+    backward_images(p);
+    return NULL;
+}
+
+/* Threads worth using: one per image at most, and none for work too small to amortise a thread. */
+static int plan_threads(const conv2d_desc *d) {
+    int t = nn_get_threads();
+    if (t > nn_max_threads()) t = nn_max_threads();
+    if (t > d->N) t = d->N;
+    if (conv2d_flops(d) < 4e6) t = 1;
+    return t < 1 ? 1 : t;
+}
+
+/* Runs fn over the batch: with T > 1 threads, each takes a contiguous share of the images and BLAS
+ * runs single-threaded inside; with one, BLAS keeps its own threads. */
+static void run_split(const conv2d_desc *d, conv_job *proto, void *(*fn)(void *), int backward) {
+    int T = proto->ws ? plan_threads(d) : 1;
+    size_t stride = layout(d).total;
+    if (T == 1 || d->N < T) {
+        proto->n0 = 0, proto->n1 = d->N, proto->partial = 0;
+        fn(proto);
+        return;
+    }
+    enum { MAXT = 64 };
+    conv_job jobs[MAXT];
+    pthread_t tid[MAXT];
+    int started[MAXT] = {0};
+    assert(T <= MAXT);
+    int blas = nn_get_threads();
+    nn_blas_threads(1);
+    for (int t = 0; t < T; t++) {
+        jobs[t] = *proto;
+        jobs[t].n0 = (int)((long)d->N * t / T);
+        jobs[t].n1 = (int)((long)d->N * (t + 1) / T);
+        jobs[t].ws = proto->ws + t * stride;
+        jobs[t].partial = t > 0;
+    }
+    for (int t = 1; t < T; t++) started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
+    fn(&jobs[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            fn(&jobs[t]); /* could not start a thread: do its share here */
+    }
+    nn_blas_threads(blas);
+    if (!backward) return;
+    /* Private sums added in thread order: the result depends only on the thread count. */
+    const ws_layout l = layout(d);
+    for (int t = 1; t < T; t++) {
+        const float *pdw = jobs[t].ws + l.col + l.col2, *pdb = pdw + l.dw;
+        if (proto->dw)
+            for (size_t i = 0; i < l.dw; i++) proto->dw[i] += pdw[i];
+        if (proto->db)
+            for (size_t i = 0; i < l.db; i++) proto->db[i] += pdb[i];
+    }
+}
 
 void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b,
                     float *ws) {
-    const int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
-    const size_t in_sz = (size_t)d->C * d->H * d->W, out_sz = (size_t)F * P;
-    const int pw = is_pointwise(d);
-    assert(pw || ws);
-    for (int n = 0; n < d->N; n++) {
-        float *o = out + n * out_sz;
-        const float *col = in + n * in_sz;
-        if (!pw) {
-            im2col(d, ws, col);
-            col = ws;
-        }
-        if (b)
-            for (int f = 0; f < F; f++)
-                for (int p = 0; p < P; p++) o[(size_t)f * P + p] = b[f];
-        gemm(0, 0, F, P, CKK, 1.0f, w, CKK, col, P, b ? 1.0f : 0.0f, o, P);
-    }
+    assert(ws || is_pointwise(d));
+    conv_job j = {.d = d, .out = out, .in = in, .w = w, .b = b, .ws = ws};
+    run_split(d, &j, run_forward, 0);
 }
 
 void conv2d_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
                      const float *in, const float *w, float *ws) {
-    const int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
-    const size_t in_sz = (size_t)d->C * d->H * d->W, out_sz = (size_t)F * P;
-    const int pw = is_pointwise(d);
-    assert(pw || ws);
-    float *col = ws, *dcol = pw ? NULL : ws + (size_t)CKK * P;
-    for (int n = 0; n < d->N; n++) {
-        const float *g = dout + n * out_sz;
-        if (db)
-            for (int f = 0; f < F; f++) {
-                float s = 0;
-                for (int p = 0; p < P; p++) s += g[(size_t)f * P + p];
-                db[f] += s;
-            }
-        if (dw) {
-            const float *c = in + n * in_sz;
-            if (!pw) {
-                im2col(d, col, c);
-                c = col;
-            }
-            /* dW (F, CKK) += dout (F, P) . col^T */
-            gemm(0, 1, F, CKK, P, 1.0f, g, P, c, P, 1.0f, dw, CKK);
-        }
-        if (din) {
-            float *dx = din + n * in_sz;
-            /* dcol (CKK, P) = W^T . dout; a pointwise conv accumulates straight into din. */
-            if (pw)
-                gemm(1, 0, CKK, P, F, 1.0f, w, CKK, g, P, 1.0f, dx, P);
-            else {
-                gemm(1, 0, CKK, P, F, 1.0f, w, CKK, g, P, 0.0f, dcol, P);
-                col2im_add(d, dx, dcol);
-            }
-        }
+    assert(ws || is_pointwise(d));
+    float *wt = NULL;
+    if (din && din_transposed(d)) {
+        /* wt (C, F, K, K) = W (F, C, K, K) with channels swapped and the kernel rotated 180 degrees. */
+        const int F = d->F, C = d->C, K = d->K, KK = K * K;
+        wt = ws + (size_t)nn_max_threads() * layout(d).total;
+        for (int f = 0; f < F; f++)
+            for (int c = 0; c < C; c++)
+                for (int k = 0; k < KK; k++) wt[((size_t)c * F + f) * KK + k] = w[((size_t)f * C + c) * KK + KK - 1 - k];
     }
+    conv_job j = {.d = d, .din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .wt = wt, .ws = ws};
+    run_split(d, &j, run_backward, 1);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -4,8 +4,10 @@
 #include "nn/gemm.h"
 #include <assert.h>
 #include <cblas.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Exported by DYNAMIC_ARCH builds of OpenBLAS only; weak so other BLAS builds still link. */
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
@@ -75,9 +77,31 @@ const char *nn_blas_init(void) {
     return openblas_get_corename();
 }
 
-void nn_set_threads(int n) {
-    nn_blas_init();
-    if (n > 0) openblas_set_num_threads(n);
+static int nn_threads; /* 0 until first asked: then OpenBLAS's default, clamped */
+
+int nn_max_threads(void) {
+    static int max;
+    if (!max) {
+        cpu_set_t set;
+        int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        max = n < 1 ? 1 : n > 16 ? 16 : n;
+    }
+    return max;
 }
 
-int nn_get_threads(void) { return openblas_get_num_threads(); }
+void nn_set_threads(int n) {
+    nn_blas_init();
+    if (n <= 0) return;
+    nn_threads = n > nn_max_threads() ? nn_max_threads() : n;
+    openblas_set_num_threads(nn_threads);
+}
+
+int nn_get_threads(void) {
+    if (!nn_threads) {
+        int n = openblas_get_num_threads();
+        nn_threads = n < 1 ? 1 : n > nn_max_threads() ? nn_max_threads() : n;
+    }
+    return nn_threads;
+}
+
+void nn_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }

@@ -8,9 +8,17 @@ void gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const floa
           const float *B, int ldb, float beta, float *C, int ldc);
 void gemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc);
-/* Threads used by BLAS (openblas_set_num_threads); n <= 0 leaves OpenBLAS's default. */
+/* Threads the nn core uses: conv2d splits a batch's images across them (each running
+ * single-threaded BLAS); other gemm callers get OpenBLAS's own threading with the same count.
+ * n is clamped to nn_max_threads(); n <= 0 leaves the default (OpenBLAS's, i.e. all cores or
+ * OPENBLAS_NUM_THREADS). Call from the main thread, outside any nn call. */
 void nn_set_threads(int n);
 int nn_get_threads(void);
+/* CPUs this process may run on (sched_getaffinity), capped at 16. conv2d_workspace sizes
+ * per-thread scratch for this many, so workspaces never depend on when threads were set. */
+int nn_max_threads(void);
+/* BLAS threads only (nn_get_threads unchanged): for code that runs its own threads around gemm. */
+void nn_blas_threads(int n);
 /* Call once at start-up, before any other thread runs BLAS: if OpenBLAS's CPU detection fell
  * back to an SSE-era kernel family on a CPU with AVX-512 (or AVX2), switch to SkylakeX (or
  * Haswell) kernels. An explicit OPENBLAS_CORETYPE is left alone. Idempotent; nn_set_threads

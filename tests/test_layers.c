@@ -156,6 +156,49 @@ static void test_conv_matches_naive_random_shapes(void **state) {
     }
 }
 
+/* Batches big enough for conv2d to split images across threads: each path (im2col forward,
+ * pointwise, transposed-conv din, col2im din) with 1 and 2 threads against the naive conv. */
+static void test_conv_threaded_matches_naive(void **state) {
+    (void)state;
+    rng_t r;
+    rng_seed(&r, 31, 6);
+    static const int shapes[][8] = {
+        {5, 16, 20, 21, 16, 3, 1, 1}, /* transposed din */
+        {4, 8, 19, 22, 24, 3, 1, 1},  /* F > C: col2im din */
+        {4, 56, 20, 20, 32, 1, 1, 0}, /* pointwise */
+        {4, 32, 25, 23, 24, 3, 2, 1}, /* stride 2 */
+    };
+    int saved = nn_get_threads();
+    for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+        const int *s = shapes[t];
+        conv_ctx c;
+        conv_ctx_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
+        const conv2d_desc *d = &c.d;
+        assert_true(conv2d_flops(d) > 5e6); /* above the threading threshold */
+        size_t no = conv_out_n(d), ni = (size_t)d->N * d->C * d->H * d->W, nw = (size_t)d->F * d->C * d->K * d->K;
+        float *ref = zeros(no), *gi = zeros(ni), *gw = zeros(nw), *gb = zeros((size_t)d->F);
+        conv2d_forward_naive(d, ref, c.in, c.w, c.b);
+        conv2d_backward_naive(d, gi, gw, gb, c.R, c.in, c.w);
+        for (int th = 1; th <= 2; th++) {
+            nn_set_threads(th);
+            float *hi = zeros(ni), *hw = zeros(nw), *hb = zeros((size_t)d->F);
+            memset(c.out, 0xff, no * sizeof(float)); /* NaN: every output must be written */
+            conv2d_forward(d, c.out, c.in, c.w, c.b, c.ws);
+            conv2d_backward(d, hi, hw, hb, c.R, c.in, c.w, c.ws);
+            char what[64];
+            snprintf(what, sizeof what, "threads %d shape %zu", th, t);
+            assert_true(max_rel_diff(what, c.out, ref, no) < 1e-4);
+            assert_true(max_rel_diff(what, hi, gi, ni) < 1e-4);
+            assert_true(max_rel_diff(what, hw, gw, nw) < 1e-4);
+            assert_true(max_rel_diff(what, hb, gb, (size_t)d->F) < 1e-4);
+            free(hi), free(hw), free(hb);
+        }
+        free(ref), free(gi), free(gw), free(gb);
+        conv_ctx_free(&c);
+    }
+    nn_set_threads(saved);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* conv2d: finite differences of loss = sum(out * R) */
 
@@ -449,6 +492,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_matches_naive_all_transposes),
         cmocka_unit_test(test_conv_known_values),
         cmocka_unit_test(test_conv_matches_naive_random_shapes),
+        cmocka_unit_test(test_conv_threaded_matches_naive),
         cmocka_unit_test(test_conv_gradcheck),
         cmocka_unit_test(test_conv_backward_accumulates),
         cmocka_unit_test(test_elementwise_gradcheck),

@@ -1,0 +1,217 @@
+/* Benchmark of the nn core: sgemm GFLOP/s on the GEMM shapes the convolutions issue (the ceiling)
+ * and per-layer forward/backward GFLOP/s for R(64,4)'s convolutions at 35x55 and 28x28, with 1
+ * and 2 threads. Results are checked against the naive reference before anything is timed.
+ * Usage: bench_layers [batch (64)] [runs (5)] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cblas.h>
+#include "nn/conv2d.h"
+#include "nn/gemm.h"
+#include "nn/rng.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int n) {
+    qsort(t, n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static float *randn(rng_t *r, size_t n, float scale) {
+    float *x = malloc(n * sizeof *x);
+    if (!x) {
+        fprintf(stderr, "bench_layers: out of memory (%zu floats)\n", n);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(r));
+    return x;
+}
+
+static void print_machine(int argc, char **argv, const char *core_before) {
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *p = strchr(line, ':');
+                if (p) snprintf(model, sizeof model, "%s", p + 2);
+                model[strcspn(model, "\n")] = 0;
+                break;
+            }
+        fclose(f);
+    }
+    printf("machine: %s, %ld online cores\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("openblas: %s\n", openblas_get_config());
+    printf("openblas kernels: detected %s, using %s; nn_max_threads() = %d\n", core_before, nn_blas_init(),
+           nn_max_threads());
+    printf("command:");
+    for (int i = 0; i < argc; i++) printf(" %s", argv[i]);
+    printf("\n");
+    double l[3];
+    if (getloadavg(l, 3) == 3) printf("load average at start: %.2f %.2f %.2f\n", l[0], l[1], l[2]);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    conv2d_desc d;
+    float *in, *w, *b, *out, *dout, *din, *dw, *db, *ws;
+} layer;
+
+static void layer_init(layer *L, rng_t *r, const char *name, int N, int C, int H, int W, int F, int K, int pad) {
+    L->name = name;
+    conv2d_desc_init(&L->d, N, C, H, W, F, K, 1, pad);
+    size_t ni = (size_t)N * C * H * W, no = (size_t)N * F * L->d.OH * L->d.OW, nw = (size_t)F * C * K * K;
+    L->in = randn(r, ni, 1);
+    L->w = randn(r, nw, 1.0f / sqrtf((float)(C * K * K)));
+    L->b = randn(r, (size_t)F, 0.1f);
+    L->out = randn(r, no, 1);
+    L->dout = randn(r, no, 1);
+    L->din = calloc(ni, sizeof(float));
+    L->dw = calloc(nw, sizeof(float));
+    L->db = calloc((size_t)F, sizeof(float));
+    size_t nws = conv2d_workspace(&L->d);
+    L->ws = nws ? randn(r, nws, 1) : NULL;
+}
+
+static void layer_free(layer *L) {
+    free(L->in), free(L->w), free(L->b), free(L->out), free(L->dout), free(L->din), free(L->dw), free(L->db);
+    free(L->ws);
+}
+
+static double max_rel(const float *a, const float *ref, size_t n) {
+    double m = 0, e = 0;
+    for (size_t i = 0; i < n; i++) {
+        m = fmax(m, fabs(ref[i]));
+        e = fmax(e, fabs((double)a[i] - ref[i]));
+    }
+    return e / fmax(m, 1e-30);
+}
+
+/* Image 0 of the batch through both algorithms, forward and backward; aborts on mismatch. */
+static void layer_check(const layer *L) {
+    conv2d_desc d1 = L->d;
+    d1.N = 1;
+    size_t ni = (size_t)d1.C * d1.H * d1.W, no = (size_t)d1.F * d1.OH * d1.OW, nw = (size_t)d1.F * d1.C * d1.K * d1.K;
+    float *o1 = malloc(no * sizeof(float)), *o2 = malloc(no * sizeof(float));
+    float *g1 = calloc(ni, sizeof(float)), *g2 = calloc(ni, sizeof(float));
+    float *w1 = calloc(nw, sizeof(float)), *w2 = calloc(nw, sizeof(float));
+    float *b1 = calloc(d1.F, sizeof(float)), *b2 = calloc(d1.F, sizeof(float));
+    conv2d_forward(&d1, o1, L->in, L->w, L->b, L->ws);
+    conv2d_forward_naive(&d1, o2, L->in, L->w, L->b);
+    conv2d_backward(&d1, g1, w1, b1, L->dout, L->in, L->w, L->ws);
+    conv2d_backward_naive(&d1, g2, w2, b2, L->dout, L->in, L->w);
+    double e[4] = {max_rel(o1, o2, no), max_rel(g1, g2, ni), max_rel(w1, w2, nw), max_rel(b1, b2, d1.F)};
+    int bad = 0;
+    for (int i = 0; i < 4; i++) bad |= !(e[i] < 1e-4);
+    if (bad) {
+        fprintf(stderr, "bench_layers: %s disagrees with the naive conv: out %.2e din %.2e dw %.2e db %.2e\n",
+                L->name, e[0], e[1], e[2], e[3]);
+        exit(1);
+    }
+    free(o1), free(o2), free(g1), free(g2), free(w1), free(w2), free(b1), free(b2);
+}
+
+/* Median seconds of `runs` forward (bwd = 0) or backward (all three gradients) passes. */
+static double layer_time(layer *L, int bwd, int runs) {
+    double t[64];
+    for (int r = -1; r < runs; r++) {
+        double t0 = now();
+        if (bwd)
+            conv2d_backward(&L->d, L->din, L->dw, L->db, L->dout, L->in, L->w, L->ws);
+        else
+            conv2d_forward(&L->d, L->out, L->in, L->w, L->b, L->ws);
+        if (r >= 0) t[r] = now() - t0;
+    }
+    return median(t, runs);
+}
+
+/* The GEMMs a conv layer issues, alone on the same buffers: forward W.col (F x P x CKK) per image;
+ * backward dout.col^T (F x CKK x P) and W^T.dout (CKK x P x F) per image. Median seconds. */
+static double gemm_time(layer *L, int bwd, int runs) {
+    const conv2d_desc *d = &L->d;
+    int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
+    int pw = d->K == 1 && d->stride == 1 && d->pad == 0;
+    float *col = pw ? L->in : malloc(sizeof(float) * CKK * P), *dcol = pw ? L->din : malloc(sizeof(float) * CKK * P);
+    if (!col || !dcol) exit(1);
+    if (!pw) /* input values as stand-in column data */
+        for (size_t i = 0, ni = (size_t)d->C * d->H * d->W; i < (size_t)CKK * P; i++) col[i] = L->in[i % ni];
+    double t[64];
+    for (int r = -1; r < runs; r++) {
+        double t0 = now();
+        for (int n = 0; n < d->N; n++) {
+            const float *g = L->dout + (size_t)n * F * P;
+            if (!bwd)
+                gemm(0, 0, F, P, CKK, 1.0f, L->w, CKK, col, P, 0.0f, L->out + (size_t)n * F * P, P);
+            else {
+                gemm(0, 1, F, CKK, P, 1.0f, g, P, col, P, 1.0f, L->dw, CKK);
+                gemm(1, 0, CKK, P, F, 1.0f, L->w, CKK, g, P, 0.0f, dcol, P);
+            }
+        }
+        if (r >= 0) t[r] = now() - t0;
+    }
+    if (!pw) free(col), free(dcol);
+    return median(t, runs);
+}
+
+int main(int argc, char **argv) {
+    const char *core_before = openblas_get_corename();
+    char before[64];
+    snprintf(before, sizeof before, "%s", core_before);
+    int batch = argc > 1 ? atoi(argv[1]) : 64, runs = argc > 2 ? atoi(argv[2]) : 5;
+    if (batch < 1 || runs < 1 || runs > 63) {
+        fprintf(stderr, "usage: %s [batch >= 1] [runs 1..63]\n", argv[0]);
+        return 2;
+    }
+    print_machine(argc, argv, before);
+    printf("batch %d, median of %d runs after 1 warm-up; backward computes din, dw and db\n", batch, runs);
+
+    rng_t r;
+    rng_seed(&r, 1, 0);
+    int sizes[2][2] = {{35, 55}, {28, 28}};
+    layer L[2][3];
+    for (int s = 0; s < 2; s++) {
+        int H = sizes[s][0], W = sizes[s][1];
+        layer_init(&L[s][0], &r, "conv 1->64 3x3", batch, 1, H, W, 64, 3, 1);
+        layer_init(&L[s][1], &r, "conv 64->64 3x3", batch, 64, H, W, 64, 3, 1);
+        layer_init(&L[s][2], &r, "conv 64->1 1x1", batch, 64, H, W, 1, 1, 0);
+        for (int i = 0; i < 3; i++) layer_check(&L[s][i]);
+    }
+    printf("checked: each layer's forward and backward on image 0 match the naive conv (rel < 1e-4)\n");
+
+    for (int th = 1; th <= 2; th++) {
+        nn_set_threads(th);
+        printf("\n== %d thread%s (nn_get_threads() = %d)\n", th, th > 1 ? "s" : "", nn_get_threads());
+        printf("%-8s %-16s %10s %10s %10s | %10s %10s %10s\n", "size", "layer", "fwd GF/s", "sgemm", "ratio",
+               "bwd GF/s", "sgemm", "ratio");
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < 3; i++) {
+                layer *l = &L[s][i];
+                double fl = conv2d_flops(&l->d);
+                double tf = layer_time(l, 0, runs), tb = layer_time(l, 1, runs);
+                double gf = gemm_time(l, 0, runs), gb = gemm_time(l, 1, runs);
+                char sz[16];
+                snprintf(sz, sizeof sz, "%dx%d", sizes[s][0], sizes[s][1]);
+                printf("%-8s %-16s %10.1f %10.1f %9.0f%% | %10.1f %10.1f %9.0f%%\n", sz, l->name, fl / tf * 1e-9,
+                       fl / gf * 1e-9, 100 * gf / tf, 2 * fl / tb * 1e-9, 2 * fl / gb * 1e-9, 100 * gb / tb);
+            }
+    }
+    printf("\nsgemm = the same GEMM calls without im2col/col2im/bias (the ceiling); ratio = layer / sgemm.\n");
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 3; i++) layer_free(&L[s][i]);
+    return 0;
+}
