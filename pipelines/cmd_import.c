@@ -1,13 +1,79 @@
-/* refine-pipeline import: placeholder until its issue lands. */
+/* refine-pipeline import: real images (PNG folders/files, IDX/IDX.gz, file.h5:/path) into a
+ * refine-dataset file; the work is in import.c. */
 #include "pipelines/commands.h"
+#include "pipelines/args.h"
+#include "pipelines/import.h"
+#include "io/status.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+static int parse_size(const char *s, int *H, int *W) {
+    char x;
+    if (sscanf(s, "%d%c%d", H, &x, W) != 3 || (x != 'x' && x != 'X') || *H < 1 || *W < 1 || *H > 16384 || *W > 16384)
+        return rp_err(RP_EARG, "import: --size expects HxW (e.g. 28x28), got \"%s\"", s);
+    return 0;
+}
+
+/* The command line as run, recorded in the output's import_command attribute. */
+static char *join_args(int argc, char **argv) {
+    size_t n = 32;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = malloc(n);
+    if (!s) return NULL;
+    strcpy(s, "refine-pipeline import");
+    for (int i = 0; i < argc; i++) strcat(strcat(s, " "), argv[i]);
+    return s;
+}
+
 int cmd_import(int argc, char **argv) {
-    if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
-        printf("usage: refine-pipeline import ...\n(not implemented yet)\n");
-        return 0;
+    const char *out = NULL, *size = NULL, *labels = NULL, *kind = "real", *scene = "external";
+    int skip_bad = 0, crop = 0;
+    long chunk = 0;
+    const arg_spec specs[] = {
+        {"--output", "-o", ARG_STR, &out, "OUT.h5", "dataset to write (required)"},
+        {"--size", NULL, ARG_STR, &size, "HxW", "resize every image to H x W (default: the first image's size)"},
+        {"--crop", NULL, ARG_FLAG, &crop, NULL, "with --size: centre-crop (zero-pad) instead of resizing"},
+        {"--labels", NULL, ARG_STR, &labels, "LABELS.idx", "IDX labels for a single IDX source -> /labels/class"},
+        {"--skip-bad", NULL, ARG_FLAG, &skip_bad, NULL, "report unreadable or odd files and continue"},
+        {"--kind", NULL, ARG_STR, &kind, "KIND", "kind attribute: real (default), synthetic or refined"},
+        {"--scene", NULL, ARG_STR, &scene, "NAME", "scene attribute: external (default), digits or eyes"},
+        {"--chunk", NULL, ARG_LONG, &chunk, "N", "images per HDF5 chunk (default: about 1 MB)"},
+        {0}};
+    const arg_command cmd = {
+        "import", "SOURCE... -o real.h5 [--size HxW [--crop]] [--labels LABELS.idx] [--skip-bad]",
+        "Imports images into a refine-dataset HDF5 file. Each SOURCE is a folder of PNG files (read in byte "
+        "order of their names; converted to 8-bit gray), a PNG file, an IDX or IDX.gz file (unsigned bytes, "
+        "(N,H,W) or (N,H,W,C)), or an HDF5 dataset given as file.h5 or file.h5:/path (uint8 or float32 in "
+        "[0,1]; labels and params come along from a single refine-dataset source). Images keep the first "
+        "image's size unless --size resizes (area when shrinking, bilinear when enlarging) or, with --crop, "
+        "centre-crops them. Memory does not grow with the number of images; the output appears only when "
+        "complete.",
+        specs, 1, 256};
+    args_common common;
+    int rc = args_parse(&cmd, &common, argc, argv);
+    if (rc) return rc > 0 ? 0 : cmd_fail("import", rc);
+    if (!out) return cmd_fail("import", rp_err(RP_EARG, "import: -o OUT.h5 is required (try 'refine-pipeline import --help')"));
+    if (strcmp(kind, "real") && strcmp(kind, "synthetic") && strcmp(kind, "refined"))
+        return cmd_fail("import", rp_err(RP_EARG, "import: --kind must be real, synthetic or refined, got \"%s\"", kind));
+    if (chunk < 0) return cmd_fail("import", rp_err(RP_EARG, "import: --chunk must be positive"));
+    import_options o = {.labels = labels, .skip_bad = skip_bad, .crop = crop, .kind = kind, .scene = scene,
+                        .chunk = chunk, .quiet = common.quiet};
+    if (size && (rc = parse_size(size, &o.H, &o.W))) return cmd_fail("import", rc);
+    if (crop && !size) return cmd_fail("import", rp_err(RP_EARG, "import: --crop needs --size HxW"));
+    char *command = join_args(argc, argv);
+    o.command = command;
+    import_stats st;
+    rc = import_files(common.pos, common.npos, out, &o, &st);
+    free(command);
+    if (rc) return cmd_fail("import", rc);
+    if (!common.quiet) {
+        fprintf(stderr, "import: wrote %s: %ld images of %dx%d", out, st.images, st.H, st.W);
+        if (st.C > 1) fprintf(stderr, "x%d", st.C);
+        fprintf(stderr, ", %d label/param column(s)", st.ncols);
+        if (st.bad) fprintf(stderr, "; skipped %ld bad file(s)", st.bad);
+        if (st.ignored) fprintf(stderr, "; ignored %ld non-PNG file(s) in folders", st.ignored);
+        fprintf(stderr, "\n");
     }
-    fprintf(stderr, "refine-pipeline import: not implemented yet\n");
-    return 2;
+    return 0;
 }
