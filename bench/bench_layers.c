@@ -155,6 +155,8 @@ static double gemm_time(layer *L, int bwd, int runs) {
         double t0 = now();
         for (int n = 0; n < d->N; n++) {
             const float *g = L->dout + (size_t)n * F * P;
+            if (pw) /* the input plane is the column matrix: it moves with the image */
+                col = L->in + (size_t)n * CKK * P, dcol = L->din + (size_t)n * CKK * P;
             if (!bwd)
                 gemm(0, 0, F, P, CKK, 1.0f, L->w, CKK, col, P, 0.0f, L->out + (size_t)n * F * P, P);
             else {

@@ -78,6 +78,28 @@ static void valid_cols(const geom *g, int kj, int *lo, int *hi) {
     *hi = b;
 }
 
+/* One row of col for stride 1 when OW == W ("same" width): the row is the plane shifted by
+ * (ki - pad) rows and `off` columns, so one memcpy does the rows inside the image and only the
+ * columns that wrapped around an edge are zeroed afterwards. */
+static void im2col_row_same(const geom *g, float *row, const float *xc, int ki, int off, int lo, int hi) {
+    const int W = g->W, OH = g->OH;
+    const long HW = (long)g->H * W, shift = (long)(ki - g->pad) * W + off;
+    int oh_lo = g->pad - ki > 0 ? g->pad - ki : 0, oh_hi = g->H + g->pad - ki < OH ? g->H + g->pad - ki : OH;
+    if (oh_hi < oh_lo) oh_hi = oh_lo;
+    memset(row, 0, sizeof(float) * oh_lo * W);
+    memset(row + (size_t)oh_hi * W, 0, sizeof(float) * (OH - oh_hi) * W);
+    /* Clip to the plane; whatever is clipped is an edge column, zeroed below anyway. */
+    long j0 = (long)oh_lo * W, j1 = (long)oh_hi * W;
+    if (j0 + shift < 0) j0 = -shift;
+    if (j1 + shift > HW) j1 = HW - shift;
+    if (j1 > j0) memcpy(row + j0, xc + j0 + shift, sizeof(float) * (j1 - j0));
+    for (int oh = oh_lo; oh < oh_hi; oh++) {
+        float *dst = row + (size_t)oh * W;
+        for (int ow = 0; ow < lo; ow++) dst[ow] = 0;
+        for (int ow = hi; ow < W; ow++) dst[ow] = 0;
+    }
+}
+
 /* col (C*K*K, OH*OW) from x (C, H, W); row (c, ki, kj), column (oh, ow). */
 static void im2col(const geom *g, float *col, const float *x) {
     const int K = g->K, s = g->s, OW = g->OW, OH = g->OH;
@@ -89,6 +111,10 @@ static void im2col(const geom *g, float *col, const float *x) {
                 int lo, hi;
                 valid_cols(g, kj, &lo, &hi);
                 const int off = kj - g->pad;
+                if (s == 1 && OW == g->W) {
+                    im2col_row_same(g, row, xc, ki, off, lo, hi);
+                    continue;
+                }
                 for (int oh = 0; oh < OH; oh++) {
                     float *dst = row + (size_t)oh * OW;
                     int ih = oh * s - g->pad + ki;
