@@ -123,6 +123,27 @@ void train_state_free(train_state *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* First non-finite parameter (or moment, if moments) of p, as RP_ENUM naming its tensor. */
+static int block_finite(const param_block *p, const char *net, int moments) {
+    const float *bufs[3] = {p->data, moments ? p->m : NULL, moments ? p->v : NULL};
+    const char *names[3] = {"parameter", "optimizer moment m", "optimizer moment v"};
+    for (int j = 0; j < 3; j++) {
+        if (!bufs[j]) continue;
+        for (size_t i = 0; i < p->count; i++)
+            if (!isfinite(bufs[j][i])) {
+                const char *tname = "?";
+                size_t at = i;
+                for (int t = 0; t < p->ntensors; t++)
+                    if (i >= p->tensors[t].offset && i < p->tensors[t].offset + p->tensors[t].count) {
+                        tname = p->tensors[t].name;
+                        at = i - p->tensors[t].offset;
+                    }
+                return rp_err(RP_ENUM, "%s %s %s[%zu] is %g", net, names[j], tname, at, bufs[j][i]);
+            }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Refiner step */
 
@@ -187,6 +208,8 @@ int train_refiner_step(train_state *s, const float *synth, int adversarial, trai
                             &st->r_grad_norm);
     if (rc) return rc;
     optim_step(&s->opt_r, &s->R.p);
+    /* a NaN weight behind a ReLU can leave loss and gradient finite: check what the update made */
+    if ((rc = block_finite(&s->R.p, "refiner", 0))) return rp_err_prefix(rc, "after the update: ");
     return 0;
 }
 
@@ -220,28 +243,12 @@ int train_disc_step(train_state *s, const float *real, const float *synth, train
                             &st->d_grad_norm);
     if (rc) return rc;
     optim_step(&s->opt_d, &s->D.p);
+    if ((rc = block_finite(&s->D.p, "discriminator", 0))) return rp_err_prefix(rc, "after the update: ");
     history_push(&s->hist, &s->rng_hist, fake, half); /* the fresh half */
     return 0;
 }
 
-static int block_finite(const param_block *p, const char *net) {
-    const float *bufs[3] = {p->data, p->m, p->v};
-    const char *names[3] = {"parameter", "optimizer moment m", "optimizer moment v"};
-    for (int j = 0; j < 3; j++) {
-        if (!bufs[j]) continue;
-        for (size_t i = 0; i < p->count; i++)
-            if (!isfinite(bufs[j][i])) {
-                const char *tname = "?";
-                for (int t = 0; t < p->ntensors; t++)
-                    if (i >= p->tensors[t].offset && i < p->tensors[t].offset + p->tensors[t].count)
-                        tname = p->tensors[t].name;
-                return rp_err(RP_ENUM, "%s %s %s[%zu] is %g", net, names[j], tname, i, bufs[j][i]);
-            }
-    }
-    return 0;
-}
-
 int train_state_check_finite(const train_state *s) {
-    int rc = block_finite(&s->R.p, "refiner");
-    return rc ? rc : block_finite(&s->D.p, "discriminator");
+    int rc = block_finite(&s->R.p, "refiner", 1);
+    return rc ? rc : block_finite(&s->D.p, "discriminator", 1);
 }
