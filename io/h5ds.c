@@ -1,7 +1,9 @@
-/* Streaming writer for "refine-dataset" v1 files (see h5ds.h, DESIGN.md): rows are buffered one
- * chunk at a time and written as whole chunks to growable datasets in "<path>.tmp-<pid>", which
- * is renamed to <path> only after a clean close; any failure deletes the temp file. */
+/* Streaming writer for "refine-dataset" v1 files (see h5ds.h, DESIGN.md): rows are gathered a
+ * chunk at a time, filtered by io/chunkzip (optionally on worker threads) and written as whole
+ * chunks to growable datasets in "<path>.tmp-<pid>", renamed to <path> only after a clean close;
+ * any failure deletes the temp file. */
 #include "io/h5ds.h"
+#include "io/chunkzip.h"
 #include "io/h5util.h"
 #include "io/status.h"
 #include "io/version.h"
@@ -13,21 +15,22 @@
 #include <unistd.h>
 
 #define H5DS_MAX_CHUNK_BYTES (1L << 20)
-#define H5DS_DEFAULT_DEFLATE 4
 
 struct h5ds_writer {
     char *path, *tmp;
-    hid_t file, root, dimg, dindex;
-    hid_t *dcol;
+    hid_t file, root;
     int H, W, C, ncols;
     h5ds_column *cols; /* path strings owned */
-    long chunk;        /* rows per chunk and per buffered write */
-    long rows;         /* rows written to the file */
-    long nbuf;         /* rows waiting in the buffers */
-    size_t row_bytes;  /* H*W*C */
-    uint8_t *ibuf;
-    char **cbuf;
-    int64_t *xbuf;
+    int nds;           /* datasets: 0 images, 1 index, 2 + j column j */
+    hid_t *ds;
+    int *rank;
+    hsize_t (*dims)[4];
+    size_t *row_bytes, *esize;
+    long chunk;        /* rows per chunk */
+    long appended;     /* rows appended */
+    long nbuf;         /* rows in the chunk being filled */
+    int deflate, threads;
+    chunkzip *zip;     /* created at the first append, after h5ds_writer_set_threads */
 };
 
 size_t h5ds_dtype_size(h5ds_dtype t) {
@@ -61,16 +64,6 @@ static hid_t file_type(h5ds_dtype t) {
     return -1;
 }
 
-static hid_t mem_type(h5ds_dtype t) {
-    switch (t) {
-    case H5DS_UINT8: return H5T_NATIVE_UINT8;
-    case H5DS_INT32: return H5T_NATIVE_INT32;
-    case H5DS_INT64: return H5T_NATIVE_INT64;
-    case H5DS_FLOAT32: return H5T_NATIVE_FLOAT;
-    }
-    return -1;
-}
-
 void h5ds_pack_u8(uint8_t *out, const float *in, long n, int C, int H, int W, float lo, float hi) {
     const float s = 255.0f / (hi - lo);
     const long hw = (long)H * W;
@@ -88,24 +81,28 @@ void h5ds_pack_u8(uint8_t *out, const float *in, long n, int C, int H, int W, fl
 }
 
 /* ---------------------------------------------------------------- creation */
-/* A growable dataset of shape (0, dims[1:]) chunked along N with shuffle + deflate. */
-static hid_t create_rows_dataset(h5ds_writer *w, const char *name, hid_t type, int rank, const hsize_t *row_dims,
-                                 int deflate) {
-    hsize_t dims[4] = {0}, maxd[4] = {H5S_UNLIMITED}, chunk[4] = {(hsize_t)w->chunk};
-    for (int i = 1; i < rank; i++) dims[i] = maxd[i] = chunk[i] = row_dims[i - 1];
-    hid_t space = H5Screate_simple(rank, dims, maxd);
+/* Dataset j: growable, shape (0, row_dims...), chunked along N with shuffle + deflate. The
+ * filters are declared here but applied by chunkzip before H5Dwrite_chunk. */
+static int create_rows_dataset(h5ds_writer *w, int j, const char *name, hid_t type, int rank, const hsize_t *row_dims,
+                               int deflate) {
+    hsize_t maxd[4] = {H5S_UNLIMITED}, chunk[4] = {(hsize_t)w->chunk};
+    w->rank[j] = rank;
+    w->dims[j][0] = 0;
+    for (int i = 1; i < rank; i++) w->dims[j][i] = maxd[i] = chunk[i] = row_dims[i - 1];
+    hid_t space = H5Screate_simple(rank, w->dims[j], maxd);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     hid_t d = -1;
     if (space >= 0 && dcpl >= 0 && lcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_shuffle(dcpl) >= 0 &&
         H5Pset_deflate(dcpl, deflate) >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
-        H5Pset_obj_track_times(dcpl, 0) >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0)
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_INCR) >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0 &&
+        H5Pset_create_intermediate_group(lcpl, 1) >= 0)
         d = H5Dcreate2(w->file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
-    if (d < 0) rp_err(RP_EIO, "%s: cannot create dataset /%s", w->path, name);
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
     if (lcpl >= 0) H5Pclose(lcpl);
-    return d;
+    w->ds[j] = d;
+    return d < 0 ? rp_err(RP_EIO, "%s: cannot create dataset /%s", w->path, name) : 0;
 }
 
 static int write_provenance(h5ds_writer *w, const h5ds_provenance *p) {
@@ -130,11 +127,10 @@ static int write_provenance(h5ds_writer *w, const h5ds_provenance *p) {
 }
 
 static void writer_free(h5ds_writer *w) {
+    chunkzip_free(w->zip);
     if (w->cols)
         for (int j = 0; j < w->ncols; j++) free((char *)w->cols[j].path), free((char *)w->cols[j].units);
-    if (w->cbuf)
-        for (int j = 0; j < w->ncols; j++) free(w->cbuf[j]);
-    free(w->cols), free(w->cbuf), free(w->dcol), free(w->ibuf), free(w->xbuf);
+    free(w->cols), free(w->ds), free(w->rank), free(w->dims), free(w->row_bytes), free(w->esize);
     free(w->path), free(w->tmp);
     free(w);
 }
@@ -143,10 +139,8 @@ static void writer_free(h5ds_writer *w) {
  * error message alone so a failure path keeps its own. */
 static int writer_close(h5ds_writer *w) {
     int bad = 0;
-    for (int j = 0; j < w->ncols; j++)
-        if (w->dcol && w->dcol[j] >= 0) bad |= H5Dclose(w->dcol[j]) < 0, w->dcol[j] = -1;
-    if (w->dimg >= 0) bad |= H5Dclose(w->dimg) < 0, w->dimg = -1;
-    if (w->dindex >= 0) bad |= H5Dclose(w->dindex) < 0, w->dindex = -1;
+    for (int j = 0; w->ds && j < w->nds; j++)
+        if (w->ds[j] >= 0) bad |= H5Dclose(w->ds[j]) < 0, w->ds[j] = -1;
     if (w->root >= 0) bad |= H5Gclose(w->root) < 0, w->root = -1;
     if (w->file >= 0) bad |= H5Fclose(w->file) < 0, w->file = -1;
     return bad;
@@ -162,6 +156,8 @@ static int check_column(const char *file, const h5ds_column *c) {
     return 0;
 }
 
+static int write_chunk(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen);
+
 int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const h5ds_column *cols, int ncols,
                 const h5ds_provenance *prov, const h5ds_options *opt) {
     *out = NULL;
@@ -175,10 +171,9 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     }
     h5ds_writer *w = calloc(1, sizeof *w);
     if (!w) return rp_err(RP_ENOMEM, "%s: out of memory", path);
-    w->file = w->root = w->dimg = w->dindex = -1;
-    w->H = H, w->W = W, w->C = C, w->ncols = ncols;
-    w->row_bytes = (size_t)H * W * C;
-    long cap = H5DS_MAX_CHUNK_BYTES / (long)w->row_bytes;
+    w->file = w->root = -1;
+    w->H = H, w->W = W, w->C = C, w->ncols = ncols, w->nds = 2 + ncols;
+    long row = (long)H * W * C, cap = H5DS_MAX_CHUNK_BYTES / row;
     if (cap < 1) cap = 1;
     w->chunk = opt && opt->chunk > 0 ? opt->chunk : cap;
     if (w->chunk > cap) w->chunk = cap;
@@ -188,27 +183,33 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     w->path = strdup(path);
     w->tmp = malloc(tl);
     w->cols = calloc(ncols ? ncols : 1, sizeof *w->cols);
-    w->dcol = malloc((ncols ? ncols : 1) * sizeof *w->dcol);
-    w->cbuf = calloc(ncols ? ncols : 1, sizeof *w->cbuf);
-    w->ibuf = malloc(w->chunk * w->row_bytes);
-    w->xbuf = malloc(w->chunk * sizeof *w->xbuf);
-    int rc = 0;
-    if (!w->path || !w->tmp || !w->cols || !w->dcol || !w->cbuf || !w->ibuf || !w->xbuf) {
+    w->ds = malloc(w->nds * sizeof *w->ds);
+    w->rank = calloc(w->nds, sizeof *w->rank);
+    w->dims = calloc(w->nds, sizeof *w->dims);
+    w->row_bytes = calloc(w->nds, sizeof *w->row_bytes);
+    w->esize = calloc(w->nds, sizeof *w->esize);
+    if (!w->path || !w->tmp || !w->cols || !w->ds || !w->rank || !w->dims || !w->row_bytes || !w->esize) {
+        w->ncols = 0;
         writer_free(w);
         return rp_err(RP_ENOMEM, "%s: out of memory", path);
     }
+    for (int j = 0; j < w->nds; j++) w->ds[j] = -1;
+    w->row_bytes[0] = (size_t)row, w->esize[0] = 1;
+    w->row_bytes[1] = w->esize[1] = sizeof(int64_t);
     for (int j = 0; j < ncols; j++) {
-        w->dcol[j] = -1;
         w->cols[j] = cols[j];
         w->cols[j].path = strdup(cols[j].path);
         w->cols[j].units = cols[j].units ? strdup(cols[j].units) : NULL;
-        w->cbuf[j] = malloc(w->chunk * cols[j].cols * h5ds_dtype_size(cols[j].dtype));
-        if (!w->cols[j].path || !w->cbuf[j] || (cols[j].units && !w->cols[j].units)) {
+        w->esize[2 + j] = h5ds_dtype_size(cols[j].dtype);
+        w->row_bytes[2 + j] = w->esize[2 + j] * cols[j].cols;
+        if (!w->cols[j].path || (cols[j].units && !w->cols[j].units)) {
             w->ncols = j + 1;
             writer_free(w);
             return rp_err(RP_ENOMEM, "%s: out of memory", path);
         }
     }
+    w->deflate = deflate;
+    int rc;
     snprintf(w->tmp, tl, "%s.tmp-%ld", path, (long)getpid());
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
@@ -224,19 +225,14 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     }
     if ((rc = write_provenance(w, prov))) goto fail;
     hsize_t img_dims[3] = {(hsize_t)H, (hsize_t)W, (hsize_t)C};
-    if ((w->dimg = create_rows_dataset(w, "images", H5T_STD_U8LE, C == 1 ? 3 : 4, img_dims, deflate)) < 0 ||
-        (w->dindex = create_rows_dataset(w, "index", H5T_STD_I64LE, 1, NULL, deflate)) < 0) {
-        rc = RP_EIO;
+    if ((rc = create_rows_dataset(w, 0, "images", H5T_STD_U8LE, C == 1 ? 3 : 4, img_dims, deflate)) ||
+        (rc = create_rows_dataset(w, 1, "index", H5T_STD_I64LE, 1, NULL, deflate)))
         goto fail;
-    }
     for (int j = 0; j < ncols; j++) {
         hsize_t k = (hsize_t)cols[j].cols;
-        if ((w->dcol[j] = create_rows_dataset(w, cols[j].path, file_type(cols[j].dtype), k == 1 ? 1 : 2, &k,
-                                              deflate)) < 0) {
-            rc = RP_EIO;
+        if ((rc = create_rows_dataset(w, 2 + j, cols[j].path, file_type(cols[j].dtype), k == 1 ? 1 : 2, &k, deflate)))
             goto fail;
-        }
-        if (cols[j].units && (rc = h5u_write_attr_str(w->dcol[j], "units", cols[j].units))) {
+        if (cols[j].units && (rc = h5u_write_attr_str(w->ds[2 + j], "units", cols[j].units))) {
             rp_err_prefix(rc, "%s: /%s: ", path, cols[j].path);
             goto fail;
         }
@@ -251,64 +247,65 @@ fail:
 }
 
 /* ---------------------------------------------------------------- writing */
-static int write_rows(h5ds_writer *w, hid_t d, hid_t mtype, const void *buf, const char *name) {
-    hid_t fs = -1, ms = -1;
-    int rc = 0;
-    hsize_t dims[4];
-    hid_t s0 = H5Dget_space(d);
-    int rank = s0 >= 0 ? H5Sget_simple_extent_dims(s0, dims, NULL) : -1;
-    if (s0 >= 0) H5Sclose(s0);
-    if (rank < 1) return rp_err(RP_EIO, "%s: /%s: cannot query shape", w->path, name);
-    hsize_t start[4] = {(hsize_t)w->rows}, count[4];
-    dims[0] = (hsize_t)(w->rows + w->nbuf);
-    count[0] = (hsize_t)w->nbuf;
-    for (int i = 1; i < rank; i++) start[i] = 0, count[i] = dims[i];
-    if (H5Dset_extent(d, dims) < 0 || (fs = H5Dget_space(d)) < 0 ||
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-        (ms = H5Screate_simple(rank, count, NULL)) < 0 || H5Dwrite(d, mtype, ms, fs, H5P_DEFAULT, buf) < 0)
-        rc = rp_err(RP_EIO, "%s: /%s: cannot write rows %ld..%ld (disk full?)", w->path, name, w->rows,
-                    w->rows + w->nbuf - 1);
-    if (fs >= 0) H5Sclose(fs);
-    if (ms >= 0) H5Sclose(ms);
-    return rc;
+static const char *ds_name(const h5ds_writer *w, int j) {
+    return j == 0 ? "images" : j == 1 ? "index" : w->cols[j - 2].path;
 }
 
-static int flush(h5ds_writer *w) {
-    if (!w->nbuf) return 0;
-    int rc;
-    if ((rc = write_rows(w, w->dimg, H5T_NATIVE_UINT8, w->ibuf, "images")) ||
-        (rc = write_rows(w, w->dindex, H5T_NATIVE_INT64, w->xbuf, "index")))
-        return rc;
-    for (int j = 0; j < w->ncols; j++)
-        if ((rc = write_rows(w, w->dcol[j], mem_type(w->cols[j].dtype), w->cbuf[j], w->cols[j].path))) return rc;
-    w->rows += w->nbuf;
-    w->nbuf = 0;
+/* chunkzip callback: grow every dataset to cover chunk k and store its filtered bytes as is. */
+static int write_chunk(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen) {
+    h5ds_writer *w = ctx;
+    for (int j = 0; j < w->nds; j++) {
+        hsize_t off[4] = {(hsize_t)(k * w->chunk)};
+        w->dims[j][0] = (hsize_t)(k * w->chunk + rows);
+        if (H5Dset_extent(w->ds[j], w->dims[j]) < 0 ||
+            H5Dwrite_chunk(w->ds[j], H5P_DEFAULT, 0, off, zlen[j], z[j]) < 0)
+            return rp_err(RP_EIO, "%s: /%s: cannot write rows %ld..%ld (disk full?)", w->path, ds_name(w, j),
+                          k * w->chunk, k * w->chunk + rows - 1);
+    }
+    return 0;
+}
+
+static int start_zip(h5ds_writer *w) {
+    if (w->zip) return 0;
+    int rc = chunkzip_init(&w->zip, w->nds, w->row_bytes, w->esize, w->chunk, w->deflate, w->threads, write_chunk, w);
+    return rc ? rp_err_prefix(rc, "%s: ", w->path) : 0;
+}
+
+int h5ds_writer_set_threads(h5ds_writer *w, int threads) {
+    if (w->zip) return rp_err(RP_EARG, "%s: compression threads must be set before the first append", w->path);
+    w->threads = threads < 0 ? 0 : threads;
     return 0;
 }
 
 int h5ds_append(h5ds_writer *w, long n, const uint8_t *images, const void *const *colvals, const int64_t *index) {
     assert(w && n >= 0 && (images || !n) && (colvals || !w->ncols || !n));
+    int rc0 = start_zip(w);
+    if (rc0) return rc0;
     long done = 0;
     while (done < n) {
         long k = w->chunk - w->nbuf;
         if (k > n - done) k = n - done;
-        memcpy(w->ibuf + w->nbuf * w->row_bytes, images + done * w->row_bytes, k * w->row_bytes);
-        for (long i = 0; i < k; i++) w->xbuf[w->nbuf + i] = index ? index[done + i] : w->rows + w->nbuf + i;
+        uint8_t *const *buf = chunkzip_buffers(w->zip);
+        memcpy(buf[0] + w->nbuf * w->row_bytes[0], images + done * w->row_bytes[0], k * w->row_bytes[0]);
+        int64_t *ix = (int64_t *)buf[1] + w->nbuf;
+        for (long i = 0; i < k; i++) ix[i] = index ? index[done + i] : w->appended + i;
         for (int j = 0; j < w->ncols; j++) {
-            size_t rb = w->cols[j].cols * h5ds_dtype_size(w->cols[j].dtype);
-            memcpy(w->cbuf[j] + w->nbuf * rb, (const char *)colvals[j] + done * rb, k * rb);
+            size_t rb = w->row_bytes[2 + j];
+            memcpy(buf[2 + j] + w->nbuf * rb, (const char *)colvals[j] + done * rb, k * rb);
         }
         w->nbuf += k;
+        w->appended += k;
         done += k;
         if (w->nbuf == w->chunk) {
-            int rc = flush(w);
+            w->nbuf = 0;
+            int rc = chunkzip_submit(w->zip, w->chunk);
             if (rc) return rc;
         }
     }
     return 0;
 }
 
-long h5ds_writer_rows(const h5ds_writer *w) { return w->rows + w->nbuf; }
+long h5ds_writer_rows(const h5ds_writer *w) { return w->appended; }
 
 int h5ds_writer_set_attr_str(h5ds_writer *w, const char *name, const char *value) {
     int rc = h5u_write_attr_str(w->root, name, value);
@@ -321,7 +318,9 @@ int h5ds_writer_set_attr_long(h5ds_writer *w, const char *name, long value) {
 }
 
 int h5ds_finish(h5ds_writer *w) {
-    int rc = flush(w);
+    int rc = start_zip(w);
+    if (!rc && w->nbuf) rc = chunkzip_submit(w->zip, w->nbuf);
+    if (!rc) rc = chunkzip_drain(w->zip);
     if (writer_close(w) && !rc) rc = rp_err(RP_EIO, "%s: closing the HDF5 file failed (disk full?)", w->path);
     if (!rc && rename(w->tmp, w->path) != 0)
         rc = rp_err(RP_EIO, "%s: cannot rename %s into place", w->path, w->tmp);

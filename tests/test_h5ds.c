@@ -493,6 +493,76 @@ static void test_writer_failures(void **state) {
     h5ds_abort(NULL);
 }
 
+
+/* Compression threads change nothing in the file: same values and byte-identical chunks. */
+static void test_threads_identical(void **state) {
+    (void)state;
+    enum { N = 203, H = 9, W = 8 };
+    h5ds_column cols[2] = {{"labels/class", H5DS_INT32, 1, NULL}, {"params/p", H5DS_FLOAT32, 3, "pixels"}};
+    uint8_t *img = malloc(N * H * W);
+    int32_t cls[N];
+    float par[3 * N];
+    for (int i = 0; i < N * H * W; i++) img[i] = (uint8_t)((i * 2654435761u) >> 26);
+    for (int i = 0; i < N; i++) cls[i] = i % 7, par[3 * i] = i, par[3 * i + 1] = -i * 0.5f, par[3 * i + 2] = 1e-3f * i;
+    const char *paths[3] = {tpath("t0.h5"), tpath("t1.h5"), tpath("t3.h5")};
+    int threads[3] = {0, 1, 3};
+    for (int f = 0; f < 3; f++) {
+        h5ds_options opt = {10, 0};
+        h5ds_writer *w;
+        assert_int_equal(h5ds_create(&w, paths[f], H, W, 1, cols, 2, NULL, &opt), 0);
+        assert_int_equal(h5ds_writer_set_threads(w, threads[f]), 0);
+        for (long at = 0, k = 1; at < N; at += k, k = k * 3 % 17 + 1) { /* uneven appends */
+            long n = at + k > N ? N - at : k;
+            const void *cv[2] = {cls + at, par + 3 * at};
+            assert_int_equal(h5ds_append(w, n, img + at * H * W, cv, NULL), 0);
+        }
+        assert_int_equal(h5ds_writer_set_threads(w, 2), RP_EARG); /* too late */
+        assert_int_equal(h5ds_finish(w), 0);
+        h5ds_reader *r;
+        assert_int_equal(h5ds_open(&r, paths[f]), 0);
+        uint8_t *back = malloc(N * H * W);
+        int32_t c2[N];
+        float p2[3 * N];
+        int64_t ix[N];
+        assert_int_equal(h5ds_read_images_u8(r, 0, N, back), 0);
+        assert_memory_equal(back, img, N * H * W);
+        assert_int_equal(h5ds_read_column(r, "labels/class", 0, N, c2, H5DS_INT32), 0);
+        assert_memory_equal(c2, cls, sizeof cls);
+        assert_int_equal(h5ds_read_column(r, "params/p", 0, N, p2, H5DS_FLOAT32), 0);
+        assert_memory_equal(p2, par, sizeof par);
+        assert_int_equal(h5ds_read_column(r, "index", 0, N, ix, H5DS_INT64), 0);
+        for (int i = 0; i < N; i++) assert_int_equal(ix[i], i);
+        free(back);
+        h5ds_close(r);
+    }
+    /* raw chunk bytes of every dataset agree between the files */
+    const char *names[4] = {"/images", "/index", "/labels/class", "/params/p"};
+    hid_t f0 = H5Fopen(paths[0], H5F_ACC_RDONLY, H5P_DEFAULT);
+    for (int f = 1; f < 3; f++) {
+        hid_t f1 = H5Fopen(paths[f], H5F_ACC_RDONLY, H5P_DEFAULT);
+        for (int k = 0; k < 4; k++) {
+            hid_t d0 = H5Dopen2(f0, names[k], H5P_DEFAULT), d1 = H5Dopen2(f1, names[k], H5P_DEFAULT);
+            for (hsize_t c = 0; c < (N + 9) / 10; c++) {
+                hsize_t off[3] = {c * 10, 0, 0}, s0, s1;
+                assert_true(H5Dget_chunk_storage_size(d0, off, &s0) >= 0);
+                assert_true(H5Dget_chunk_storage_size(d1, off, &s1) >= 0);
+                assert_int_equal(s0, s1);
+                uint8_t *b0 = malloc(s0), *b1 = malloc(s1);
+                uint32_t m0, m1;
+                assert_true(H5Dread_chunk(d0, H5P_DEFAULT, off, &m0, b0) >= 0);
+                assert_true(H5Dread_chunk(d1, H5P_DEFAULT, off, &m1, b1) >= 0);
+                assert_int_equal(m0, 0); /* both filters applied */
+                assert_memory_equal(b0, b1, s0);
+                free(b0), free(b1);
+            }
+            H5Dclose(d0), H5Dclose(d1);
+        }
+        H5Fclose(f1);
+    }
+    H5Fclose(f0);
+    free(img);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip_gray, setup, teardown),
@@ -502,6 +572,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_float_and_external, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_identical, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
