@@ -200,8 +200,13 @@ int h5u_check_file(const char *file) {
     return 0;
 }
 
+/* Honours SOURCE_DATE_EPOCH (reproducible-builds.org) so that runs meant to be compared
+ * byte for byte (tests, resumed vs uninterrupted jobs) can pin created_at. */
 void h5u_utc_now(char *buf, size_t n) {
-    time_t t = time(NULL);
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    char *end = NULL;
+    long long e = sde ? strtoll(sde, &end, 10) : 0;
+    time_t t = sde && *sde && end && !*end && e >= 0 ? (time_t)e : time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
