@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int parse_size(const char *s, int *H, int *W) {
     char x;
@@ -59,6 +60,9 @@ int cmd_import(int argc, char **argv) {
     if (chunk < 0) return cmd_fail("import", rp_err(RP_EARG, "import: --chunk must be positive"));
     import_options o = {.labels = labels, .skip_bad = skip_bad, .crop = crop, .kind = kind, .scene = scene,
                         .chunk = chunk, .quiet = common.quiet};
+    /* --threads N: compression workers; the default (0) uses every core beyond the reading one */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    o.threads = common.threads > 0 ? common.threads : cores > 1 ? (int)cores : 0;
     if (size && (rc = parse_size(size, &o.H, &o.W))) return cmd_fail("import", rc);
     if (crop && !size) return cmd_fail("import", rp_err(RP_EARG, "import: --crop needs --size HxW"));
     char *command = join_args(argc, argv);

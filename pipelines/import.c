@@ -228,6 +228,7 @@ static int start_writer(import_ctx *x, int h, int w, int c) {
     h5ds_options ho = {o->chunk, 0};
     int rc = h5ds_create(&x->w, x->out, x->H, x->W, x->C, x->cols, x->ncols, &p, &ho);
     if (!rc && o->command) rc = h5ds_writer_set_attr_str(x->w, "import_command", o->command);
+    if (!rc) rc = h5ds_writer_set_threads(x->w, o->threads);
     return rc;
 }
 

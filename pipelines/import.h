@@ -14,6 +14,7 @@ typedef struct {
     const char *scene;   /* root attribute scene (default "external") */
     const char *command; /* recorded as the import_command attribute; may be NULL */
     long chunk;          /* rows per HDF5 chunk; 0 = default */
+    int threads;         /* compression threads (h5ds_writer_set_threads); 0 = compress inline */
     int quiet;           /* no progress or warnings on stderr */
 } import_options;
 
