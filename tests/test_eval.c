@@ -1,0 +1,613 @@
+/* Tests of the evaluation step: matrix square roots and the Fréchet distance against closed
+ * forms, histogram distances, gaze angles, the evaluation network's gradients and parameter
+ * file, learning a tiny task (bars) and a regression, the domain classifier on identical and
+ * obviously different sets, determinism, shared feature networks, errors naming file/dataset,
+ * and report.json updates (atomic, valid JSON, entries kept). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "io/h5ds.h"
+#include "io/status.h"
+#include "losses/xent.h"
+#include "nn/rng.h"
+#include "pipelines/commands.h"
+#include "pipelines/eval.h"
+#include "pipelines/eval_metrics.h"
+#include "pipelines/evalnet.h"
+#include "tests/gradcheck.h"
+#ifndef EPS
+#define EPS 1e-3
+#endif
+
+static char tmpdir[64];
+
+static int setup(void **state) {
+    (void)state;
+    strcpy(tmpdir, "/tmp/rp-test-XXXXXX");
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int dir_count(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    DIR *d = opendir(tmpdir);
+    char p[512];
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name), unlink(p);
+    if (d) closedir(d);
+    rmdir(tmpdir);
+    return 0;
+}
+
+static const char *tpath(const char *name) {
+    static char buf[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+/* ---------------------------------------------------------------- linear algebra */
+static double *random_spd(rng_t *r, int n, int rank, double ridge) {
+    double *b = malloc((size_t)n * rank * sizeof *b), *a = calloc((size_t)n * n, sizeof *a);
+    for (int i = 0; i < n * rank; i++) b[i] = rng_normal(r);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = i == j ? ridge : 0;
+            for (int k = 0; k < rank; k++) s += b[i * rank + k] * b[j * rank + k];
+            a[i * n + j] = s;
+        }
+    free(b);
+    return a;
+}
+
+static void test_sym_eig_and_sqrtm(void **state) {
+    (void)state;
+    rng_t r;
+    rng_seed(&r, 1, 0);
+    /* full rank, and rank-deficient like post-ReLU features with dead units */
+    int sizes[3][2] = {{12, 12}, {128, 128}, {128, 40}};
+    for (int c = 0; c < 3; c++) {
+        int n = sizes[c][0];
+        double *a = random_spd(&r, n, sizes[c][1], sizes[c][1] == n ? 0.1 : 0);
+        double *w = malloc((size_t)n * n * sizeof *w), *v = malloc((size_t)n * n * sizeof *v);
+        double *l = malloc(n * sizeof *l), *s = malloc((size_t)n * n * sizeof *s);
+        memcpy(w, a, (size_t)n * n * sizeof *w);
+        assert_int_equal(metric_sym_eig(w, n, l, v), 0);
+        double anorm = 0, worst = 0;
+        for (int i = 0; i < n * n; i++) anorm = fmax(anorm, fabs(a[i]));
+        for (int k = 0; k < n; k += 7) /* A v_k = l_k v_k */
+            for (int i = 0; i < n; i++) {
+                double av = 0;
+                for (int j = 0; j < n; j++) av += a[i * n + j] * v[j * n + k];
+                worst = fmax(worst, fabs(av - l[k] * v[i * n + k]));
+            }
+        assert_true(worst < 1e-11 * anorm * n);
+        assert_int_equal(metric_sqrtm_psd(s, a, n), 0);
+        worst = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                double ss = 0;
+                for (int k = 0; k < n; k++) ss += s[i * n + k] * s[k * n + j];
+                worst = fmax(worst, fabs(ss - a[i * n + j]));
+            }
+        printf("    sqrtm n=%d rank=%d: max |S*S - A| = %.3g (max |A| %.3g)\n", n, sizes[c][1], worst, anorm);
+        assert_true(worst < 1e-9 * anorm);
+        free(a), free(w), free(v), free(l), free(s);
+    }
+    /* a known case: sqrt of diag(4, 9) rotated by 30 degrees */
+    double c = cos(M_PI / 6), sn = sin(M_PI / 6);
+    double a[4] = {4 * c * c + 9 * sn * sn, (9 - 4) * c * sn, (9 - 4) * c * sn, 4 * sn * sn + 9 * c * c}, s[4];
+    assert_int_equal(metric_sqrtm_psd(s, a, 2), 0);
+    assert_float_equal(s[0], 2 * c * c + 3 * sn * sn, 1e-13);
+    assert_float_equal(s[1], (3 - 2) * c * sn, 1e-13);
+    assert_float_equal(s[3], 2 * sn * sn + 3 * c * c, 1e-13);
+    double bad[4] = {1, NAN, NAN, 1};
+    assert_int_equal(metric_sqrtm_psd(s, bad, 2), RP_ENUM);
+}
+
+static void test_frechet_closed_forms(void **state) {
+    (void)state;
+    double fd;
+    /* 1-D Gaussians: (m1 - m2)^2 + (s1 - s2)^2 */
+    double m1 = 1.5, m2 = -0.5, v1 = 4.0, v2 = 0.25;
+    assert_int_equal(metric_frechet(&fd, &m1, &v1, &m2, &v2, 1), 0);
+    assert_float_equal(fd, 4.0 + (2.0 - 0.5) * (2.0 - 0.5), 1e-12);
+    /* diagonal covariances: per-dimension sum */
+    enum { D = 6 };
+    double mu1[D], mu2[D], s1[D * D] = {0}, s2[D * D] = {0}, want = 0;
+    for (int i = 0; i < D; i++) {
+        mu1[i] = i, mu2[i] = 0.5 * i;
+        s1[i * D + i] = 1 + i, s2[i * D + i] = 3.0 / (1 + i);
+        want += 0.25 * i * i + pow(sqrt(1 + i) - sqrt(3.0 / (1 + i)), 2);
+    }
+    assert_int_equal(metric_frechet(&fd, mu1, s1, mu2, s2, D), 0);
+    assert_float_equal(fd, want, 1e-10);
+    /* the same rotated into a full basis (commuting covariances): the distance is invariant */
+    rng_t r;
+    rng_seed(&r, 4, 0);
+    double q[D * D], t1[D * D], t2[D * D], r1[D * D], r2[D * D], n1[D], n2[D];
+    double *g = random_spd(&r, D, D, 1);
+    double l[D];
+    assert_int_equal(metric_sym_eig(g, D, l, q), 0); /* q orthogonal */
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            double a = 0, b = 0;
+            for (int k = 0; k < D; k++) a += q[i * D + k] * s1[k * D + k] * q[j * D + k], b += q[i * D + k] * s2[k * D + k] * q[j * D + k];
+            t1[i * D + j] = a, t2[i * D + j] = b;
+        }
+    for (int i = 0; i < D; i++) {
+        n1[i] = n2[i] = 0;
+        for (int k = 0; k < D; k++) n1[i] += q[i * D + k] * mu1[k], n2[i] += q[i * D + k] * mu2[k];
+    }
+    memcpy(r1, t1, sizeof r1), memcpy(r2, t2, sizeof r2);
+    assert_int_equal(metric_frechet(&fd, n1, r1, n2, r2, D), 0);
+    assert_float_equal(fd, want, 1e-9);
+    free(g);
+    /* identical distributions: ~0, including rank-deficient 128-d */
+    double *a = random_spd(&r, 128, 50, 0), mu[128];
+    for (int i = 0; i < 128; i++) mu[i] = rng_normal(&r);
+    assert_int_equal(metric_frechet(&fd, mu, a, mu, a, 128), 0);
+    printf("    Frechet(identical, 128-d rank 50) = %.3g (trace %.3g)\n", fd, 128 * 50.0);
+    assert_true(fd < 1e-6 * 128 * 50);
+    free(a);
+    /* sample moments: mean and unbiased covariance */
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}; /* rows (1,2) (3,4) (5,6) (7,8) */
+    double mean[2], cov[4];
+    assert_int_equal(metric_mean_cov(mean, cov, x, 4, 2), 0);
+    assert_float_equal(mean[0], 4, 1e-12);
+    assert_float_equal(mean[1], 5, 1e-12);
+    assert_float_equal(cov[0], 20.0 / 3, 1e-12);
+    assert_float_equal(cov[1], 20.0 / 3, 1e-12);
+    assert_float_equal(cov[3], 20.0 / 3, 1e-12);
+}
+
+static void test_histogram_distances_and_gaze(void **state) {
+    (void)state;
+    double h1[256] = {0}, h2[256] = {0};
+    uint8_t px[4] = {0, 0, 255, 255};
+    metric_hist_add(h1, px, 4);
+    metric_hist_add(h2, px, 2); /* all zeros */
+    assert_float_equal(h1[0], 2, 0);
+    assert_float_equal(metric_hist_l1(h1, h1, 256), 0, 0);
+    assert_float_equal(metric_hist_w1(h1, h1, 256), 0, 0);
+    assert_float_equal(metric_hist_l1(h1, h2, 256), 1.0, 1e-12); /* |0.5-1| + |0.5-0| */
+    assert_float_equal(metric_hist_w1(h1, h2, 256), 0.5, 1e-12); /* half the mass moves by 1 */
+    /* a point mass moved by 10 levels: W1 = 10/255 whatever the distance, L1 = 2 */
+    double a[256] = {0}, b[256] = {0};
+    a[100] = 7, b[110] = 3;
+    assert_float_equal(metric_hist_l1(a, b, 256), 2.0, 1e-12);
+    assert_float_equal(metric_hist_w1(a, b, 256), 10.0 / 255, 1e-12);
+    /* gaze: 10 degrees of yaw at pitch 0; pitch alone; identity */
+    double d10 = 10 * M_PI / 180;
+    assert_float_equal(metric_gaze_angle_deg(0, 0, 0, d10), 10, 1e-9);
+    assert_float_equal(metric_gaze_angle_deg(d10, 0.3, 0, 0.3), 10, 1e-9);
+    assert_float_equal(metric_gaze_angle_deg(0.2, -0.4, 0.2, -0.4), 0, 1e-5);
+}
+
+/* ---------------------------------------------------------------- the evaluation network */
+typedef struct {
+    evalnet *net;
+    float *x, *probs;
+    int *t;
+    int N;
+} net_ctx;
+
+static double net_loss(void *vc) {
+    net_ctx *c = vc;
+    const float *out = evalnet_forward(c->net, c->x, c->N);
+    return xent_forward(c->probs, out, c->t, c->N, c->net->outputs, NULL);
+}
+
+static void test_evalnet_shapes_and_gradients(void **state) {
+    (void)state;
+    evalnet net;
+    /* odd sizes: pooling floors 9 -> 4 -> 2 and 11 -> 5 -> 2 */
+    assert_int_equal(evalnet_init(&net, 2, 9, 11, 3, 4, 7), 0);
+    assert_int_equal(net.flat, EVALNET_C2 * 2 * 2);
+    size_t total = 0;
+    for (int k = 0; k < net.p.ntensors; k++) total += net.p.tensors[k].count;
+    assert_int_equal(total, (size_t)32 * 2 * 9 + 32 + 64 * 32 * 9 + 64 + 128 * 256 + 128 + 3 * 128 + 3);
+    assert_int_equal(param_block_find(&net.p, "fc1.w")->count, 128 * 256);
+    rng_t r;
+    rng_seed(&r, 2, 0);
+    enum { N = 3 };
+    float x[N * 2 * 9 * 11], probs[N * 3], dout[N * 3] = {0};
+    int t[N] = {0, 2, 1};
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = rng_uniform(&r);
+    net_ctx c = {&net, x, probs, t, N};
+    net_loss(&c);
+    xent_backward(dout, probs, t, N, 3, 1.0f);
+    param_block_zero_grad(&net.p);
+    evalnet_backward(&net, dout);
+    gc_opts o = gc_defaults();
+    o.max_check = 96;
+    o.eps = EPS;
+    o.rtol = 3e-2, o.atol = 2e-4;
+    gc_report rep;
+    size_t fails = gc_check("evalnet params", net_loss, &c, net.p.data, net.p.grad, net.p.count, &o, &rep);
+    assert_true(fails <= 2); /* a ReLU kink or pool tie crossed by the step may cost one or two */
+    assert_int_equal(gc_check_direction("evalnet direction", net_loss, &c, net.p.data, net.p.grad, net.p.count,
+                                        1e-5, 1e-2, 5), 0);
+    /* each tensor of the block got gradient */
+    for (int k = 0; k < net.p.ntensors; k++) {
+        const param_tensor *pt = &net.p.tensors[k];
+        double s = 0;
+        for (size_t i = 0; i < pt->count; i++) s += fabs(net.p.grad[pt->offset + i]);
+        assert_true(s > 0);
+    }
+    evalnet_free(&net);
+    assert_int_equal(evalnet_init(&net, 1, 3, 10, 2, 4, 1), RP_EARG);
+}
+
+static void test_evalnet_save_load(void **state) {
+    (void)state;
+    evalnet a, b;
+    assert_int_equal(evalnet_init(&a, 1, 12, 14, 4, 8, 3), 0);
+    const char *path = tpath("featnet.h5");
+    assert_int_equal(evalnet_save(&a, path, "unit test"), 0);
+    assert_int_equal(evalnet_load(&b, path, 5), 0);
+    assert_int_equal(b.C, 1), assert_int_equal(b.H, 12), assert_int_equal(b.W, 14), assert_int_equal(b.outputs, 4);
+    assert_int_equal(b.max_batch, 5);
+    assert_memory_equal(a.p.data, b.p.data, a.p.count * sizeof(float));
+    float x[5 * 12 * 14];
+    rng_t r;
+    rng_seed(&r, 1, 1);
+    for (int i = 0; i < 5 * 12 * 14; i++) x[i] = rng_uniform(&r);
+    evalnet_forward(&a, x, 5);
+    evalnet_forward(&b, x, 5);
+    assert_memory_equal(a.feat, b.feat, 5 * EVALNET_HIDDEN * sizeof(float));
+    assert_int_equal(dir_count(tmpdir), 1); /* no temp file left */
+    evalnet_free(&a), evalnet_free(&b);
+    /* not a feature network: the error names the file and the attribute */
+    const char *other = tpath("other.h5");
+    hid_t f = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+    assert_int_equal(evalnet_load(&b, other, 4), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "other.h5"));
+    assert_non_null(strstr(rp_errmsg(), "refine_format"));
+    assert_int_not_equal(evalnet_load(&b, tpath("missing.h5"), 4), 0);
+    unlink(path), unlink(other);
+}
+
+/* ---------------------------------------------------------------- tiny datasets */
+/* 12x12 bars: class 0 horizontal, class 1 vertical, at a random position and thickness over
+ * faint noise. labels/gaze (N,2) is a learnable function of them: pitch from the position,
+ * yaw from the orientation. invert = 255 - pixel (an obviously different domain). */
+static void make_bars(const char *path, int n, uint64_t seed, int invert, int float_class) {
+    enum { S = 12 };
+    uint8_t *img = malloc((size_t)n * S * S);
+    int32_t *cls = malloc(n * sizeof *cls);
+    float *fcls = malloc(n * sizeof *fcls), *gaze = malloc(2 * n * sizeof *gaze);
+    rng_t r;
+    rng_seed(&r, seed, 0);
+    for (int i = 0; i < n; i++) {
+        int c = (int)rng_below(&r, 2), p = 1 + (int)rng_below(&r, 9), th = 1 + (int)rng_below(&r, 2);
+        int v = 160 + (int)rng_below(&r, 96);
+        uint8_t *im = img + (size_t)i * S * S;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                int on = c == 0 ? (y >= p && y < p + th) : (x >= p && x < p + th);
+                int px = on ? v : (int)rng_below(&r, 40);
+                im[y * S + x] = (uint8_t)(invert ? 255 - px : px);
+            }
+        cls[i] = c, fcls[i] = (float)c;
+        gaze[2 * i] = (float)((p - 5) * 0.04), gaze[2 * i + 1] = c ? 0.2f : -0.2f;
+    }
+    h5ds_column cols[2] = {{"labels/class", float_class ? H5DS_FLOAT32 : H5DS_INT32, 1, NULL},
+                           {"labels/gaze", H5DS_FLOAT32, 2, "radians"}};
+    h5ds_provenance prov = {.kind = "synthetic", .scene = "external", .seed = -1, .refiner_step = -1};
+    h5ds_writer *w;
+    assert_int_equal(h5ds_create(&w, path, S, S, 1, cols, 2, &prov, NULL), 0);
+    const void *vals[2] = {float_class ? (const void *)fcls : (const void *)cls, gaze};
+    assert_int_equal(h5ds_append(w, n, img, vals, NULL), 0);
+    assert_int_equal(h5ds_finish(w), 0);
+    free(img), free(cls), free(fcls), free(gaze);
+}
+
+static eval_options small_opts(const char *train, const char *test, const char *real) {
+    eval_options o = {0};
+    o.train = train, o.test = test, o.real = real, o.label = "class", o.name = "t";
+    o.steps = 150, o.batch = 32, o.lr = 2e-3, o.seed = 1;
+    o.domain_steps = 100, o.domain_rows = 800, o.frechet_rows = 1000, o.cache_mb = 64;
+    o.quiet = 1;
+    return o;
+}
+
+static void test_eval_learns_bars(void **state) {
+    (void)state;
+    const char *train = tpath("bars-train.h5"), *test = tpath("bars-test.h5");
+    make_bars(train, 600, 1, 0, 0);
+    make_bars(test, 400, 2, 0, 0);
+    eval_options o = small_opts(train, test, NULL);
+    eval_result res;
+    assert_int_equal(eval_run(&o, &res), 0);
+    printf("    bars: accuracy %.3f after %ld steps (chance 0.5), final loss %.4f\n", res.value, o.steps,
+           res.train_loss);
+    assert_string_equal(res.metric, "accuracy");
+    assert_int_equal(res.task, EVAL_CLASSIFY);
+    assert_int_equal(res.outputs, 2);
+    assert_int_equal(res.n_test, 400);
+    assert_true(res.value > 0.9);
+    assert_int_equal(res.class_count[0] + res.class_count[1], 400);
+    assert_float_equal(res.value, (double)res.correct / 400, 1e-12);
+    assert_true(res.class_accuracy[0] > 0.8 && res.class_accuracy[1] > 0.8);
+    assert_int_equal(res.has_real, 0);
+    /* the same images are accepted through an explicit dataset path too */
+    char spec[300];
+    snprintf(spec, sizeof spec, "%s:/images", train);
+    o.train = spec, o.steps = 5;
+    assert_int_equal(eval_run(&o, &res), 0);
+    unlink(train), unlink(test);
+}
+
+static void test_eval_regression_gaze(void **state) {
+    (void)state;
+    const char *train = tpath("g-train.h5"), *test = tpath("g-test.h5");
+    make_bars(train, 600, 11, 0, 0);
+    make_bars(test, 300, 12, 0, 0);
+    /* baseline: always predict the training mean */
+    h5ds_reader *a, *b;
+    float ga[600 * 2], gb[300 * 2];
+    assert_int_equal(h5ds_open(&a, train), 0);
+    assert_int_equal(h5ds_open(&b, test), 0);
+    assert_int_equal(h5ds_read_column(a, "labels/gaze", 0, 600, ga, H5DS_FLOAT32), 0);
+    assert_int_equal(h5ds_read_column(b, "labels/gaze", 0, 300, gb, H5DS_FLOAT32), 0);
+    h5ds_close(a), h5ds_close(b);
+    double mp = 0, my = 0, base = 0;
+    for (int i = 0; i < 600; i++) mp += ga[2 * i] / 600, my += ga[2 * i + 1] / 600;
+    for (int i = 0; i < 300; i++) base += metric_gaze_angle_deg(mp, my, gb[2 * i], gb[2 * i + 1]) / 300;
+    eval_options o = small_opts(train, test, NULL);
+    o.label = "gaze", o.steps = 200;
+    eval_result res;
+    assert_int_equal(eval_run(&o, &res), 0);
+    printf("    gaze: %.3f degrees (mean predictor %.3f)\n", res.value, base);
+    assert_string_equal(res.metric, "angular_error_deg");
+    assert_int_equal(res.task, EVAL_REGRESS);
+    assert_int_equal(res.outputs, 2);
+    assert_true(res.value < 0.4 * base);
+    unlink(train), unlink(test);
+}
+
+static void test_domain_classifier_and_realism(void **state) {
+    (void)state;
+    const char *train = tpath("d-train.h5"), *test = tpath("d-test.h5"), *real = tpath("d-real.h5");
+    const char *inv = tpath("d-inv.h5");
+    make_bars(real, 800, 3, 0, 0);
+    make_bars(train, 800, 4, 0, 0);
+    make_bars(inv, 800, 5, 1, 0);
+    make_bars(test, 200, 6, 0, 0);
+    eval_options o = small_opts(train, test, real);
+    o.steps = 40;
+    eval_result same, diff;
+    assert_int_equal(eval_run(&o, &same), 0);
+    o.train = inv;
+    assert_int_equal(eval_run(&o, &diff), 0);
+    printf("    domain accuracy: same distribution %.3f, inverted %.3f (held out %ld per side)\n",
+           same.domain_accuracy, diff.domain_accuracy, same.domain_heldout);
+    printf("    Frechet: same %.4g, inverted %.4g; hist L1 same %.4f inverted %.4f; W1 %.4f / %.4f\n", same.frechet,
+           diff.frechet, same.hist_l1, diff.hist_l1, same.hist_w1, diff.hist_w1);
+    assert_int_equal(same.has_real, 1);
+    assert_int_equal(same.domain_heldout, 400);
+    assert_true(same.domain_accuracy > 0.38 && same.domain_accuracy < 0.62);
+    assert_true(diff.domain_accuracy > 0.95);
+    assert_int_equal(same.frechet_n_real, 800);
+    assert_true(same.frechet >= 0 && diff.frechet > 10 * same.frechet);
+    assert_true(same.hist_l1 < 0.1 && diff.hist_l1 > 1.5);
+    assert_true(diff.hist_w1 > 0.5 && same.hist_w1 < 0.01);
+    unlink(train), unlink(test), unlink(real), unlink(inv);
+}
+
+static void test_eval_deterministic(void **state) {
+    (void)state;
+    const char *train = tpath("x-train.h5"), *test = tpath("x-test.h5"), *real = tpath("x-real.h5");
+    make_bars(train, 300, 21, 0, 0);
+    make_bars(test, 100, 22, 0, 0);
+    make_bars(real, 300, 23, 0, 0);
+    eval_options o = small_opts(train, test, real);
+    o.steps = 30, o.domain_steps = 20, o.domain_rows = 200;
+    eval_result a, b, c;
+    assert_int_equal(eval_run(&o, &a), 0);
+    assert_int_equal(eval_run(&o, &b), 0);
+    assert_memory_equal(&a.value, &b.value, sizeof a.value);
+    assert_memory_equal(&a.train_loss, &b.train_loss, sizeof a.train_loss);
+    assert_memory_equal(&a.domain_accuracy, &b.domain_accuracy, sizeof a.domain_accuracy);
+    assert_memory_equal(&a.frechet, &b.frechet, sizeof a.frechet);
+    o.seed = 2;
+    assert_int_equal(eval_run(&o, &c), 0);
+    assert_true(c.train_loss != a.train_loss);
+    unlink(train), unlink(test), unlink(real);
+}
+
+/* ---------------------------------------------------------------- errors */
+static void test_eval_errors_name_file_and_dataset(void **state) {
+    (void)state;
+    const char *train = tpath("e-train.h5"), *test = tpath("e-test.h5");
+    make_bars(train, 50, 31, 0, 0);
+    make_bars(test, 20, 32, 0, 1); /* labels/class stored as float32 */
+    eval_options o = small_opts(train, test, NULL);
+    o.steps = 2;
+    eval_result res;
+    o.label = "nosuch";
+    assert_int_equal(eval_run(&o, &res), RP_EFORMAT);
+    printf("    %s\n", rp_errmsg());
+    assert_non_null(strstr(rp_errmsg(), "e-train.h5"));
+    assert_non_null(strstr(rp_errmsg(), "/labels/nosuch"));
+    assert_non_null(strstr(rp_errmsg(), "class, gaze"));
+    o.label = "class";
+    assert_int_equal(eval_run(&o, &res), RP_EFORMAT);
+    printf("    %s\n", rp_errmsg());
+    assert_non_null(strstr(rp_errmsg(), "e-test.h5: /labels/class: expected integer classes"));
+    assert_non_null(strstr(rp_errmsg(), "float32"));
+    o.test = tpath("absent.h5");
+    assert_int_not_equal(eval_run(&o, &res), 0);
+    assert_non_null(strstr(rp_errmsg(), "absent.h5"));
+    unlink(train), unlink(test);
+}
+
+/* ---------------------------------------------------------------- report.json */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc(n + 1);
+    size_t got = fread(s, 1, n, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+static int count_of(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+static void test_json_checker(void **state) {
+    (void)state;
+    const char *good[] = {"{}", " [1, -2.5e-3, 0, true, false, null, \"a\\n\\u00e9\"] ", "{\"a\": {\"b\": [[]]}}", "3"};
+    const char *bad[] = {"{,}", "[1,]", "{\"a\" 1}", "01", "nan", "\"x", "{} {}", "[1.]", "\"\\q\"", ""};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_int_equal(report_json_check(good[i], strlen(good[i])), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(report_json_check(bad[i], strlen(bad[i])), RP_EFORMAT);
+}
+
+static void test_report_json_update(void **state) {
+    (void)state;
+    const char *path = tpath("report.json");
+    eval_result r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.train, "syn\"thetic.h5"), strcpy(r.test, "t.h5"), strcpy(r.label, "class"), strcpy(r.metric, "accuracy");
+    r.outputs = 3, r.value = 0.75, r.correct = 3, r.n_test = 4;
+    r.class_accuracy[0] = 1, r.class_accuracy[1] = 0.5, r.class_accuracy[2] = NAN;
+    r.class_count[0] = 2, r.class_count[1] = 2;
+    r.has_real = 1, r.domain_accuracy = 0.9, r.frechet = 12.5, r.hist_l1 = 0.1, r.hist_w1 = NAN;
+    assert_int_equal(report_json_update(path, "synthetic", &r), 0);
+    r.value = 0.5, r.has_real = 0;
+    assert_int_equal(report_json_update(path, "refined", &r), 0);
+    char *s = slurp(path);
+    assert_non_null(s);
+    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_non_null(strstr(s, "\"refine_report\": 1"));
+    assert_int_equal(count_of(s, "\"synthetic\": {"), 1);
+    assert_int_equal(count_of(s, "\"refined\": {"), 1);
+    assert_non_null(strstr(s, "\"syn\\\"thetic.h5\""));
+    assert_non_null(strstr(s, "\"class_accuracy\": [1, 0.5, null]"));
+    assert_non_null(strstr(s, "\"frechet_distance\": 12.5"));
+    assert_non_null(strstr(s, "\"histogram_w1\": null"));
+    assert_non_null(strstr(s, "\"realism\": null"));
+    free(s);
+    /* replacing an entry keeps the others and the order; other top-level keys are kept verbatim */
+    assert_int_equal(report_json_set(path, "run", "{\"run_dir\": \"runs/x\", \"steps\": [1, 2]}"), 0);
+    r.value = 0.25;
+    assert_int_equal(report_json_update(path, "synthetic", &r), 0);
+    s = slurp(path);
+    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_int_equal(count_of(s, "\"synthetic\": {"), 1);
+    assert_int_equal(count_of(s, "\"value\": "), 2);
+    assert_non_null(strstr(s, "\"value\": 0.25"));
+    assert_non_null(strstr(s, "\"value\": 0.5"));
+    assert_true(strstr(s, "\"synthetic\"") < strstr(s, "\"refined\""));
+    assert_non_null(strstr(s, "\"run\": {\"run_dir\": \"runs/x\", \"steps\": [1, 2]}"));
+    assert_int_equal(report_json_set(path, "bad", "{nope"), RP_EARG);
+    free(s);
+    assert_int_equal(dir_count(tmpdir), 1); /* no temp files */
+    /* a file that is not a JSON object is an error, and is left untouched */
+    FILE *f = fopen(path, "w");
+    fputs("[1, 2", f);
+    fclose(f);
+    assert_int_equal(report_json_update(path, "synthetic", &r), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "report.json"));
+    s = slurp(path);
+    assert_string_equal(s, "[1, 2");
+    free(s);
+    f = fopen(path, "w");
+    fputs("[]", f);
+    fclose(f);
+    assert_int_equal(report_json_update(path, "synthetic", &r), RP_EFORMAT);
+    unlink(path);
+}
+
+/* The command end to end: the synthetic-style run saves the feature network, a later run with a
+ * different seed loads it and measures the Fréchet distance with exactly the same features. */
+static void test_cmd_eval_shared_features(void **state) {
+    (void)state;
+    const char *train = tpath("c-train.h5"), *test = tpath("c-test.h5"), *real = tpath("c-real.h5");
+    const char *feat = tpath("c-feat.h5"), *report = tpath("c-report.json");
+    make_bars(train, 200, 41, 0, 0);
+    make_bars(test, 100, 42, 0, 0);
+    make_bars(real, 200, 43, 1, 0);
+    char *a1[] = {"--train", (char *)train, "--test", (char *)test, "--real", (char *)real, "--save-features",
+                  (char *)feat, "-o", (char *)report, "--name", "synthetic", "--quiet", "--set", "eval.steps=20",
+                  "--set", "eval.domain_steps=10", "--set", "eval.batch=16"};
+    assert_int_equal(cmd_eval(sizeof a1 / sizeof *a1, a1), 0);
+    char *a2[] = {"--train", (char *)train, "--test", (char *)test, "--real", (char *)real, "--features", (char *)feat,
+                  "-o", (char *)report, "--quiet", "--set", "eval.steps=20", "--set", "eval.domain_steps=10",
+                  "--set", "eval.batch=16", "--set", "eval.seed=9"};
+    assert_int_equal(cmd_eval(sizeof a2 / sizeof *a2, a2), 0);
+    char *a3[] = {"--train", (char *)train, "--test", (char *)test, "--real", (char *)real, "-o", (char *)report,
+                  "--name", "own", "--quiet", "--set", "eval.steps=20", "--set", "eval.domain_steps=10", "--set",
+                  "eval.batch=16", "--set", "eval.seed=9"};
+    assert_int_equal(cmd_eval(sizeof a3 / sizeof *a3, a3), 0);
+    char *s = slurp(report);
+    assert_non_null(s);
+    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    /* the default name is the training file's base name */
+    assert_non_null(strstr(s, "\"c-train\": {"));
+    char *p1 = strstr(s, "\"synthetic\": {"), *p2 = strstr(s, "\"c-train\": {"), *p3 = strstr(s, "\"own\": {");
+    assert_non_null(p1), assert_non_null(p2), assert_non_null(p3);
+    double f1 = strtod(strstr(p1, "\"frechet_distance\": ") + 20, NULL);
+    double f2 = strtod(strstr(p2, "\"frechet_distance\": ") + 20, NULL);
+    double f3 = strtod(strstr(p3, "\"frechet_distance\": ") + 20, NULL);
+    printf("    Frechet: saved net %.9g, loaded net (other seed) %.9g, own net (other seed) %.9g\n", f1, f2, f3);
+    assert_true(f1 > 0);
+    assert_true(f1 == f2); /* same features, same rows (all of them) */
+    assert_true(f3 != f1);
+    assert_non_null(strstr(p2, "c-feat.h5"));
+    free(s);
+    /* usage errors */
+    char *bad1[] = {"--train", (char *)train, "--test", (char *)test, "--features", (char *)feat, "--save-features",
+                    (char *)feat, "--quiet"};
+    assert_int_equal(cmd_eval(sizeof bad1 / sizeof *bad1, bad1), 2);
+    char *bad2[] = {"--test", (char *)test, "--quiet"};
+    assert_int_equal(cmd_eval(sizeof bad2 / sizeof *bad2, bad2), 2);
+    unlink(train), unlink(test), unlink(real), unlink(feat), unlink(report);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sym_eig_and_sqrtm),
+        cmocka_unit_test(test_frechet_closed_forms),
+        cmocka_unit_test(test_histogram_distances_and_gaze),
+        cmocka_unit_test(test_evalnet_shapes_and_gradients),
+        cmocka_unit_test(test_evalnet_save_load),
+        cmocka_unit_test(test_eval_learns_bars),
+        cmocka_unit_test(test_eval_regression_gaze),
+        cmocka_unit_test(test_domain_classifier_and_realism),
+        cmocka_unit_test(test_eval_deterministic),
+        cmocka_unit_test(test_eval_errors_name_file_and_dataset),
+        cmocka_unit_test(test_json_checker),
+        cmocka_unit_test(test_report_json_update),
+        cmocka_unit_test(test_cmd_eval_shared_features),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
