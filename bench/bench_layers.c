@@ -126,48 +126,67 @@ static void layer_check(const layer *L) {
     free(o1), free(o2), free(g1), free(g2), free(w1), free(w2), free(b1), free(b2);
 }
 
-/* Median seconds of `runs` forward (bwd = 0) or backward (all three gradients) passes. */
-static double layer_time(layer *L, int bwd, int runs) {
-    double t[64];
-    for (int r = -1; r < runs; r++) {
-        double t0 = now();
-        if (bwd)
-            conv2d_backward(&L->d, L->din, L->dw, L->db, L->dout, L->in, L->w, L->ws);
-        else
-            conv2d_forward(&L->d, L->out, L->in, L->w, L->b, L->ws);
-        if (r >= 0) t[r] = now() - t0;
-    }
-    return median(t, runs);
+/* One forward (bwd = 0) or backward (all three gradients) pass of the layer. */
+static void layer_run(layer *L, int bwd) {
+    if (bwd)
+        conv2d_backward(&L->d, L->din, L->dw, L->db, L->dout, L->in, L->w, L->ws);
+    else
+        conv2d_forward(&L->d, L->out, L->in, L->w, L->b, L->ws);
 }
 
-/* The GEMMs a conv layer issues, alone on the same buffers: forward W.col (F x P x CKK) per image;
- * backward dout.col^T (F x CKK x P) and W^T.dout (CKK x P x F) per image. Median seconds. */
-static double gemm_time(layer *L, int bwd, int runs) {
+/* The GEMMs an im2col convolution issues, alone: forward W.col (F x P x CKK) per image; backward
+ * dout.col^T (F x CKK x P) and W^T.dout (CKK x P x F) per image, with BLAS's own threads. */
+typedef struct {
+    float *col, *dcol;
+    int pw;
+} gemm_bufs;
+
+static void gemm_bufs_init(gemm_bufs *g, const layer *L) {
+    const conv2d_desc *d = &L->d;
+    size_t n = (size_t)d->C * d->K * d->K * d->OH * d->OW, ni = (size_t)d->C * d->H * d->W;
+    g->pw = d->K == 1 && d->stride == 1 && d->pad == 0;
+    g->col = g->dcol = NULL;
+    if (g->pw) return;
+    g->col = malloc(n * sizeof(float));
+    g->dcol = malloc(n * sizeof(float));
+    if (!g->col || !g->dcol) exit(1);
+    for (size_t i = 0; i < n; i++) g->col[i] = L->in[i % ni]; /* input values as stand-in columns */
+}
+
+static void gemm_run(layer *L, const gemm_bufs *gb, int bwd) {
     const conv2d_desc *d = &L->d;
     int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
-    int pw = d->K == 1 && d->stride == 1 && d->pad == 0;
-    float *col = pw ? L->in : malloc(sizeof(float) * CKK * P), *dcol = pw ? L->din : malloc(sizeof(float) * CKK * P);
-    if (!col || !dcol) exit(1);
-    if (!pw) /* input values as stand-in column data */
-        for (size_t i = 0, ni = (size_t)d->C * d->H * d->W; i < (size_t)CKK * P; i++) col[i] = L->in[i % ni];
-    double t[64];
+    for (int n = 0; n < d->N; n++) {
+        const float *g = L->dout + (size_t)n * F * P;
+        /* A pointwise conv's column matrix is the input plane: it moves with the image. */
+        float *col = gb->pw ? L->in + (size_t)n * CKK * P : gb->col;
+        float *dcol = gb->pw ? L->din + (size_t)n * CKK * P : gb->dcol;
+        if (!bwd)
+            gemm(0, 0, F, P, CKK, 1.0f, L->w, CKK, col, P, 0.0f, L->out + (size_t)n * F * P, P);
+        else {
+            gemm(0, 1, F, CKK, P, 1.0f, g, P, col, P, 1.0f, L->dw, CKK);
+            gemm(1, 0, CKK, P, F, 1.0f, L->w, CKK, g, P, 0.0f, dcol, P);
+        }
+    }
+}
+
+/* Median seconds of the layer and of its bare GEMMs, runs interleaved so that load from other
+ * processes hits both alike; one warm-up each. */
+static void time_pair(layer *L, int bwd, int runs, double *t_layer, double *t_gemm) {
+    gemm_bufs gb;
+    gemm_bufs_init(&gb, L);
+    double a[64], b[64];
     for (int r = -1; r < runs; r++) {
         double t0 = now();
-        for (int n = 0; n < d->N; n++) {
-            const float *g = L->dout + (size_t)n * F * P;
-            if (pw) /* the input plane is the column matrix: it moves with the image */
-                col = L->in + (size_t)n * CKK * P, dcol = L->din + (size_t)n * CKK * P;
-            if (!bwd)
-                gemm(0, 0, F, P, CKK, 1.0f, L->w, CKK, col, P, 0.0f, L->out + (size_t)n * F * P, P);
-            else {
-                gemm(0, 1, F, CKK, P, 1.0f, g, P, col, P, 1.0f, L->dw, CKK);
-                gemm(1, 0, CKK, P, F, 1.0f, L->w, CKK, g, P, 0.0f, dcol, P);
-            }
-        }
-        if (r >= 0) t[r] = now() - t0;
+        layer_run(L, bwd);
+        double t1 = now();
+        gemm_run(L, &gb, bwd);
+        double t2 = now();
+        if (r >= 0) a[r] = t1 - t0, b[r] = t2 - t1;
     }
-    if (!pw) free(col), free(dcol);
-    return median(t, runs);
+    *t_layer = median(a, runs);
+    *t_gemm = median(b, runs);
+    free(gb.col), free(gb.dcol);
 }
 
 int main(int argc, char **argv) {
@@ -180,7 +199,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     print_machine(argc, argv, before);
-    printf("batch %d, median of %d runs after 1 warm-up; backward computes din, dw and db\n", batch, runs);
+    printf("batch %d, median of %d runs after 1 warm-up (layer and bare-GEMM runs interleaved);\n"
+           "backward computes din, dw and db\n", batch, runs);
 
     rng_t r;
     rng_seed(&r, 1, 0);
@@ -204,8 +224,9 @@ int main(int argc, char **argv) {
             for (int i = 0; i < 3; i++) {
                 layer *l = &L[s][i];
                 double fl = conv2d_flops(&l->d);
-                double tf = layer_time(l, 0, runs), tb = layer_time(l, 1, runs);
-                double gf = gemm_time(l, 0, runs), gb = gemm_time(l, 1, runs);
+                double tf, tb, gf, gb;
+                time_pair(l, 0, runs, &tf, &gf);
+                time_pair(l, 1, runs, &tb, &gb);
                 char sz[16];
                 snprintf(sz, sizeof sz, "%dx%d", sizes[s][0], sizes[s][1]);
                 printf("%-8s %-16s %10.1f %10.1f %9.0f%% | %10.1f %10.1f %9.0f%%\n", sz, l->name, fl / tf * 1e-9,

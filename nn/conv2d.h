@@ -17,12 +17,18 @@ typedef struct {
 } conv2d_desc;
 
 void conv2d_desc_init(conv2d_desc *d, int N, int C, int H, int W, int F, int K, int stride, int pad);
-/* Floats of scratch needed by conv2d_forward/backward for this shape (shared workspace). */
+/* Floats of scratch needed by conv2d_forward/backward for this shape: per-thread column buffers
+ * for nn_max_threads() threads, so the size never depends on when nn_set_threads is called. One
+ * workspace of the maximum over a network's layers can be shared by all of them; a descriptor with
+ * a smaller N than the one sized for needs no more. */
 size_t conv2d_workspace(const conv2d_desc *d);
 /* FLOPs of one forward pass (2*N*F*OH*OW*C*K*K); backward is twice that with input grads. */
 double conv2d_flops(const conv2d_desc *d);
 
-/* out (N,F,OH,OW) = conv(in (N,C,H,W), w) + b.  Overwrites out. */
+/* out (N,F,OH,OW) = conv(in (N,C,H,W), w) + b.  Overwrites out. b may be NULL (no bias).
+ * Batches are split across nn_get_threads() threads by image; results depend on the thread count
+ * only through the order dW/db partial sums are added (deterministic for a given count).
+ * ws may be NULL only for 1x1 stride-1 unpadded convolutions (which then run on one thread). */
 void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b,
                     float *ws);
 /* Accumulates (+=) into din (N,C,H,W; may be NULL), dw (F,C,K,K; may be NULL), db (F; may be NULL). */

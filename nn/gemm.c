@@ -43,8 +43,9 @@ void gemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
 /* ------------------------------------------------------------------------------------------ */
 
 static int is_fallback_core(const char *name) {
-    static const char *old[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
-                                "Katmai", "Coppermine", "Northwood", "Banias"};
+    /* Kernel families without AVX2/FMA; "Sandybridge" is AVX-only. */
+    static const char *old[] = {"Prescott", "Core2",      "Penryn",    "Dunnington", "Nehalem", "Atom",
+                                "Katmai",   "Coppermine", "Northwood", "Banias",     "Sandybridge"};
     for (size_t i = 0; i < sizeof old / sizeof *old; i++)
         if (strcmp(name, old[i]) == 0) return 1;
     return 0;

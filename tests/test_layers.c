@@ -1,6 +1,7 @@
 /* Tests of the nn numerical core: gemm against its naive reference, conv2d (im2col/pointwise vs
  * direct loops, finite-difference gradients over kernel sizes, strides, paddings, odd shapes),
- * ReLU, tanh, add, max-pool, accumulation semantics, and the discriminator's geometry. */
+ * ReLU, tanh, add, max-pool, accumulation semantics, a small network checked along random
+ * directions, and the discriminator's geometry. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include "nn/conv2d.h"
 #include "nn/gemm.h"
 #include "nn/layers.h"
+#include "losses/losses.h"
 #include "nn/rng.h"
 #include "tests/gradcheck.h"
 
@@ -461,6 +463,68 @@ static void test_elementwise_accumulate_and_values(void **state) {
     assert_float_equal(y[3], 2 * tanhf(3), 1e-6);
 }
 
+/* A small discriminator-like chain, checked as a whole along random directions (input and
+ * first-layer weights): conv 3x3 s2 -> ReLU -> max-pool 3 s1 p1 -> conv 1x1 -> 2 maps -> adv loss. */
+typedef struct {
+    conv2d_desc c1, c2;
+    maxpool_desc mp;
+    float *x, *w1, *b1, *w2, *b2, *h1, *a1, *p1, *logits, *probs, *ws;
+    int *am, target[2];
+} net_ctx;
+
+static double net_loss(void *p) {
+    net_ctx *n = p;
+    conv2d_forward(&n->c1, n->h1, n->x, n->w1, n->b1, n->ws);
+    size_t nh = (size_t)n->c1.N * n->c1.F * n->c1.OH * n->c1.OW;
+    relu_forward(n->a1, n->h1, nh);
+    maxpool_forward(&n->mp, n->p1, n->am, n->a1);
+    conv2d_forward(&n->c2, n->logits, n->p1, n->w2, n->b2, n->ws);
+    return adv_loss_forward(n->probs, n->logits, n->target, n->c2.N, n->c2.OH, n->c2.OW, NULL);
+}
+
+static void test_small_net_direction(void **state) {
+    (void)state;
+    rng_t r;
+    rng_seed(&r, 12, 7);
+    net_ctx n = {.target = {ADV_REAL, ADV_REFINED}};
+    conv2d_desc_init(&n.c1, 2, 1, 11, 13, 6, 3, 2, 1);
+    maxpool_desc_init(&n.mp, 2, 6, n.c1.OH, n.c1.OW, 3, 1, 1);
+    conv2d_desc_init(&n.c2, 2, 6, n.mp.OH, n.mp.OW, 2, 1, 1, 0);
+    size_t nx = 2 * 11 * 13, nh = (size_t)2 * 6 * n.c1.OH * n.c1.OW, nl = (size_t)2 * 2 * n.c2.OH * n.c2.OW;
+    n.x = randn(&r, nx, 1), n.w1 = randn(&r, 54, 0.5f), n.b1 = randn(&r, 6, 0.1f);
+    n.w2 = randn(&r, 12, 0.5f), n.b2 = randn(&r, 2, 0.1f);
+    n.h1 = zeros(nh), n.a1 = zeros(nh), n.p1 = zeros(nh), n.logits = zeros(nl), n.probs = zeros(nl);
+    size_t nws = conv2d_workspace(&n.c1) > conv2d_workspace(&n.c2) ? conv2d_workspace(&n.c1) : conv2d_workspace(&n.c2);
+    n.ws = zeros(nws);
+    n.am = malloc(nh * sizeof(int));
+    net_loss(&n);
+    /* Backward through the chain. */
+    float *dl = zeros(nl), *dp = zeros(nh), *da = zeros(nh), *dh = zeros(nh), *dx = zeros(nx);
+    float *dw1 = zeros(54), *db1 = zeros(6), *dw2 = zeros(12), *db2 = zeros(2);
+    adv_loss_backward(dl, n.probs, n.target, 2, n.c2.OH, n.c2.OW, 1);
+    conv2d_backward(&n.c2, dp, dw2, db2, dl, n.p1, n.w2, n.ws);
+    maxpool_backward(&n.mp, da, dp, n.am);
+    relu_backward(dh, da, n.a1, nh);
+    conv2d_backward(&n.c1, dx, dw1, db1, dh, n.x, n.w1, n.ws);
+    int bad = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        bad += gc_check_direction("net d/dx", net_loss, &n, n.x, dx, nx, 1e-4, 1e-2, seed);
+        bad += gc_check_direction("net d/dw1", net_loss, &n, n.w1, dw1, 54, 1e-4, 1e-2, seed);
+    }
+    bad += gc_check_direction("net d/dw2", net_loss, &n, n.w2, dw2, 12, 1e-3, 1e-2, 4);
+    /* A wrong gradient must be caught: flip one input-gradient sign. */
+    size_t big = 0;
+    for (size_t i = 0; i < nx; i++)
+        if (fabsf(dx[i]) > fabsf(dx[big])) big = i;
+    dx[big] = -dx[big];
+    int caught = gc_check_direction("net d/dx (sabotaged)", net_loss, &n, n.x, dx, nx, 1e-3, 1e-2, 99);
+    assert_int_equal(bad, 0);
+    assert_int_equal(caught, 1);
+    free(n.x), free(n.w1), free(n.b1), free(n.w2), free(n.b2), free(n.h1), free(n.a1), free(n.p1);
+    free(n.logits), free(n.probs), free(n.ws), free(n.am);
+    free(dl), free(dp), free(da), free(dh), free(dx), free(dw1), free(db1), free(dw2), free(db2);
+}
+
 /* D's geometry (SIMGAN.md): two 3x3 stride-2 convs with padding 1, then a 3x3 stride-1 max-pool.
  * 35x55 -> 18x28 -> 9x14; the pool keeps 9x14 only with padding 1 (unpadded gives 7x12). */
 static void test_disc_geometry(void **state) {
@@ -499,6 +563,7 @@ int main(void) {
         cmocka_unit_test(test_elementwise_accumulate_and_values),
         cmocka_unit_test(test_maxpool_gradcheck),
         cmocka_unit_test(test_maxpool_padding_never_wins_and_accumulates),
+        cmocka_unit_test(test_small_net_direction),
         cmocka_unit_test(test_disc_geometry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
