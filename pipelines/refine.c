@@ -95,12 +95,12 @@ static int prepare_parts(refine_ctx *c) {
         size_t n = f ? fread(have, 1, sizeof have - 1, f) : 0;
         if (f) fclose(f);
         have[n] = 0;
-        if (strcmp(have, want))
+        if (!strcmp(have, want)) return 0;
+        if (c->o->resume == REFINE_RESUME)
             return rp_err(RP_EARG,
                           "%s: the partial output there was made by a different job (input, checkpoint or "
                           "chunk size differ); run without --resume to start over",
                           c->parts);
-        return 0;
     }
     int rc = remove_parts(c->parts);
     if (rc) return rc;

@@ -7,11 +7,18 @@
 #define RP_REFINE_H
 #include "io/config.h"
 
+/* What to do with "<output>.parts" left by an interrupted run. */
+enum refine_resume {
+    REFINE_FRESH = 0,          /* discard them and start over */
+    REFINE_RESUME = 1,         /* continue; parts of a different job are an error */
+    REFINE_RESUME_OR_FRESH = 2 /* continue if they belong to this job, else start over (`run`) */
+};
+
 typedef struct {
     const char *checkpoint; /* refiner checkpoint (.h5) */
     const char *input;      /* refine-dataset or file.h5:/path */
     const char *output;     /* refined.h5 */
-    int resume;             /* continue from <output>.parts if present */
+    int resume;             /* a refine_resume value */
     int quiet;
     const rp_config *cfg;   /* refine.batch, refine.chunk; stored as provenance */
 } refine_options;

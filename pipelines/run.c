@@ -1,0 +1,368 @@
+/* run_pipeline(): the whole job in one run directory (see run.h). Each stage's output is
+ * written atomically by its stage, so "the file exists" means "the stage completed". */
+#include "pipelines/run.h"
+#include "io/checkpoint.h"
+#include "io/h5ds.h"
+#include "io/sheet.h"
+#include "io/status.h"
+#include "io/version.h"
+#include "nn/gemm.h"
+#include "nn/rng.h"
+#include "pipelines/eval.h"
+#include "pipelines/progress.h"
+#include "pipelines/refine.h"
+#include "pipelines/report_html.h"
+#include "pipelines/simulate.h"
+#include "refiner/trainer.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_LEN 4096
+
+typedef struct {
+    const rp_config *cfg;
+    const run_options *o;
+    char dir[2048], synthetic[PATH_LEN], refined[PATH_LEN], ckdir[PATH_LEN], checkpoint[PATH_LEN];
+    char features[PATH_LEN], json[PATH_LEN], html[PATH_LEN], overview[PATH_LEN], last_sheet[PATH_LEN];
+    long refiner_step;
+    eval_result ev[2]; /* synthetic, refined */
+} run_ctx;
+
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* dir + "/" + name into buf; long paths are an error, never silently cut. */
+static int join(char *buf, size_t n, const char *dir, const char *name) {
+    int len = snprintf(buf, n, "%s/%s", dir, name);
+    return len >= 0 && (size_t)len < n ? 0 : rp_err(RP_EARG, "path too long: %s/%s", dir, name);
+}
+
+static void say(const run_ctx *r, const char *fmt, const char *arg) {
+    if (r->o->quiet) return;
+    fprintf(stderr, "run: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* run directory: --fresh removes only what a run writes there */
+
+static int remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : rp_err(RP_EIO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return rp_err(RP_EIO, "%s: cannot open: %s", path, strerror(errno));
+        struct dirent *e;
+        int rc = 0;
+        while (!rc && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char sub[PATH_LEN];
+            rc = join(sub, sizeof sub, path, e->d_name);
+            if (!rc) rc = remove_tree(sub);
+        }
+        closedir(d);
+        if (rc) return rc;
+        return rmdir(path) == 0 ? 0 : rp_err(RP_EIO, "%s: cannot remove: %s", path, strerror(errno));
+    }
+    return unlink(path) == 0 ? 0 : rp_err(RP_EIO, "%s: cannot remove: %s", path, strerror(errno));
+}
+
+static int clear_run_dir(const char *dir) {
+    static const char *owned[] = {"config.ini", "synthetic.h5", "checkpoints", "metrics.csv", "samples",
+                                  "train.log", "refined.h5", "refined.h5.parts", "features.h5", "report.json",
+                                  "report.html"};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+        char p[PATH_LEN];
+        int rc = join(p, sizeof p, dir, owned[i]);
+        if (!rc) rc = remove_tree(p);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[PATH_LEN];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return rp_err(RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return rp_err(RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    return 0;
+}
+
+/* A run directory holds one job: re-running it with another configuration would silently mix
+ * results, so the stored config.ini must match (train.iterations may grow: training continues). */
+static int check_config(run_ctx *r) {
+    char path[PATH_LEN];
+    if (join(path, sizeof path, r->dir, "config.ini") || !exists(path)) return 0;
+    rp_config stored, want = *r->cfg;
+    config_defaults(&stored);
+    int rc = config_load_file(&stored, path);
+    if (rc) return rp_err_prefix(rc, "run directory %s: ", r->dir);
+    if (stored.train.iterations < want.train.iterations) stored.train.iterations = want.train.iterations;
+    char *a = config_to_ini(&stored), *b = config_to_ini(&want);
+    int same = a && b && !strcmp(a, b);
+    const char *line = "";
+    char diff[256] = "";
+    if (a && b && !same) {
+        /* name the first differing line */
+        const char *p = a, *q = b;
+        while (*p && *q) {
+            const char *pe = strchr(p, '\n'), *qe = strchr(q, '\n');
+            size_t pl = pe ? (size_t)(pe - p) : strlen(p), ql = qe ? (size_t)(qe - q) : strlen(q);
+            if (pl != ql || strncmp(p, q, pl)) {
+                snprintf(diff, sizeof diff, "stored \"%.*s\", now \"%.*s\"", (int)pl, p, (int)ql, q);
+                break;
+            }
+            p += pl + (pe != NULL), q += ql + (qe != NULL);
+        }
+        line = diff;
+    }
+    free(a);
+    free(b);
+    if (same) return 0;
+    return rp_err(RP_EARG,
+                  "run directory %s was made with a different configuration (%s); use --fresh to start over "
+                  "there, or another --run-dir",
+                  r->dir, line);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* stages */
+
+static int stage_simulate(run_ctx *r) {
+    if (exists(r->synthetic)) {
+        say(r, "simulate: %s exists, reusing it", r->synthetic);
+        return 0;
+    }
+    say(r, "simulate: writing %s", r->synthetic);
+    return simulate_run(r->cfg, r->synthetic, r->o->threads, r->o->quiet);
+}
+
+static int stage_train(run_ctx *r) {
+    char latest[PATH_LEN];
+    int found = checkpoint_find_latest(r->ckdir, latest, sizeof latest);
+    if (found < 0) return found;
+    say(r, found == 0 ? "train: resuming from %s" : "train: starting in %s", found == 0 ? latest : r->dir);
+    trainer *t = NULL;
+    int rc = trainer_open(&t, r->cfg, r->synthetic, r->cfg->run.real, r->dir, found == 0, r->o->quiet);
+    if (!rc) rc = trainer_run(t);
+    trainer_close(t);
+    if (rc) return rc;
+    found = checkpoint_find_latest(r->ckdir, r->checkpoint, sizeof r->checkpoint);
+    if (found != 0) return found < 0 ? found : rp_err(RP_EINTERNAL, "%s: training left no checkpoint", r->ckdir);
+    return 0;
+}
+
+static int stage_refine(run_ctx *r) {
+    rp_config ck;
+    int rc = checkpoint_read_config(r->checkpoint, &ck);
+    if (rc) return rc;
+    refiner R;
+    if ((rc = checkpoint_load_refiner(r->checkpoint, &R, NULL, &r->refiner_step))) return rc;
+    refiner_free(&R);
+    h5ds_reader *h;
+    if (exists(r->refined) && h5ds_open(&h, r->refined) == 0) {
+        const h5ds_info *i = h5ds_get_info(h);
+        int current = i->refiner_step == r->refiner_step && i->refiner_checkpoint &&
+                      !strcmp(i->refiner_checkpoint, r->checkpoint);
+        h5ds_close(h);
+        if (current) {
+            say(r, "refine: %s is up to date, reusing it", r->refined);
+            return 0;
+        }
+    }
+    say(r, "refine: writing %s", r->refined);
+    refine_options o = {r->checkpoint, r->synthetic, r->refined, REFINE_RESUME_OR_FRESH, r->o->quiet, r->cfg};
+    refine_result res;
+    return refine_run(&o, &res);
+}
+
+static int stage_eval(run_ctx *r) {
+    const char *names[2] = {"synthetic", "refined"};
+    const char *files[2] = {r->synthetic, r->refined};
+    unlink(r->json); /* rebuilt from this run's evaluations */
+    for (int k = 0; k < 2; k++) {
+        eval_options o;
+        eval_options_from_config(&o, r->cfg);
+        o.train = files[k];
+        o.test = r->cfg->run.test;
+        o.label = r->cfg->run.label;
+        o.real = r->cfg->run.real;
+        /* one feature network for both: trained on the synthetic set, reused for the refined */
+        o.save_features = k == 0 ? r->features : NULL;
+        o.features = k == 1 ? r->features : NULL;
+        o.name = names[k];
+        o.threads = r->o->threads;
+        o.quiet = r->o->quiet;
+        say(r, "eval: training the evaluation network on the %s set", names[k]);
+        int rc = eval_run(&o, &r->ev[k]);
+        if (!rc) rc = report_json_update(r->json, names[k], &r->ev[k]);
+        if (rc) return rc;
+        if (!r->o->quiet) eval_print(stderr, &r->ev[k]);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* report */
+
+/* synthetic | refined (same rows) | real, 8 of each, as one sheet */
+static int write_overview(run_ctx *r) {
+    enum { K = 8 };
+    h5ds_reader *s = NULL, *f = NULL, *q = NULL;
+    int rc = h5ds_open(&s, r->synthetic);
+    if (!rc) rc = h5ds_open(&f, r->refined);
+    if (!rc) rc = h5ds_open(&q, r->cfg->run.real);
+    uint8_t *img = NULL;
+    if (!rc) {
+        const h5ds_info *si = h5ds_get_info(s), *qi = h5ds_get_info(q);
+        size_t sz = (size_t)si->H * si->W * si->C;
+        if (qi->H != si->H || qi->W != si->W || qi->C != si->C)
+            rc = rp_err(RP_EFORMAT, "%s: real images are %dx%dx%d, synthetic %dx%dx%d", qi->file, qi->H, qi->W, qi->C,
+                        si->H, si->W, si->C);
+        else if (!(img = malloc(3 * K * sz)))
+            rc = rp_err(RP_ENOMEM, "out of memory");
+        long rows[K], qrows[K];
+        rng_t g;
+        rng_seed(&g, (uint64_t)r->cfg->train.seed, 77);
+        for (int i = 0; i < K; i++) {
+            rows[i] = (long)rng_below(&g, (uint32_t)si->N);
+            qrows[i] = (long)rng_below(&g, (uint32_t)qi->N);
+        }
+        if (!rc) rc = h5ds_read_rows_u8(s, rows, K, img);
+        if (!rc) rc = h5ds_read_rows_u8(f, rows, K, img + K * sz);
+        if (!rc) rc = h5ds_read_rows_u8(q, qrows, K, img + 2 * K * sz);
+        sheet_layout L = {K, 3, 2, 64};
+        if (!rc) rc = sheet_write_png(r->overview, img, 3 * K, si->H, si->W, si->C, NULL, &L);
+    }
+    free(img);
+    h5ds_close(s);
+    h5ds_close(f);
+    h5ds_close(q);
+    return rc;
+}
+
+/* newest DIR/samples/step_*.png (names sort by step) */
+static void find_last_sheet(run_ctx *r) {
+    char sdir[PATH_LEN], best[256] = "";
+    r->last_sheet[0] = 0;
+    DIR *d = join(sdir, sizeof sdir, r->dir, "samples") ? NULL : opendir(sdir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, "step_", 5) && strstr(e->d_name, ".png") && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    closedir(d);
+    if (best[0] && join(r->last_sheet, sizeof r->last_sheet, sdir, best)) r->last_sheet[0] = 0;
+}
+
+static void fmt_metric(char *buf, size_t n, const eval_result *e) {
+    if (!strcmp(e->metric, "accuracy")) snprintf(buf, n, "%.2f%%", 100 * e->value);
+    else snprintf(buf, n, "%.3f (%s)", e->value, e->metric);
+}
+
+static int write_report(run_ctx *r) {
+    int rc = write_overview(r);
+    if (rc) return rc;
+    find_last_sheet(r);
+    report_html_input in = {0};
+    char cells[2][5][64], summary[512], kv_step[32];
+    in.title = "refine-pipeline run report";
+    const eval_result *s = &r->ev[0], *f = &r->ev[1];
+    int acc = !strcmp(s->metric, "accuracy");
+    snprintf(summary, sizeof summary,
+             "A classifier trained on the refined set scores %s on the real test set, against %s when trained on "
+             "the synthetic set (%+.2f %s). A domain classifier tells real from refined at %.1f%% and real from "
+             "synthetic at %.1f%% (50%% = indistinguishable).",
+             (fmt_metric(cells[1][1], 64, f), cells[1][1]), (fmt_metric(cells[0][1], 64, s), cells[0][1]),
+             acc ? 100 * (f->value - s->value) : f->value - s->value, acc ? "points" : s->metric,
+             100 * f->domain_accuracy, 100 * s->domain_accuracy);
+    in.summary = summary;
+    in.ncols = 5;
+    in.header[0] = "training set";
+    in.header[1] = acc ? "real-test accuracy" : "real-test error";
+    in.header[2] = "domain-classifier accuracy (50% = indistinguishable)";
+    in.header[3] = "Frechet distance to real";
+    in.header[4] = "intensity histogram L1 to real";
+    in.nrows = 2;
+    for (int k = 0; k < 2; k++) {
+        const eval_result *e = &r->ev[k];
+        snprintf(cells[k][0], 64, "%s", e->name);
+        fmt_metric(cells[k][1], 64, e);
+        snprintf(cells[k][2], 64, "%.1f%%", 100 * e->domain_accuracy);
+        snprintf(cells[k][3], 64, "%.2f", e->frechet);
+        snprintf(cells[k][4], 64, "%.4f", e->hist_l1);
+        for (int c = 0; c < 5; c++) in.cells[k][c] = cells[k][c];
+    }
+    char metrics[PATH_LEN];
+    in.metrics_csv = join(metrics, sizeof metrics, r->dir, "metrics.csv") ? NULL : metrics;
+    in.image_caption[in.nimages] = "rows: synthetic | refined (same images) | real";
+    in.image_path[in.nimages++] = r->overview;
+    if (r->last_sheet[0]) {
+        in.image_caption[in.nimages] = "last training sheet: synthetic | refined | |refined - synthetic| | real";
+        in.image_path[in.nimages++] = r->last_sheet;
+    }
+    snprintf(kv_step, sizeof kv_step, "%ld", r->refiner_step);
+    const char *kv[][2] = {{"program", RP_PROGRAM " " RP_VERSION}, {"run directory", r->dir},
+                           {"synthetic set", r->synthetic},        {"real pool", r->cfg->run.real},
+                           {"real test set", r->cfg->run.test},    {"refiner checkpoint", r->checkpoint},
+                           {"refiner step", kv_step},              {"refined set", r->refined},
+                           {"feature network", r->features}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        in.kv_key[in.nkv] = kv[i][0];
+        in.kv_value[in.nkv++] = kv[i][1];
+    }
+    char *ini = config_to_ini(r->cfg);
+    in.config_ini = ini;
+    rc = report_html_write(r->html, &in);
+    free(ini);
+    if (!rc && !r->o->quiet) fprintf(stderr, "run: %s\nrun: wrote %s and %s\n", summary, r->json, r->html);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+int run_pipeline(const rp_config *cfg, const run_options *o) {
+    run_ctx *r = calloc(1, sizeof *r);
+    if (!r) return rp_err(RP_ENOMEM, "out of memory");
+    r->cfg = cfg;
+    r->o = o;
+    int rc = strlen(o->run_dir) < 2048 ? 0 : rp_err(RP_EARG, "run directory path too long");
+    if (!rc) snprintf(r->dir, sizeof r->dir, "%s", o->run_dir);
+    struct { char *buf; const char *name; } paths[] = {
+        {r->synthetic, "synthetic.h5"}, {r->refined, "refined.h5"},   {r->ckdir, "checkpoints"},
+        {r->features, "features.h5"},   {r->json, "report.json"},     {r->html, "report.html"},
+        {r->overview, "samples/overview.png"}};
+    for (size_t i = 0; !rc && i < sizeof paths / sizeof paths[0]; i++) rc = join(paths[i].buf, PATH_LEN, r->dir, paths[i].name);
+    nn_set_threads(o->threads);
+    int have_real = exists(cfg->run.real), have_test = exists(cfg->run.test);
+    if (!rc && (!have_real || !have_test))
+        rc = rp_err(RP_EARG, "the real data is missing (%s%s%s): run 'make data' first, or set run.real / run.test",
+                    have_real ? "" : cfg->run.real, !have_real && !have_test ? ", " : "", have_test ? "" : cfg->run.test);
+    if (!rc && o->fresh) rc = clear_run_dir(r->dir);
+    if (!rc) rc = mkdir_p(r->dir);
+    if (!rc) rc = check_config(r);
+    if (!rc) {
+        char samples[PATH_LEN];
+        rc = join(samples, sizeof samples, r->dir, "samples");
+        if (!rc) rc = mkdir_p(samples);
+    }
+    double t0 = now_seconds();
+    if (!rc) rc = stage_simulate(r);
+    if (!rc) rc = stage_train(r);
+    if (!rc) rc = stage_refine(r);
+    if (!rc) rc = stage_eval(r);
+    if (!rc) rc = write_report(r);
+    if (!rc && !o->quiet) fprintf(stderr, "run: done in %.0f s\n", now_seconds() - t0);
+    free(r);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/* simulate_run(): render a scene into a refine-dataset (see simulate.h). Chunks are rendered
+ * in the background (sim_job, threaded) while the previous chunk is compressed and written,
+ * so memory is two chunks whatever N is; every sample depends only on (seed, index), so the
+ * bytes do not depend on the thread count. */
+#include "pipelines/simulate.h"
+#include "io/h5ds.h"
+#include "io/status.h"
+#include "pipelines/progress.h"
+#include "simulator/sim.h"
+#include <stdlib.h>
+#include <string.h>
+
+int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet) {
+    const sim_scene *sc = sim_scene_find(cfg->simulate.scene);
+    if (!sc) return rp_err(RP_EARG, "simulate.scene: unknown scene \"%s\" (digits or eyes)", cfg->simulate.scene);
+    int H = cfg->simulate.height ? cfg->simulate.height : sc->height;
+    int W = cfg->simulate.width ? cfg->simulate.width : sc->width;
+    if (H < sc->min_size || W < sc->min_size)
+        return rp_err(RP_EARG, "simulate: %dx%d is too small for the %s scene (at least %dx%d)", H, W, sc->name,
+                      sc->min_size, sc->min_size);
+    if (threads <= 0) threads = 2;
+    long N = cfg->simulate.n, chunk = cfg->simulate.chunk;
+    uint64_t seed = (uint64_t)cfg->simulate.seed;
+
+    h5ds_column *cols = calloc(sc->ncolumns, sizeof *cols);
+    void **vals = calloc(sc->ncolumns, sizeof *vals);
+    uint8_t *img[2] = {malloc((size_t)chunk * H * W), malloc((size_t)chunk * H * W)};
+    void *samp[2] = {calloc(chunk, sc->sample_size), calloc(chunk, sc->sample_size)};
+    int rc = 0;
+    if (!cols || !vals || !img[0] || !img[1] || !samp[0] || !samp[1])
+        rc = rp_err(RP_ENOMEM, "simulate: out of memory for chunks of %ld images", chunk);
+    for (int c = 0; !rc && c < sc->ncolumns; c++) {
+        const sim_column *sc_c = &sc->columns[c];
+        cols[c] = (h5ds_column){sc_c->path, sc_c->dtype == SIM_INT32 ? H5DS_INT32 : H5DS_FLOAT32, sc_c->cols,
+                                sc_c->units};
+        if (!(vals[c] = malloc((size_t)4 * sc_c->cols * chunk))) rc = rp_err(RP_ENOMEM, "simulate: out of memory");
+    }
+    char *ini = rc ? NULL : config_to_ini(cfg);
+    h5ds_provenance prov = {"synthetic", sc->name, ini, (long)seed, NULL, NULL, -1};
+    h5ds_writer *w = NULL;
+    if (!rc) rc = h5ds_create(&w, out, H, W, 1, cols, sc->ncolumns, &prov, &(h5ds_options){.chunk = chunk});
+    progress pr;
+    progress_start(&pr, "simulate", "images", N, quiet);
+    sim_job *job = NULL;
+    long first = 0, n = N < chunk ? N : chunk;
+    if (!rc && n > 0) rc = sim_job_start(&job, sc, H, W, seed, 0, n, img[0], samp[0], threads);
+    for (int b = 0; !rc && n > 0; b ^= 1) {
+        rc = sim_job_wait(job);
+        job = NULL;
+        long next = first + n, nn = N - next < chunk ? N - next : chunk;
+        /* render the next chunk while this one is compressed and written */
+        if (!rc && nn > 0) rc = sim_job_start(&job, sc, H, W, seed, next, nn, img[b ^ 1], samp[b ^ 1], threads);
+        for (int c = 0; !rc && c < sc->ncolumns; c++) sim_gather_column(sc, c, samp[b], n, vals[c]);
+        if (!rc) rc = h5ds_append(w, n, img[b], (const void *const *)vals, NULL);
+        progress_update(&pr, next, NULL);
+        first = next, n = nn;
+    }
+    if (job) sim_job_wait(job);
+    if (!rc) {
+        rc = h5ds_finish(w);
+        w = NULL;
+        if (!rc) progress_finish(&pr);
+    }
+    h5ds_abort(w);
+    free(ini);
+    for (int c = 0; vals && c < sc->ncolumns; c++) free(vals[c]);
+    free(vals), free(cols), free(img[0]), free(img[1]), free(samp[0]), free(samp[1]);
+    return rc;
+}
