@@ -55,7 +55,7 @@ static int list_steps(const char *dir, long **out, int *n) {
         (*out)[(*n)++] = s;
     }
     closedir(d);
-    qsort(*out, *n, sizeof(long), cmp_long_desc);
+    if (*n > 1) qsort(*out, *n, sizeof(long), cmp_long_desc);
     return 0;
 }
 

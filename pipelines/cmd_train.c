@@ -73,9 +73,7 @@ int cmd_train(int argc, char **argv) {
     if ((rc = trainer_open(&t, &cfg, synthetic, real, run_dir, resume, common.quiet))) return cmd_fail("train", rc);
     install_handlers();
     trainer_set_stop_flag(t, &stop_requested);
-    rc = trainer_run(t);
-    if (!rc && !common.quiet)
-        fprintf(stderr, "train: %ld steps done; latest checkpoint %s\n", trainer_step(t), trainer_last_checkpoint(t));
+    rc = trainer_run(t); /* it reports its own end (train.log and stderr) */
     trainer_close(t);
     return rc ? cmd_fail("train", rc) : 0;
 }

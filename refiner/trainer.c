@@ -346,8 +346,14 @@ int trainer_run_steps(trainer *t, long max_steps) {
         if ((rc = train_metrics_row(&t->metrics, t->k.step, phase, &st, now_seconds() - t0))) return rc;
         if (t->cfg.train.sample_every && t->k.step % t->cfg.train.sample_every == 0 && (rc = write_sheet(t))) return rc;
         if (t->k.step % t->cfg.train.checkpoint_every == 0 && (rc = trainer_checkpoint(t))) return rc;
-        snprintf(extra, sizeof extra, "%s D acc %.2f/%.2f R adv %.3f |R(x)-x| %.4f", train_phase_name(phase),
-                 st.acc_real, st.acc_fake, st.r_adv, st.r_l1);
+        if (phase == TRAIN_PHASE_PRETRAIN_REFINER)
+            snprintf(extra, sizeof extra, "%s |R(x)-x| %.4f", train_phase_name(phase), st.r_l1);
+        else if (phase == TRAIN_PHASE_PRETRAIN_DISC)
+            snprintf(extra, sizeof extra, "%s D acc real %.2f refined %.2f", train_phase_name(phase), st.acc_real,
+                     st.acc_fake);
+        else
+            snprintf(extra, sizeof extra, "R adv %.3f |R(x)-x| %.4f D acc real %.2f refined %.2f", st.r_adv, st.r_l1,
+                     st.acc_real, st.acc_fake);
         progress_update(&t->prog, t->k.step - t->prog_base, extra);
     }
     if (advance_phase(t) == TRAIN_PHASE_DONE) {
