@@ -1,9 +1,289 @@
-/* placeholder */
+/* UnityEyes-like 2D eye regions (35x55 grayscale): textured, lit skin with a lid crease, brow and
+ * lashes; eyelids whose opening follows the gaze pitch; an eyeball whose iris (radial texture,
+ * dark limbus), pupil and corneal glint move and foreshorten with the gaze. Everything inside the
+ * eyeball is seen only through the lid opening. Geometry is built in "native" 55x35 pixel units in
+ * an eye frame (origin at the eyeball centre, rolled with the head) and mapped to the output size. */
 #include "simulator/sim.h"
+#include "nn/rng.h"
 #include "io/status.h"
-int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out, int glint) {
-    return rp_err(RP_EINTERNAL, "eyes: not yet");
+#include <math.h>
+#include <string.h>
+
+#define EYE_MAX_SIZE 512
+#define LID_TABLE 65   /* samples of the lid profile across the eye */
+#define IRIS_SPOKES 48 /* angular samples of the iris texture */
+#define NOISE_GX 12    /* skin value-noise lattice */
+#define NOISE_GY 8
+#define PUPIL_TONE 0.02f
+#define IRIS_FLOOR 0.12f
+
+static inline float clamp01(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+static inline float smooth(float t) { return t * t * (3 - 2 * t); }
+
+/* atan2 to ~1e-4 rad (polynomial), for the iris texture only. */
+static float atan2_fast(float y, float x) {
+    float ax = fabsf(x), ay = fabsf(y), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
+    if (mx == 0) return 0;
+    float a = mn / mx, s = a * a;
+    float r = ((-0.0464964749f * s + 0.15931422f) * s - 0.327622764f) * s * a + a;
+    if (ay > ax) r = 1.57079637f - r;
+    if (x < 0) r = 3.14159274f - r;
+    return y < 0 ? -r : r;
 }
+
+typedef struct {
+    /* eye frame */
+    float ex, ey, cr, sr;      /* eyeball centre (native px), cos/sin of head roll */
+    float R;                   /* eyeball radius */
+    float xl, xr, yl, yr;      /* lid corners (eye frame) */
+    float hu, hl;              /* upper / lower lid heights above / below the corner line */
+    float prof_u[LID_TABLE], prof_l[LID_TABLE]; /* lid bump profiles 0..1 */
+    float icx, icy;            /* iris centre (eye frame) */
+    float dx, dy, fore;        /* unit direction of the iris offset, foreshortening */
+    float ri, rp;              /* iris, pupil radius */
+    float spokes[IRIS_SPOKES], lashes[LID_TABLE];
+    float grid[NOISE_GY + 1][NOISE_GX + 1];
+    float gx, gy, gsig, gstr;  /* glint centre (eye frame), size, strength */
+    float brow_y, brow_curve, fold_gap;
+} eye_geom;
+
+/* Lid y at eye-frame x for the upper (up = 1) or lower lid; *t gets the position across. */
+static inline float lid_y(const eye_geom *g, float x, int up, float *t) {
+    float u = (x - g->xl) / (g->xr - g->xl);
+    *t = u;
+    float base = g->yl + (g->yr - g->yl) * u;
+    if (u <= 0 || u >= 1) return base;
+    float f = u * (LID_TABLE - 1);
+    int k = (int)f;
+    if (k >= LID_TABLE - 1) k = LID_TABLE - 2;
+    f -= k;
+    const float *p = up ? g->prof_u : g->prof_l;
+    float b = p[k] + (p[k + 1] - p[k]) * f;
+    return up ? base - g->hu * b : base + g->hl * b;
+}
+
+/* A lid profile: a bump across the eye, peaked at `peak` (0..1), sharpness `pw`. */
+static void lid_profile(float *out, float peak, float pw) {
+    float s = logf(0.5f) / logf(peak); /* u^s = 0.5 at the peak */
+    for (int k = 0; k < LID_TABLE; k++) {
+        float u = (float)k / (LID_TABLE - 1);
+        out[k] = powf(fmaxf(sinf((float)M_PI * powf(u, s)), 0.0f), pw); /* sin(pi) < 0 in float */
+    }
+}
+
+static void to_image(const eye_geom *g, float x, float y, float sx, float sy, float *out) {
+    out[0] = (g->ex + g->cr * x - g->sr * y) * sx;
+    out[1] = (g->ey + g->sr * x + g->cr * y) * sy;
+}
+
+/* ---------------------------------------------------------------- parameters and geometry */
+static void eye_draw_params(eye_geom *g, sim_eye_sample *s, rng_t *r) {
+    float pitch = (float)rng_range(r, -0.45, 0.45), yaw = (float)rng_range(r, -0.6, 0.6);
+    s->gaze[0] = pitch;
+    s->gaze[1] = yaw;
+    g->R = (float)rng_range(r, 12.0, 14.5);
+    g->ex = 27.5f + 1.5f * (float)rng_normal(r);
+    g->ey = 17.5f + 1.2f * (float)rng_normal(r);
+    s->head_roll = 0.08f * (float)rng_normal(r);
+    g->cr = cosf(s->head_roll);
+    g->sr = sinf(s->head_roll);
+    float R = g->R;
+    g->xl = -R * (float)rng_range(r, 1.1, 1.35);
+    g->xr = R * (float)rng_range(r, 1.1, 1.35);
+    g->yl = R * (float)rng_range(r, -0.05, 0.25);
+    g->yr = R * (float)rng_range(r, -0.1, 0.2);
+    /* the upper lid rides on the iris: up with the gaze, down when looking down; the lower lid
+     * moves a little the other way */
+    s->openness = (float)rng_range(r, 0.6, 1.15);
+    float sp = sinf(pitch);
+    g->hu = R * s->openness * (0.6f + 0.8f * sp);
+    g->hu = fminf(fmaxf(g->hu, 0.05f * R), 1.15f * R);
+    g->hl = R * (0.4f - 0.3f * sp) * sqrtf(s->openness);
+    g->hl = fminf(fmaxf(g->hl, 0.1f * R), 0.7f * R);
+    float peak_u = 0.5f + 0.22f * sinf(yaw) + 0.05f * (float)rng_normal(r);
+    float peak_l = 0.5f + 0.12f * sinf(yaw) + 0.05f * (float)rng_normal(r);
+    lid_profile(g->prof_u, fminf(fmaxf(peak_u, 0.3f), 0.7f), (float)rng_range(r, 0.7, 1.3));
+    lid_profile(g->prof_l, fminf(fmaxf(peak_l, 0.3f), 0.7f), (float)rng_range(r, 0.8, 1.5));
+    /* iris on the eyeball: the limbus circle sits sqrt(R^2 - ri^2) from the centre along the gaze */
+    g->ri = R * (float)rng_range(r, 0.45, 0.55);
+    g->rp = g->ri * (float)rng_range(r, 0.3, 0.55);
+    float depth = sqrtf(R * R - g->ri * g->ri);
+    float vx = sinf(yaw) * cosf(pitch), vy = -sinf(pitch), vn = hypotf(vx, vy);
+    g->icx = depth * vx;
+    g->icy = depth * vy;
+    g->dx = vn > 1e-6f ? vx / vn : 1;
+    g->dy = vn > 1e-6f ? vy / vn : 0;
+    g->fore = cosf(pitch) * cosf(yaw);
+    for (int k = 0; k < IRIS_SPOKES; k++) g->spokes[k] = rng_uniform(r);
+    for (int k = 0; k < LID_TABLE; k++) g->lashes[k] = rng_uniform(r);
+    for (int i = 0; i <= NOISE_GY; i++)
+        for (int j = 0; j <= NOISE_GX; j++) g->grid[i][j] = rng_uniform(r) - 0.5f;
+    /* appearance */
+    s->skin_tone = (float)rng_range(r, 0.35, 0.8);
+    s->skin_texture = (float)rng_range(r, 0.02, 0.1);
+    s->sclera_tone = (float)rng_range(r, 0.55, 0.95);
+    s->iris_tone = (float)rng_range(r, 0.15, 0.5);
+    s->iris_texture = (float)rng_range(r, 0.1, 0.5);
+    s->limbus = (float)rng_range(r, 0.2, 0.7);
+    s->light_dir = (float)rng_range(r, -M_PI, M_PI);
+    s->light_strength = (float)rng_range(r, 0.0, 0.35);
+    float gr = g->ri * (float)rng_range(r, 0.15, 0.6);
+    s->glint_x = gr * cosf(s->light_dir + (float)M_PI);
+    s->glint_y = gr * sinf(s->light_dir + (float)M_PI);
+    s->glint_strength = (float)rng_range(r, 0.4, 1.0);
+    g->gsig = (float)rng_range(r, 0.5, 0.9);
+    s->lash = (float)rng_range(r, 0.1, 0.45);
+    s->brow = (float)rng_range(r, 0.0, 0.5);
+    g->brow_y = -R * (float)rng_range(r, 1.0, 1.5);
+    g->brow_curve = R * (float)rng_range(r, 0.05, 0.25);
+    s->lid_fold = (float)rng_range(r, 0.0, 0.35);
+    g->fold_gap = (float)rng_range(r, 2.5, 5.0);
+    s->brightness = (float)rng_range(r, 0.0, 0.1);
+    s->contrast = (float)rng_range(r, 0.7, 1.2);
+    s->noise = (float)rng_range(r, 0.0, 0.02);
+    g->gx = g->icx + s->glint_x;
+    g->gy = g->icy + s->glint_y;
+    g->gstr = s->glint_strength;
+}
+
+/* Fraction of the pupil outline strictly inside the lid opening. */
+static float pupil_visible(const eye_geom *g) {
+    int in = 0;
+    for (int k = 0; k < 16; k++) {
+        float a = k * (float)M_PI / 8, ca = cosf(a) * g->rp * g->fore, sa = sinf(a) * g->rp;
+        float x = g->icx + ca * g->dx - sa * g->dy, y = g->icy + ca * g->dy + sa * g->dx, t;
+        float yu = lid_y(g, x, 1, &t), yl = lid_y(g, x, 0, &t);
+        in += t > 0 && t < 1 && y > yu + 0.5f && y < yl - 0.5f;
+    }
+    return in / 16.0f;
+}
+
+/* ---------------------------------------------------------------- shading */
+/* What the eyeball shows at eye-frame (x, y): sclera, iris, pupil, glint. */
+static float eyeball(const eye_geom *g, const sim_eye_sample *s, float x, float y, float yu, int glint) {
+    float v = s->sclera_tone * (1 - 0.35f * (x * x) / (g->R * g->R));
+    float vx = x - g->icx, vy = y - g->icy;
+    float along = (vx * g->dx + vy * g->dy) / g->fore, perp = vy * g->dx - vx * g->dy;
+    float rho = sqrtf(along * along + perp * perp); /* radius in the iris plane (native px) */
+    if (rho < g->ri + 1) {
+        float a = atan2_fast(perp, along) * (IRIS_SPOKES / (2 * (float)M_PI));
+        if (a < 0) a += IRIS_SPOKES;
+        int k = (int)a;
+        float f = a - k, sp = g->spokes[k % IRIS_SPOKES] * (1 - f) + g->spokes[(k + 1) % IRIS_SPOKES] * f;
+        float q = rho / g->ri;
+        /* texture and limbus modulate the iris above a floor that keeps the pupil the darkest */
+        float iris = IRIS_FLOOR + (s->iris_tone - IRIS_FLOOR) * (1 + s->iris_texture * (sp - 0.5f) * 2 * q) *
+                                      (1 - s->limbus * smooth(clamp01((q - 0.7f) / 0.3f)));
+        iris = iris + (PUPIL_TONE - iris) * clamp01(g->rp + 0.5f - rho);
+        v = v + (iris - v) * clamp01(g->ri + 0.5f - rho);
+    }
+    if (glint) {
+        float gx = x - g->gx, gy = y - g->gy, d2 = gx * gx + gy * gy, r2 = 9 * g->gsig * g->gsig;
+        if (d2 < r2) v += g->gstr * expf(-d2 / (2 * g->gsig * g->gsig)) * (1 - v);
+    }
+    /* the upper lid shades the eyeball just under it */
+    return v * (1 - 0.25f * clamp01(1 - (y - yu) / 2.5f));
+}
+
+int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out, int flags) {
+    if (H < 16 || W < 16 || H > EYE_MAX_SIZE || W > EYE_MAX_SIZE)
+        return rp_err(RP_EARG, "eyes: size %dx%d not supported (16..%d per side)", H, W, EYE_MAX_SIZE);
+    rng_t rng;
+    rng_seed(&rng, seed, index);
+    eye_geom g;
+    sim_eye_sample s;
+    memset(&s, 0, sizeof s);
+    eye_draw_params(&g, &s, &rng);
+    float sx = W / (float)SIM_EYE_W, sy = H / (float)SIM_EYE_H; /* output px per native px */
+    int glint = !(flags & SIM_EYE_NO_GLINT);
+    float noise_amp = flags & SIM_EYE_NO_NOISE ? 0 : 2 * s.noise;
+    float lcs = cosf(s.light_dir) / (2 * g.R), lsn = sinf(s.light_dir) / (2 * g.R);
+    float lash_len = 1.5f + 2.0f * s.lash / 0.45f;
+    /* per-column noise lattice position and weight, reused by every row */
+    float colX[EYE_MAX_SIZE], colF[EYE_MAX_SIZE];
+    int colJ[EYE_MAX_SIZE];
+    for (int j = 0; j < W; j++) {
+        colX[j] = (j + 0.5f) / sx;
+        float gxf = colX[j] * (NOISE_GX / (float)SIM_EYE_W);
+        int gj = (int)gxf;
+        colJ[j] = gj < 0 ? 0 : gj >= NOISE_GX ? NOISE_GX - 1 : gj;
+        colF[j] = smooth(clamp01(gxf - colJ[j]));
+    }
+    float inv_w = 1 / (g.xr - g.xl), inv_h = 1 / (g.hu + g.hl), inv_lash = 1 / lash_len, inv_R2 = 1 / (g.R * g.R);
+    float tex3 = 3 * s.skin_texture;
+    for (int i = 0; i < H; i++) {
+        float Y = (i + 0.5f) / sy, gyf = Y * (NOISE_GY / (float)SIM_EYE_H);
+        int gi = (int)gyf;
+        gi = gi < 0 ? 0 : gi >= NOISE_GY ? NOISE_GY - 1 : gi;
+        float fy = smooth(clamp01(gyf - gi));
+        const float *g0 = g.grid[gi], *g1 = g.grid[gi + 1];
+        float ry = Y - g.ey;
+        uint8_t *out_row = img + i * W;
+        for (int j = 0; j < W; j++) {
+            int gj = colJ[j];
+            float fx = colF[j];
+            float n0 = g0[gj] + (g0[gj + 1] - g0[gj]) * fx, n1 = g1[gj] + (g1[gj + 1] - g1[gj]) * fx;
+            float noise = n0 + (n1 - n0) * fy;
+            float rx = colX[j] - g.ex;
+            float x = g.cr * rx + g.sr * ry, y = -g.sr * rx + g.cr * ry;
+            /* skin: tone, light, low-frequency texture, pores; one draw per pixel gives 10 bits
+             * of pore texture and two 11-bit uniforms of sensor noise */
+            uint32_t bits = rng_u32(&rng);
+            float fine = (bits & 1023) * (1.0f / 1024) - 0.5f;
+            float skin = s.skin_tone * (1 + s.light_strength * (x * lcs + y * lsn)) *
+                         (1 + tex3 * noise + s.skin_texture * fine);
+            float yb = g.brow_y + g.brow_curve * fminf(x * x * inv_R2, 1.5f);
+            if (y < yb) skin *= 1 - s.brow * clamp01((yb - y) * (1.0f / 3)) * (1 + 0.8f * noise);
+            /* both lids at this x from one table position */
+            float t = (x - g.xl) * inv_w, v = skin;
+            if (t > 0 && t < 1) {
+                float f = t * (LID_TABLE - 1);
+                int k = (int)f;
+                k = k > LID_TABLE - 2 ? LID_TABLE - 2 : k;
+                f -= k;
+                float base = g.yl + (g.yr - g.yl) * t;
+                float yu = base - g.hu * (g.prof_u[k] + (g.prof_u[k + 1] - g.prof_u[k]) * f);
+                float yl = base + g.hl * (g.prof_l[k] + (g.prof_l[k + 1] - g.prof_l[k]) * f);
+                float bump = (yl - yu) * inv_h; /* 0 at the corners */
+                /* crease above the upper lid */
+                float dc = fabsf(y - (yu - g.fold_gap * bump)) * (1.0f / 1.5f);
+                if (dc < 1) skin *= 1 - s.lid_fold * (1 - dc) * bump;
+                /* lashes: strands above the upper lid margin, a thin dark line under the lower lid */
+                float du = yu - y;
+                if (du > -0.8f && du < lash_len) {
+                    float dark = s.lash * clamp01(1 - du * inv_lash) * (0.5f + g.lashes[k]) * (0.4f + 0.6f * bump);
+                    skin *= 1 - fminf(dark, 0.5f);
+                }
+                float dl = y - yl;
+                if (dl > -0.5f && dl < 1.5f) skin *= 1 - 0.5f * s.lash * clamp01(1 - fabsf(dl - 0.5f));
+                /* the lid opening, soft over a pixel */
+                float a = clamp01(y - yu + 0.5f) * clamp01(yl - y + 0.5f);
+                v = skin;
+                if (a > 0) v += (eyeball(&g, &s, x, y, yu, glint) - skin) * a;
+            }
+            /* gain and offset keep the darkest things (pupil, lashes) apart */
+            v = s.brightness + s.contrast * v;
+            v += noise_amp * (((bits >> 10) & 2047) * (1.0f / 2048) + (bits >> 21) * (1.0f / 2048) - 1);
+            out_row[j] = (uint8_t)(clamp01(v) * 255 + 0.5f);
+        }
+    }
+    /* labels in output pixels */
+    to_image(&g, g.icx, g.icy, sx, sy, s.pupil_center);
+    to_image(&g, 0, 0, sx, sy, s.eye_center);
+    float sc = sqrtf(sx * sy);
+    s.iris_radius = g.ri * sc;
+    s.pupil_radius = g.rp * sc;
+    s.eyeball_radius = g.R * sc;
+    s.pupil_visible = pupil_visible(&g);
+    for (int k = 0; k < SIM_EYELID_K; k++) {
+        float t, x = g.xl + (g.xr - g.xl) * k / (SIM_EYELID_K - 1);
+        to_image(&g, x, lid_y(&g, x, 1, &t), sx, sy, s.eyelid_upper + 2 * k);
+        to_image(&g, x, lid_y(&g, x, 0, &t), sx, sy, s.eyelid_lower + 2 * k);
+    }
+    if (out) *out = s;
+    return 0;
+}
+
 int sim_eye_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out) {
-    return sim_eye_render_opts(img, H, W, seed, index, out, 1);
+    return sim_eye_render_opts(img, H, W, seed, index, out, 0);
 }

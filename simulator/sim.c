@@ -39,6 +39,7 @@ static const sim_column eye_columns[] = {
     ECOL("labels/pupil_center", pupil_center, "pixels"),
     ECOL("labels/iris_radius", iris_radius, "pixels"),
     ECOL("labels/pupil_radius", pupil_radius, "pixels"),
+    ECOL("labels/pupil_visible", pupil_visible, NULL),
     ECOL("labels/eyelid_upper", eyelid_upper, "pixels"),
     ECOL("labels/eyelid_lower", eyelid_lower, "pixels"),
     ECOL("labels/eye_center", eye_center, "pixels"),

@@ -40,6 +40,7 @@ typedef struct {
     float pupil_center[2];  /* (x, y) pixels */
     float iris_radius;      /* pixels */
     float pupil_radius;     /* pixels */
+    float pupil_visible;    /* fraction of the pupil outline inside the lid opening */
     float eyelid_upper[2 * SIM_EYELID_K]; /* (x, y) pairs, pixels */
     float eyelid_lower[2 * SIM_EYELID_K];
     float eye_center[2];    /* eyeball centre projection (x, y) pixels */
@@ -49,7 +50,8 @@ typedef struct {
     float skin_tone, skin_texture;
     float sclera_tone, iris_tone, iris_texture, limbus;
     float glint_x, glint_y, glint_strength; /* glint position offset (pixels) */
-    float brightness, contrast, light_dir, light_strength;
+    float brightness, contrast; /* output = brightness + contrast * shade */
+    float light_dir, light_strength;
     float lash, brow, noise;
     float lid_fold; /* crease strength above the upper lid */
 } sim_eye_sample;
@@ -86,10 +88,12 @@ const sim_scene *sim_scene_find(const char *name);
 int sim_digit_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_digit_sample *out);
 int sim_eye_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out);
 
-/* Eye renders with the corneal glint suppressed (for label tests: the glint is the one bright
- * spot inside the pupil). Same geometry and labels as sim_eye_render for the same (seed, index). */
+/* Eye renders without the corneal glint and/or the sensor noise (for label tests: the glint is
+ * the one bright spot inside the pupil). Same geometry and labels as sim_eye_render for the
+ * same (seed, index). */
+enum { SIM_EYE_NO_GLINT = 1, SIM_EYE_NO_NOISE = 2 };
 int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out,
-                        int glint);
+                        int flags);
 
 /* ---------------------------------------------------------------- batches */
 /* Renders samples first .. first+n-1 into images (n*H*W) and samples (n records, may be NULL)
