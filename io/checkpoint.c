@@ -350,8 +350,8 @@ static int load_all(hid_t f, train_state *s, train_counters *k) {
     long cap = 0, count = 0;
     if (!(rc = attr_long(g, "capacity", &cap)) && !(rc = attr_long(g, "count", &count))) {
         if (cap != s->hist.capacity)
-            rc = rp_err(RP_EARG, "capacity %ld in the checkpoint, %ld in the config (train.history_size must not change "
-                                 "on resume)", cap, s->hist.capacity);
+            rc = rp_err(RP_EARG, "capacity %ld in the checkpoint, %ld now (train.history_size, or 100 * train.batch "
+                                 "when it is 0, must not change on resume)", cap, s->hist.capacity);
         else if (count < 0 || count > cap)
             rc = rp_err(RP_EFORMAT, "count %ld outside [0, %ld]", count, cap);
         else {

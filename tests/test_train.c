@@ -24,6 +24,30 @@
 
 static char tmpdir[64];
 
+/* Counting allocations during the steps: this binary's malloc/calloc/realloc wrap glibc's
+ * (not under AddressSanitizer, which owns them). */
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_ALLOCS 0
+#else
+#define COUNT_ALLOCS 1
+extern void *__libc_malloc(size_t), *__libc_calloc(size_t, size_t), *__libc_realloc(void *, size_t);
+static volatile long alloc_count;
+static volatile int alloc_counting;
+void *malloc(size_t n) {
+    if (alloc_counting) alloc_count++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t m) {
+    if (alloc_counting) alloc_count++;
+    return __libc_calloc(n, m);
+}
+void *realloc(void *p, size_t n) {
+    if (alloc_counting) alloc_count++;
+    return __libc_realloc(p, n);
+}
+#endif
+
+
 static int setup(void **state) {
     (void)state;
     nn_set_threads(1);
@@ -232,6 +256,41 @@ static void test_disc_step_uses_history(void **state) {
     free(r0);
     free(d0);
     train_state_free(&s);
+}
+
+static void test_steps_do_not_allocate(void **state) {
+    (void)state;
+    if (!COUNT_ALLOCS) skip();
+#if COUNT_ALLOCS
+    rp_config cfg;
+    tiny_config(&cfg);
+    snprintf(cfg.train.psi, sizeof cfg.train.psi, "cellmean");
+    train_state s;
+    assert_int_equal(init_state(&s, &cfg), 0);
+    int b = cfg.train.batch;
+    size_t n = (size_t)b * s.img;
+    float *real = malloc(sizeof(float) * n), *syn = malloc(sizeof(float) * n);
+    rng_t r;
+    rng_seed(&r, 5, 0);
+    blobs(real, b, &r, 1);
+    blobs(syn, b, &r, 0);
+    train_stats st;
+    /* one warm-up of each (BLAS may set itself up on first use) */
+    assert_int_equal(train_refiner_step(&s, syn, 1, &st), 0);
+    assert_int_equal(train_disc_step(&s, real, syn, &st), 0);
+    alloc_count = 0;
+    alloc_counting = 1;
+    for (int i = 0; i < 4; i++) {
+        train_refiner_step(&s, syn, 0, &st);
+        train_refiner_step(&s, syn, 1, &st);
+        train_disc_step(&s, real, syn, &st);
+    }
+    alloc_counting = 0;
+    assert_int_equal(alloc_count, 0);
+    free(real);
+    free(syn);
+    train_state_free(&s);
+#endif
 }
 
 static void test_nan_detected(void **state) {
@@ -669,17 +728,50 @@ static void test_open_errors(void **state) {
     assert_non_null(strstr(rp_errmsg(), "train.batch"));
 }
 
+/* D wins outright (R frozen by a zero learning rate): the warning users of other
+ * implementations never got must appear in train.log after 100 saturated iterations. */
+static void test_warns_when_d_saturates(void **state) {
+    (void)state;
+    rp_config cfg;
+    char dir[128], path[256], line[1024];
+    snprintf(dir, sizeof dir, "%s/run_warn", tmpdir);
+    run_config(&cfg, 130);
+    cfg.refiner.filters = 4;
+    cfg.train.pretrain_refiner_steps = 0;
+    cfg.train.pretrain_disc_steps = 20;
+    cfg.train.k_g = 1;
+    cfg.train.lr_refiner = 0;
+    cfg.train.lr_disc = 0.002;
+    cfg.train.checkpoint_every = 1000;
+    cfg.train.sample_every = 0;
+    trainer *t = open_run(&cfg, dir, 0);
+    assert_int_equal(trainer_run(t), 0);
+    long run = trainer_counters(t)->d_saturated_run;
+    trainer_close(t);
+    print_message("  D saturated for the last %ld iterations\n", run);
+    assert_true(run >= 100);
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int warned = 0;
+    while (fgets(line, sizeof line, f)) warned += strstr(line, "warning: the discriminator has classified") != NULL;
+    fclose(f);
+    assert_int_equal(warned, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adversarial_gradient_fd),
         cmocka_unit_test(test_full_refiner_gradient_fd),
         cmocka_unit_test(test_disc_step_uses_history),
+        cmocka_unit_test(test_steps_do_not_allocate),
         cmocka_unit_test(test_nan_detected),
         cmocka_unit_test(test_tiny_run_learns),
         cmocka_unit_test(test_resume_bit_exact),
         cmocka_unit_test(test_run_directory),
         cmocka_unit_test(test_nan_stops_naming_step),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_warns_when_d_saturates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
