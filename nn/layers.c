@@ -58,8 +58,7 @@ void maxpool_forward(const maxpool_desc *d, float *out, int *argmax, const float
                     for (int w = w0; w < w1; w++) {
                         /* Strict > keeps the first maximum in scan order; NaN propagates. */
                         float v = x[h * W + w];
-                        if (v > m || isnan(v)) {
-                            if (isnan(m)) continue;
+                        if (v > m || (isnan(v) && !isnan(m))) {
                             m = v;
                             best = h * W + w;
                         }

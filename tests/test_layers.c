@@ -440,6 +440,11 @@ static void test_maxpool_padding_never_wins_and_accumulates(void **state) {
     assert_float_equal(total, 12, 0); /* every output routes its gradient to one input */
     maxpool_backward(&d, din, dout, am);
     for (int i = 0; i < 12; i++) assert_float_equal(din[i], 2 * once[i], 0);
+    /* A NaN wins its windows (as in PyTorch), so it is not silently dropped. */
+    in[5] = NAN;
+    maxpool_forward(&d, out, am, in);
+    assert_true(isnan(out[0]) && am[0] == 5); /* window (0,0) covers in[5] at row 1, col 1 */
+    assert_false(isnan(out[3]));              /* window (0,3) covers cols 2-3 only */
 }
 
 static void test_elementwise_accumulate_and_values(void **state) {
@@ -517,7 +522,7 @@ static void test_small_net_direction(void **state) {
     for (size_t i = 0; i < nx; i++)
         if (fabsf(dx[i]) > fabsf(dx[big])) big = i;
     dx[big] = -dx[big];
-    int caught = gc_check_direction("net d/dx (sabotaged)", net_loss, &n, n.x, dx, nx, 1e-3, 1e-2, 99);
+    int caught = gc_check_direction("net d/dx sabotaged, must FAIL", net_loss, &n, n.x, dx, nx, 1e-3, 1e-2, 99);
     assert_int_equal(bad, 0);
     assert_int_equal(caught, 1);
     free(n.x), free(n.w1), free(n.b1), free(n.w2), free(n.b2), free(n.h1), free(n.a1), free(n.p1);
