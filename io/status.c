@@ -21,7 +21,8 @@ int rp_err_prefix(int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    snprintf(errbuf, sizeof errbuf, "%s%s", pre, old);
+    if (snprintf(errbuf, sizeof errbuf, "%s%s", pre, old) >= (int)sizeof errbuf)
+        memcpy(errbuf + sizeof errbuf - 4, "...", 4); /* cut long messages visibly */
     return code;
 }
 
