@@ -42,6 +42,10 @@ int train_source_open(train_source *s, const char *spec, int max_n, size_t cache
     s->W = info->W;
     s->dtype = info->dtype;
     s->max_n = max_n;
+    if (s->N > (long)UINT32_MAX) {
+        train_source_close(s);
+        return rp_err(RP_EARG, "%s: %ld images; at most %lu can be sampled", spec, info->N, (unsigned long)UINT32_MAX);
+    }
     size_t img = (size_t)s->C * s->H * s->W;
     size_t bytes = (size_t)s->N * img * (s->dtype == H5DS_UINT8 ? 1 : sizeof(float));
     s->rows = malloc(sizeof(long) * max_n);

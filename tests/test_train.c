@@ -19,6 +19,7 @@
 #include "io/h5ds.h"
 #include "io/status.h"
 #include "nn/gemm.h"
+#include "refiner/train_data.h"
 #include "refiner/train_step.h"
 #include "refiner/trainer.h"
 
@@ -537,6 +538,38 @@ static trainer *open_run(const rp_config *cfg, const char *dir, int resume) {
     return t;
 }
 
+/* A cached and a streamed source give the same floats for the same rows. */
+static void test_source_cache_equals_stream(void **state) {
+    (void)state;
+    char syn[256], real[256];
+    data_paths(syn, real, sizeof syn);
+    train_source a, b;
+    assert_int_equal(train_source_open(&a, syn, 16, (size_t)1 << 30), 0);
+    assert_int_equal(train_source_open(&b, syn, 16, 0), 0);
+    assert_non_null(a.cache_u8);
+    assert_null(b.cache_u8);
+    assert_int_equal(a.N, 200);
+    rng_t ra, rb;
+    rng_seed(&ra, 4, 0);
+    rb = ra;
+    size_t n = 16 * (size_t)S * S;
+    float *xa = malloc(sizeof(float) * n), *xb = malloc(sizeof(float) * n);
+    for (int k = 0; k < 5; k++) {
+        assert_int_equal(train_source_sample(&a, &ra, 16, xa), 0);
+        assert_int_equal(train_source_sample(&b, &rb, 16, xb), 0);
+        assert_memory_equal(xa, xb, sizeof(float) * n);
+    }
+    float lo = 1, hi = -1;
+    for (size_t i = 0; i < n; i++) lo = fminf(lo, xa[i]), hi = fmaxf(hi, xa[i]);
+    assert_true(lo >= -1.0f && hi <= 1.0f && hi - lo > 1.0f); /* scaled to [-1, 1] */
+    long rows[2] = {0, 200};
+    assert_int_equal(train_source_read(&b, rows, 2, xb), RP_EARG);
+    free(xa);
+    free(xb);
+    train_source_close(&a);
+    train_source_close(&b);
+}
+
 /* 2n steps in one go == n steps, stop, --resume, the rest; also when the stop falls inside a
  * pretraining phase, and when the resumed run raises train.iterations. */
 static void test_resume_bit_exact(void **state) {
@@ -767,6 +800,7 @@ int main(void) {
         cmocka_unit_test(test_steps_do_not_allocate),
         cmocka_unit_test(test_nan_detected),
         cmocka_unit_test(test_tiny_run_learns),
+        cmocka_unit_test(test_source_cache_equals_stream),
         cmocka_unit_test(test_resume_bit_exact),
         cmocka_unit_test(test_run_directory),
         cmocka_unit_test(test_nan_stops_naming_step),
