@@ -403,8 +403,12 @@ int eval_run(const eval_options *o, eval_result *res) {
             feat = &loaded;
             COPY(res->feature_source, o->features);
         } else {
-            snprintf(res->feature_source, sizeof res->feature_source, "%s%s", "trained on this training set (not shared)",
-                     o->save_features ? "; saved" : "");
+            if (o->save_features)
+                snprintf(res->feature_source, sizeof res->feature_source, "trained on this training set, saved to %s",
+                         o->save_features);
+            else
+                snprintf(res->feature_source, sizeof res->feature_source,
+                         "trained on this training set (not shared: compare only with the same features)");
         }
         if ((rc = run_frechet(o, feat, &real, &T, res)) || (rc = run_domain(o, &real, &T, res))) goto done;
         double h1[256] = {0}, h2[256] = {0};
