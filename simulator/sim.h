@@ -53,7 +53,12 @@ typedef struct {
     float brightness, contrast; /* output = brightness + contrast * shade */
     float light_dir, light_strength;
     float lash, brow, noise;
-    float lid_fold; /* crease strength above the upper lid */
+    float lid_fold;         /* crease strength above the upper lid */
+    float fold_gap;         /* crease distance above the lid margin (native pixels) */
+    float lid_peak[2];      /* upper, lower lid: where across the eye (0..1) the lid is highest/lowest */
+    float lid_power[2];     /* upper, lower lid profile sharpness */
+    float glint_size;       /* glint std (native pixels) */
+    float brow_height, brow_curve; /* brow line above the eyeball centre (native pixels) */
 } sim_eye_sample;
 
 /* ---------------------------------------------------------------- scenes */
