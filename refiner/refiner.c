@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/status.h"
+#include "nn/gemm.h"
 #include "nn/layers.h"
 
 int refiner_init(refiner *r, const refiner_config *cfg, uint64_t seed) {
@@ -74,19 +75,30 @@ static void descs(const refiner *r, int n, conv2d_desc *in, conv2d_desc *blk, co
     conv2d_desc_init(out, n, F, r->H, r->W, C, 1, 1, 0);
 }
 
+/* Images per pass through the whole network: two per thread. Running a small group of images
+ * through every layer before the next group keeps the element-wise passes (ReLU, residual add,
+ * their gradients) on maps that are still in cache, instead of streaming each batch-sized map
+ * through memory once per pass; the GEMMs are per image either way. */
+static int chunk_images(int N) {
+    int c = 2 * nn_max_threads();
+    if (c > 32) c = 32;
+    return c < N ? c : N;
+}
+
 static int alloc_buffers(refiner *r, int N, int H, int W, int training) {
     release_buffers(r);
     assert(N > 0 && H > 0 && W > 0);
     r->N = N, r->H = H, r->W = W, r->training = training;
-    const size_t map = (size_t)N * r->cfg.F * H * W, img = (size_t)N * r->cfg.C * H * W;
-    const size_t nacts = training ? (2 * (size_t)r->cfg.B + 1) * map + img : 3 * map;
+    r->chunk = chunk_images(N);
+    const size_t fm = (size_t)r->cfg.F * H * W, im = (size_t)r->cfg.C * H * W, ch = (size_t)r->chunk;
+    const size_t nacts = training ? (2 * (size_t)r->cfg.B + 1) * N * fm + N * im : 3 * ch * fm;
     conv2d_desc in, blk, out;
     descs(r, 1, &in, &blk, &out);
     size_t nws = conv2d_workspace(&in);
     if (conv2d_workspace(&blk) > nws) nws = conv2d_workspace(&blk);
     if (conv2d_workspace(&out) > nws) nws = conv2d_workspace(&out);
     r->acts = malloc(nacts * sizeof(float));
-    r->dacts = training ? malloc((3 * map + img) * sizeof(float)) : NULL;
+    r->dacts = training ? malloc((3 * ch * fm + ch * im) * sizeof(float)) : NULL;
     r->ws = malloc((nws ? nws : 1) * sizeof(float));
     if (!r->acts || (training && !r->dacts) || !r->ws) {
         release_buffers(r);
@@ -107,93 +119,116 @@ int refiner_prepare_infer(refiner *r, int N, int H, int W) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Training layout inside acts: h[i] is the input of block i (h[B] feeds the output conv),
- * rl[i] the ReLU output inside block i, y the tanh output. */
+ * rl[i] the ReLU output inside block i, y the tanh output; each holds the prepared N images.
+ * A chunk of c images starting at image i0 uses the same offsets into every map. */
 
-static float *act_h(const refiner *r, int i) {
-    return r->acts + (size_t)i * r->N * r->cfg.F * r->H * r->W;
+static size_t fmap(const refiner *r) { return (size_t)r->cfg.F * r->H * r->W; }
+static size_t imsz(const refiner *r) { return (size_t)r->cfg.C * r->H * r->W; }
+static float *act_h(const refiner *r, int i, int i0) { return r->acts + ((size_t)i * r->N + i0) * fmap(r); }
+static float *act_r(const refiner *r, int i, int i0) { return act_h(r, r->cfg.B + 1 + i, i0); }
+static float *act_y(const refiner *r, int i0) {
+    return r->acts + (2 * (size_t)r->cfg.B + 1) * r->N * fmap(r) + (size_t)i0 * imsz(r);
 }
-static float *act_r(const refiner *r, int i) { return act_h(r, r->cfg.B + 1 + i); }
-static float *act_y(const refiner *r) { return act_h(r, 2 * r->cfg.B + 1); }
 
 static float *grad_of(refiner *r, const float *w) { return r->p.grad + (w - r->p.data); }
 
-void refiner_forward(refiner *r, float *out, const float *in, int n) {
-    assert(r->acts && r->training && n > 0 && n <= r->N);
-    const size_t nmap = (size_t)n * r->cfg.F * r->H * r->W, nimg = (size_t)n * r->cfg.C * r->H * r->W;
+/* Images [i0, i0 + c) of a forward pass. */
+static void forward_chunk(refiner *r, float *out, const float *in, int i0, int c) {
+    const size_t cmap = (size_t)c * fmap(r), cimg = (size_t)c * imsz(r);
     conv2d_desc din, dblk, dout;
-    descs(r, n, &din, &dblk, &dout);
-    r->last_in = in;
-    float *h = act_h(r, 0);
+    descs(r, c, &din, &dblk, &dout);
+    float *h = act_h(r, 0, i0);
     conv2d_forward(&din, h, in, r->in_w, r->in_b, r->ws);
-    relu_forward(h, h, nmap);
+    relu_forward(h, h, cmap);
     for (int i = 0; i < r->cfg.B; i++) {
-        float *t = act_r(r, i), *next = act_h(r, i + 1);
-        conv2d_forward(&dblk, t, act_h(r, i), r->blk_w1[i], r->blk_b1[i], r->ws);
-        relu_forward(t, t, nmap);
+        float *t = act_r(r, i, i0), *next = act_h(r, i + 1, i0);
+        conv2d_forward(&dblk, t, act_h(r, i, i0), r->blk_w1[i], r->blk_b1[i], r->ws);
+        relu_forward(t, t, cmap);
         conv2d_forward(&dblk, next, t, r->blk_w2[i], r->blk_b2[i], r->ws);
-        add_forward(next, next, act_h(r, i), nmap);
-        relu_forward(next, next, nmap);
+        add_forward(next, next, act_h(r, i, i0), cmap);
+        relu_forward(next, next, cmap);
     }
-    float *y = act_y(r);
-    conv2d_forward(&dout, y, act_h(r, r->cfg.B), r->out_w, r->out_b, r->ws);
-    tanh_forward(y, y, nimg);
-    memcpy(out, y, nimg * sizeof(float));
+    float *y = act_y(r, i0);
+    conv2d_forward(&dout, y, act_h(r, r->cfg.B, i0), r->out_w, r->out_b, r->ws);
+    tanh_forward(y, y, cimg);
+    memcpy(out, y, cimg * sizeof(float));
 }
 
-void refiner_backward(refiner *r, float *din, const float *dout, int n) {
-    assert(r->acts && r->training && r->last_in && n > 0 && n <= r->N);
-    const size_t map = (size_t)r->N * r->cfg.F * r->H * r->W;
-    const size_t nmap = (size_t)n * r->cfg.F * r->H * r->W, nimg = (size_t)n * r->cfg.C * r->H * r->W;
+void refiner_forward(refiner *r, float *out, const float *in, int n) {
+    assert(r->acts && r->training && n > 0 && n <= r->N);
+    r->last_in = in;
+    for (int i0 = 0; i0 < n; i0 += r->chunk) {
+        int c = n - i0 < r->chunk ? n - i0 : r->chunk;
+        forward_chunk(r, out + i0 * imsz(r), in + i0 * imsz(r), i0, c);
+    }
+}
+
+/* Images [i0, i0 + c) of a backward pass; parameter gradients accumulate across chunks. */
+static void backward_chunk(refiner *r, float *din, const float *dout, int i0, int c) {
+    const size_t chmap = (size_t)r->chunk * fmap(r), cmap = (size_t)c * fmap(r), cimg = (size_t)c * imsz(r);
     conv2d_desc cin, cblk, cout;
-    descs(r, n, &cin, &cblk, &cout);
+    descs(r, c, &cin, &cblk, &cout);
     /* X carries dL/dh[i+1] down the blocks, Y the gradient at the block's residual sum (which
      * becomes dL/dh[i] once the conv branch is added), Z the gradient inside the block. */
-    float *X = r->dacts, *Y = X + map, *Z = Y + map, *dy = Z + map;
-    memset(dy, 0, nimg * sizeof(float));
-    tanh_backward(dy, dout, act_y(r), nimg);
-    memset(X, 0, nmap * sizeof(float));
-    conv2d_backward(&cout, X, grad_of(r, r->out_w), grad_of(r, r->out_b), dy, act_h(r, r->cfg.B), r->out_w,
+    float *X = r->dacts, *Y = X + chmap, *Z = Y + chmap, *dy = Z + chmap;
+    memset(dy, 0, cimg * sizeof(float));
+    tanh_backward(dy, dout, act_y(r, i0), cimg);
+    memset(X, 0, cmap * sizeof(float));
+    conv2d_backward(&cout, X, grad_of(r, r->out_w), grad_of(r, r->out_b), dy, act_h(r, r->cfg.B, i0), r->out_w,
                     r->ws);
     for (int i = r->cfg.B - 1; i >= 0; i--) {
-        memset(Y, 0, nmap * sizeof(float));
-        relu_backward(Y, X, act_h(r, i + 1), nmap);
-        memset(X, 0, nmap * sizeof(float));
-        conv2d_backward(&cblk, X, grad_of(r, r->blk_w2[i]), grad_of(r, r->blk_b2[i]), Y, act_r(r, i),
+        memset(Y, 0, cmap * sizeof(float));
+        relu_backward(Y, X, act_h(r, i + 1, i0), cmap);
+        memset(X, 0, cmap * sizeof(float));
+        conv2d_backward(&cblk, X, grad_of(r, r->blk_w2[i]), grad_of(r, r->blk_b2[i]), Y, act_r(r, i, i0),
                         r->blk_w2[i], r->ws);
-        memset(Z, 0, nmap * sizeof(float));
-        relu_backward(Z, X, act_r(r, i), nmap);
-        conv2d_backward(&cblk, Y, grad_of(r, r->blk_w1[i]), grad_of(r, r->blk_b1[i]), Z, act_h(r, i),
+        memset(Z, 0, cmap * sizeof(float));
+        relu_backward(Z, X, act_r(r, i, i0), cmap);
+        conv2d_backward(&cblk, Y, grad_of(r, r->blk_w1[i]), grad_of(r, r->blk_b1[i]), Z, act_h(r, i, i0),
                         r->blk_w1[i], r->ws);
         float *t = X;
         X = Y;
         Y = t;
     }
-    memset(Z, 0, nmap * sizeof(float));
-    relu_backward(Z, X, act_h(r, 0), nmap);
-    conv2d_backward(&cin, din, grad_of(r, r->in_w), grad_of(r, r->in_b), Z, r->last_in, r->in_w, r->ws);
+    memset(Z, 0, cmap * sizeof(float));
+    relu_backward(Z, X, act_h(r, 0, i0), cmap);
+    conv2d_backward(&cin, din, grad_of(r, r->in_w), grad_of(r, r->in_b), Z, r->last_in + i0 * imsz(r), r->in_w,
+                    r->ws);
+}
+
+void refiner_backward(refiner *r, float *din, const float *dout, int n) {
+    assert(r->acts && r->training && r->last_in && n > 0 && n <= r->N);
+    for (int i0 = 0; i0 < n; i0 += r->chunk) {
+        int c = n - i0 < r->chunk ? n - i0 : r->chunk;
+        backward_chunk(r, din ? din + i0 * imsz(r) : NULL, dout + i0 * imsz(r), i0, c);
+    }
 }
 
 void refiner_infer(refiner *r, float *out, const float *in, int n) {
     assert(r->acts && n > 0 && n <= r->N);
-    const size_t map = (size_t)r->N * r->cfg.F * r->H * r->W;
-    const size_t nmap = (size_t)n * r->cfg.F * r->H * r->W, nimg = (size_t)n * r->cfg.C * r->H * r->W;
-    conv2d_desc din, dblk, dout;
-    descs(r, n, &din, &dblk, &dout);
-    float *h = r->acts, *t = h + map, *s = t + map;
-    conv2d_forward(&din, h, in, r->in_w, r->in_b, r->ws);
-    relu_forward(h, h, nmap);
-    for (int i = 0; i < r->cfg.B; i++) {
-        conv2d_forward(&dblk, t, h, r->blk_w1[i], r->blk_b1[i], r->ws);
-        relu_forward(t, t, nmap);
-        conv2d_forward(&dblk, s, t, r->blk_w2[i], r->blk_b2[i], r->ws);
-        add_forward(s, s, h, nmap);
-        relu_forward(s, s, nmap);
-        float *u = h;
-        h = s;
-        s = u;
+    const size_t chmap = (size_t)r->chunk * fmap(r);
+    for (int i0 = 0; i0 < n; i0 += r->chunk) {
+        const int c = n - i0 < r->chunk ? n - i0 : r->chunk;
+        const size_t cmap = (size_t)c * fmap(r);
+        conv2d_desc din, dblk, dout;
+        descs(r, c, &din, &dblk, &dout);
+        float *h = r->acts, *t = h + chmap, *s = t + chmap;
+        conv2d_forward(&din, h, in + i0 * imsz(r), r->in_w, r->in_b, r->ws);
+        relu_forward(h, h, cmap);
+        for (int i = 0; i < r->cfg.B; i++) {
+            conv2d_forward(&dblk, t, h, r->blk_w1[i], r->blk_b1[i], r->ws);
+            relu_forward(t, t, cmap);
+            conv2d_forward(&dblk, s, t, r->blk_w2[i], r->blk_b2[i], r->ws);
+            add_forward(s, s, h, cmap);
+            relu_forward(s, s, cmap);
+            float *u = h;
+            h = s;
+            s = u;
+        }
+        float *o = out + i0 * imsz(r);
+        conv2d_forward(&dout, o, h, r->out_w, r->out_b, r->ws);
+        tanh_forward(o, o, (size_t)c * imsz(r));
     }
-    conv2d_forward(&dout, out, h, r->out_w, r->out_b, r->ws);
-    tanh_forward(out, out, nimg);
     /* The training layout's saved activations are now stale. */
     if (r->training) r->last_in = NULL;
 }

@@ -27,10 +27,11 @@ typedef struct {
     /* activations for the current (N, H, W), allocated by refiner_prepare, reused every step */
     int N, H, W;
     int training;    /* 1: acts holds every saved activation (refiner_prepare); 0: three
-                      * ping-pong feature maps for refiner_infer (refiner_prepare_infer) */
+                      * ping-pong (chunk,F,H,W) maps for refiner_infer (refiner_prepare_infer) */
     float *acts;     /* training: h[0..B] (B+1 maps), r[0..B-1] (B maps), tanh output;
                       * each map (N,F,H,W), the tanh output (N,C,H,W) */
-    float *dacts;    /* backward scratch: three (N,F,H,W) maps and one (N,C,H,W) */
+    float *dacts;    /* backward scratch: three (chunk,F,H,W) maps and one (chunk,C,H,W) */
+    int chunk;       /* images run through every layer together (forward, backward, infer) */
     float *ws;       /* shared conv workspace */
     const float *last_in;
 } refiner;
@@ -40,8 +41,9 @@ int refiner_init(refiner *r, const refiner_config *cfg, uint64_t seed);
 /* Allocates activations/workspace for training on batch N of H x W images (no-op if
  * unchanged): (2B+1) feature maps of N*F*H*W floats are saved for the backward pass. */
 int refiner_prepare(refiner *r, int N, int H, int W);
-/* Inference only: three feature maps of N*F*H*W floats (no-op if already prepared, for
- * training or not, with this H x W and at least N). refiner_forward/backward then assert. */
+/* Inference only: three feature maps of a few images each, whatever N (no-op if already
+ * prepared, for training or not, with this H x W and at least N). refiner_forward/backward
+ * then assert. */
 int refiner_prepare_infer(refiner *r, int N, int H, int W);
 /* out (n,C,H,W) = R(in), saving activations. in must stay valid until refiner_backward.
  * n <= prepared N. Needs refiner_prepare. */

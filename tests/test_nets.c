@@ -438,10 +438,16 @@ static void test_pytorch_reference(void **state) {
     (void)state;
     fixture fx;
     fx_open(&fx);
-    cmp_stats st;
-    check_all(&fx, &st);
-    assert_true(st.tensors > 100);
-    assert_int_equal(st.failed, 0);
+    /* once on one thread, once with the batch split across two (when there are two) */
+    for (int threads = 1; threads <= (nn_max_threads() > 1 ? 2 : 1); threads++) {
+        nn_set_threads(threads);
+        printf("  with %d thread(s):\n", threads);
+        cmp_stats st;
+        check_all(&fx, &st);
+        assert_true(st.tensors > 100);
+        assert_int_equal(st.failed, 0);
+    }
+    nn_set_threads(1);
     fx_close(&fx);
 }
 
@@ -754,6 +760,42 @@ static void test_infer_accumulate_and_flags(void **state) {
     free(x), free(y1), free(y2), free(dy), free(dx), free(g1), free(lg), free(dl), free(din);
 }
 
+/* R runs a batch a few images (r.chunk) at a time through every layer: a batch spanning several
+ * chunks must give, image by image, what one-image passes give, and the sum of their gradients. */
+static void test_chunked_batch_matches_single_images(void **state) {
+    (void)state;
+    refiner_config rc = {1, 8, 2};
+    refiner rb, r1;
+    assert_int_equal(refiner_init(&rb, &rc, 9), 0);
+    assert_int_equal(refiner_init(&r1, &rc, 9), 0);
+    const int N = 11, H = 9, W = 11;
+    const size_t im = (size_t)H * W;
+    assert_int_equal(refiner_prepare(&rb, N, H, W), 0);
+    assert_int_equal(refiner_prepare(&r1, 1, H, W), 0);
+    assert_true(rb.chunk >= 1 && rb.chunk < N); /* several chunks, the last one partial or not */
+    float *x = alloc0(N * im), *dy = alloc0(N * im), *y = alloc0(N * im), *dx = alloc0(N * im);
+    float *y1 = alloc0(im), *dx1 = alloc0(im), *g1 = alloc0(r1.p.count);
+    rng_t rng;
+    rng_seed(&rng, 10, 0);
+    for (size_t i = 0; i < N * im; i++) x[i] = (float)rng_range(&rng, -1, 1), dy[i] = (float)rng_normal(&rng);
+    refiner_forward(&rb, y, x, N);
+    param_block_zero_grad(&rb.p);
+    refiner_backward(&rb, dx, dy, N);
+    param_block_zero_grad(&r1.p);
+    for (int n = 0; n < N; n++) {
+        refiner_forward(&r1, y1, x + n * im, 1);
+        for (size_t i = 0; i < im; i++) assert_float_equal(y[n * im + i], y1[i], 1e-6);
+        memset(dx1, 0, im * sizeof(float));
+        refiner_backward(&r1, dx1, dy + n * im, 1);
+        for (size_t i = 0; i < im; i++) assert_float_equal(dx[n * im + i], dx1[i], 1e-5 * (1 + fabsf(dx1[i])));
+    }
+    memcpy(g1, r1.p.grad, r1.p.count * sizeof(float));
+    for (size_t i = 0; i < rb.p.count; i++) assert_float_equal(rb.p.grad[i], g1[i], 1e-4 * (1 + fabsf(g1[i])));
+    refiner_free(&rb);
+    refiner_free(&r1);
+    free(x), free(dy), free(y), free(dx), free(y1), free(dx1), free(g1);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Parameter blocks */
 
@@ -880,6 +922,7 @@ int main(void) {
         cmocka_unit_test(test_optimizers_match_formulas),
         cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_infer_accumulate_and_flags),
+        cmocka_unit_test(test_chunked_batch_matches_single_images),
         cmocka_unit_test(test_whole_network_directional_fd),
         cmocka_unit_test(test_pytorch_reference),
         cmocka_unit_test(test_perturbed_fixture_fails),
