@@ -15,14 +15,18 @@ int evsrc_open(evsrc *s, const char *spec, long cache_mb) {
     if (rc) return rc;
     s->info = h5ds_get_info(s->r);
     s->img = (size_t)s->info->H * s->info->W * s->info->C;
-    double bytes = (double)s->info->N * s->img;
+    int f = s->info->dtype == H5DS_FLOAT32;
+    double bytes = (double)s->info->N * s->img * (f ? sizeof(float) : 1);
     if (bytes > (double)cache_mb * 1048576.0) return 0;
-    s->cache = malloc(bytes > 0 ? (size_t)bytes : 1);
-    if (!s->cache) return 0; /* no room: stream instead */
+    if (f) s->fcache = malloc(bytes > 0 ? (size_t)bytes : 1);
+    else s->cache = malloc(bytes > 0 ? (size_t)bytes : 1);
+    if (!s->cache && !s->fcache) return 0; /* no room: stream instead */
     const long block = 4096;
     for (long start = 0; start < s->info->N; start += block) {
         long n = s->info->N - start < block ? s->info->N - start : block;
-        if ((rc = h5ds_read_images_u8(s->r, start, n, s->cache + start * s->img))) {
+        rc = f ? h5ds_read_images_f32(s->r, start, n, s->fcache + start * s->img, 0.0f, 1.0f)
+               : h5ds_read_images_u8(s->r, start, n, s->cache + start * s->img);
+        if (rc) {
             evsrc_close(s);
             return rc;
         }
@@ -33,10 +37,15 @@ int evsrc_open(evsrc *s, const char *spec, long cache_mb) {
 void evsrc_close(evsrc *s) {
     if (s->r) h5ds_close(s->r);
     free(s->cache);
+    free(s->fcache);
     memset(s, 0, sizeof *s);
 }
 
 int evsrc_rows(evsrc *s, const long *rows, int n, float *out) {
+    if (s->fcache) {
+        for (int i = 0; i < n; i++) memcpy(out + (size_t)i * s->img, s->fcache + rows[i] * s->img, s->img * sizeof *out);
+        return 0;
+    }
     if (!s->cache) return h5ds_read_rows_f32(s->r, rows, n, out, 0.0f, 1.0f);
     int C = s->info->C;
     size_t hw = (size_t)s->info->H * s->info->W;

@@ -10,11 +10,12 @@ typedef struct {
     const char *spec;
     h5ds_reader *r;
     const h5ds_info *info;
-    uint8_t *cache;  /* (N, H, W, C) when the file fits in the cache budget, else NULL */
+    uint8_t *cache;  /* uint8 files: (N, H, W, C) when they fit in the cache budget, else NULL */
+    float *fcache;   /* float32 files: (N, C, H, W) in [0, 1] when they fit (kept unquantised) */
     size_t img;      /* H * W * C */
 } evsrc;
 
-/* Opens spec; caches all images when N * H * W * C <= cache_mb MB. */
+/* Opens spec; caches all images when they fit in cache_mb MB (1 byte a pixel, 4 for float32). */
 int evsrc_open(evsrc *s, const char *spec, long cache_mb);
 void evsrc_close(evsrc *s);
 /* n rows (any order) as float NCHW in [0, 1]. */
