@@ -1,7 +1,7 @@
 /* Benchmark of the nn core: sgemm GFLOP/s on the GEMM shapes the convolutions issue (the ceiling)
  * and per-layer forward/backward GFLOP/s for R(64,4)'s convolutions at 35x55 and 28x28, with 1
  * and 2 threads. Results are checked against the naive reference before anything is timed.
- * Usage: bench_layers [batch (64)] [runs (5)] */
+ * Usage: bench_layers [batch (64)] [runs (7)] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,9 +170,13 @@ static void gemm_run(layer *L, const gemm_bufs *gb, int bwd) {
     }
 }
 
-/* Median seconds of the layer and of its bare GEMMs, runs interleaved so that load from other
- * processes hits both alike; one warm-up each. */
-static void time_pair(layer *L, int bwd, int runs, double *t_layer, double *t_gemm) {
+/* Median and best seconds of the layer and of its bare GEMMs, runs interleaved so that load from
+ * other processes hits both alike; one warm-up each. */
+typedef struct {
+    double layer_med, layer_best, gemm_med, gemm_best;
+} timing;
+
+static timing time_pair(layer *L, int bwd, int runs) {
     gemm_bufs gb;
     gemm_bufs_init(&gb, L);
     double a[64], b[64];
@@ -184,16 +188,18 @@ static void time_pair(layer *L, int bwd, int runs, double *t_layer, double *t_ge
         double t2 = now();
         if (r >= 0) a[r] = t1 - t0, b[r] = t2 - t1;
     }
-    *t_layer = median(a, runs);
-    *t_gemm = median(b, runs);
     free(gb.col), free(gb.dcol);
+    timing t;
+    t.layer_med = median(a, runs), t.gemm_med = median(b, runs);
+    t.layer_best = a[0], t.gemm_best = b[0]; /* median() sorted them */
+    return t;
 }
 
 int main(int argc, char **argv) {
     const char *core_before = openblas_get_corename();
     char before[64];
     snprintf(before, sizeof before, "%s", core_before);
-    int batch = argc > 1 ? atoi(argv[1]) : 64, runs = argc > 2 ? atoi(argv[2]) : 5;
+    int batch = argc > 1 ? atoi(argv[1]) : 64, runs = argc > 2 ? atoi(argv[2]) : 7;
     if (batch < 1 || runs < 1 || runs > 63) {
         fprintf(stderr, "usage: %s [batch >= 1] [runs 1..63]\n", argv[0]);
         return 2;
@@ -215,25 +221,36 @@ int main(int argc, char **argv) {
     }
     printf("checked: each layer's forward and backward on image 0 match the naive conv (rel < 1e-4)\n");
 
+    char summary[4][160];
     for (int th = 1; th <= 2; th++) {
         nn_set_threads(th);
         printf("\n== %d thread%s (nn_get_threads() = %d)\n", th, th > 1 ? "s" : "", nn_get_threads());
-        printf("%-8s %-16s %10s %10s %10s | %10s %10s %10s\n", "size", "layer", "fwd GF/s", "sgemm", "ratio",
-               "bwd GF/s", "sgemm", "ratio");
+        printf("%-6s %-16s %8s %8s %8s %6s | %8s %8s %8s %6s\n", "size", "layer", "fwd GF/s", "(best)", "sgemm",
+               "ratio", "bwd GF/s", "(best)", "sgemm", "ratio");
         for (int s = 0; s < 2; s++)
             for (int i = 0; i < 3; i++) {
                 layer *l = &L[s][i];
-                double fl = conv2d_flops(&l->d);
-                double tf, tb, gf, gb;
-                time_pair(l, 0, runs, &tf, &gf);
-                time_pair(l, 1, runs, &tb, &gb);
+                double fl = conv2d_flops(&l->d) * 1e-9;
+                timing f = time_pair(l, 0, runs), b = time_pair(l, 1, runs);
                 char sz[16];
                 snprintf(sz, sizeof sz, "%dx%d", sizes[s][0], sizes[s][1]);
-                printf("%-8s %-16s %10.1f %10.1f %9.0f%% | %10.1f %10.1f %9.0f%%\n", sz, l->name, fl / tf * 1e-9,
-                       fl / gf * 1e-9, 100 * gf / tf, 2 * fl / tb * 1e-9, 2 * fl / gb * 1e-9, 100 * gb / tb);
+                printf("%-6s %-16s %8.1f %8.1f %8.1f %5.0f%% | %8.1f %8.1f %8.1f %5.0f%%\n", sz, l->name,
+                       fl / f.layer_med, fl / f.layer_best, fl / f.gemm_med, 100 * f.gemm_med / f.layer_med,
+                       2 * fl / b.layer_med, 2 * fl / b.layer_best, 2 * fl / b.gemm_med, 100 * b.gemm_med / b.layer_med);
+                if (i == 1)
+                    snprintf(summary[(th - 1) * 2 + s], sizeof summary[0],
+                             "64->64 3x3 at %-5s %d thread%s: fwd %6.1f GF/s = %3.0f%% of sgemm %6.1f | "
+                             "bwd %6.1f GF/s = %3.0f%% of sgemm %6.1f",
+                             sz, th, th > 1 ? "s" : " ", fl / f.layer_med, 100 * f.gemm_med / f.layer_med,
+                             fl / f.gemm_med, 2 * fl / b.layer_med, 100 * b.gemm_med / b.layer_med, 2 * fl / b.gemm_med);
             }
     }
-    printf("\nsgemm = the same GEMM calls without im2col/col2im/bias (the ceiling); ratio = layer / sgemm.\n");
+    printf("\nsgemm: the same per-image GEMM shapes without im2col/bias/reductions, run by OpenBLAS with that\n"
+           "many threads (the ceiling; backward = dout.col^T and W^T.dout). The conv itself splits images across\n"
+           "threads with single-threaded BLAS. GF/s and ratios are medians; (best) is the fastest run.\n");
+    for (int i = 0; i < 4; i++) printf("%s\n", summary[i]);
+    double l[3];
+    if (getloadavg(l, 3) == 3) printf("load average at end: %.2f %.2f %.2f\n", l[0], l[1], l[2]);
     for (int s = 0; s < 2; s++)
         for (int i = 0; i < 3; i++) layer_free(&L[s][i]);
     return 0;

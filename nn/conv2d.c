@@ -78,45 +78,50 @@ static void valid_cols(const geom *g, int kj, int *lo, int *hi) {
     *hi = b;
 }
 
-/* One row of col for stride 1 when OW == W ("same" width): the row is the plane shifted by
- * (ki - pad) rows and `off` columns, so one memcpy does the rows inside the image and only the
- * columns that wrapped around an edge are zeroed afterwards. */
-static void im2col_row_same(const geom *g, float *row, const float *xc, int ki, int off, int lo, int hi) {
-    const int W = g->W, OH = g->OH;
+/* One row of col, output rows [r0, r1), for stride 1 when OW == W ("same" width): the row is the
+ * plane shifted by (ki - pad) rows and `off` columns, so one memcpy covers the rows inside the
+ * image and only the columns that wrapped around an edge are zeroed afterwards. */
+static void im2col_row_same(const geom *g, float *row, const float *xc, int ki, int off, int lo, int hi, int r0,
+                            int r1) {
+    const int W = g->W;
     const long HW = (long)g->H * W, shift = (long)(ki - g->pad) * W + off;
-    int oh_lo = g->pad - ki > 0 ? g->pad - ki : 0, oh_hi = g->H + g->pad - ki < OH ? g->H + g->pad - ki : OH;
-    if (oh_hi < oh_lo) oh_hi = oh_lo;
-    memset(row, 0, sizeof(float) * oh_lo * W);
-    memset(row + (size_t)oh_hi * W, 0, sizeof(float) * (OH - oh_hi) * W);
+    int a = g->pad - ki > r0 ? g->pad - ki : r0, b = g->H + g->pad - ki < r1 ? g->H + g->pad - ki : r1;
+    if (a > r1) a = r1;
+    if (b < a) b = a;
+    float *base = row - (long)r0 * W; /* base[oh * W + ow] is output (oh, ow) */
+    memset(row, 0, sizeof(float) * (a - r0) * W);
+    memset(base + (long)b * W, 0, sizeof(float) * (r1 - b) * W);
     /* Clip to the plane; whatever is clipped is an edge column, zeroed below anyway. */
-    long j0 = (long)oh_lo * W, j1 = (long)oh_hi * W;
+    long j0 = (long)a * W, j1 = (long)b * W;
     if (j0 + shift < 0) j0 = -shift;
     if (j1 + shift > HW) j1 = HW - shift;
-    if (j1 > j0) memcpy(row + j0, xc + j0 + shift, sizeof(float) * (j1 - j0));
-    for (int oh = oh_lo; oh < oh_hi; oh++) {
-        float *dst = row + (size_t)oh * W;
+    if (j1 > j0) memcpy(base + j0, xc + j0 + shift, sizeof(float) * (j1 - j0));
+    for (int oh = a; oh < b; oh++) {
+        float *dst = base + (long)oh * W;
         for (int ow = 0; ow < lo; ow++) dst[ow] = 0;
         for (int ow = hi; ow < W; ow++) dst[ow] = 0;
     }
 }
 
-/* col (C*K*K, OH*OW) from x (C, H, W); row (c, ki, kj), column (oh, ow). */
-static void im2col(const geom *g, float *col, const float *x) {
-    const int K = g->K, s = g->s, OW = g->OW, OH = g->OH;
+/* col (C*K*K, (r1-r0)*OW) from x (C, H, W) for output rows [r0, r1); row (c, ki, kj), column (oh, ow).
+ * Callers pass whole images today; row ranges were verified by running the tests with 1-row chunks. */
+static void im2col(const geom *g, float *col, const float *x, int r0, int r1) {
+    const int K = g->K, s = g->s, OW = g->OW;
+    const size_t Q = (size_t)(r1 - r0) * OW;
     for (int c = 0; c < g->C; c++) {
         const float *xc = x + (size_t)c * g->H * g->W;
         for (int ki = 0; ki < K; ki++)
             for (int kj = 0; kj < K; kj++) {
-                float *row = col + ((size_t)(c * K + ki) * K + kj) * OH * OW;
+                float *row = col + ((size_t)(c * K + ki) * K + kj) * Q;
                 int lo, hi;
                 valid_cols(g, kj, &lo, &hi);
                 const int off = kj - g->pad;
                 if (s == 1 && OW == g->W) {
-                    im2col_row_same(g, row, xc, ki, off, lo, hi);
+                    im2col_row_same(g, row, xc, ki, off, lo, hi, r0, r1);
                     continue;
                 }
-                for (int oh = 0; oh < OH; oh++) {
-                    float *dst = row + (size_t)oh * OW;
+                for (int oh = r0; oh < r1; oh++) {
+                    float *dst = row + (size_t)(oh - r0) * OW;
                     int ih = oh * s - g->pad + ki;
                     if (ih < 0 || ih >= g->H) {
                         memset(dst, 0, sizeof(float) * OW);
@@ -170,6 +175,8 @@ typedef struct {
     int n0, n1, partial; /* partial: dw/db go to this thread's private sums */
 } conv_job;
 
+/* Whole images per GEMM: splitting the columns into L2-sized chunks (tried: 0.1-2 MB) did not
+ * measurably help, and per-image GEMMs (N = 784 or 1925) already run near the sgemm ceiling. */
 static void forward_images(const conv_job *j) {
     const conv2d_desc *d = j->d;
     const int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
@@ -179,7 +186,7 @@ static void forward_images(const conv_job *j) {
         float *o = j->out + n * out_sz;
         const float *col = j->in + n * in_sz;
         if (!is_pointwise(d)) {
-            im2col(&g, j->ws, col);
+            im2col(&g, j->ws, col, 0, d->OH);
             col = j->ws;
         }
         if (j->b)
@@ -213,7 +220,7 @@ static void backward_images(const conv_job *j) {
         if (j->dw) {
             const float *c = j->in + n * in_sz;
             if (!pw) {
-                im2col(&g, col, c);
+                im2col(&g, col, c, 0, d->OH);
                 c = col;
             }
             gemm(0, 1, F, CKK, P, 1.0f, go, P, c, P, 1.0f, dw, CKK);
@@ -223,7 +230,7 @@ static void backward_images(const conv_job *j) {
             if (pw)
                 gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 1.0f, dx, P);
             else if (tr) {
-                im2col(&gt, col2, go);
+                im2col(&gt, col2, go, 0, d->H);
                 gemm(0, 0, C, HW, F * K * K, 1.0f, j->wt, F * K * K, col2, HW, 1.0f, dx, HW);
             } else {
                 gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 0.0f, col2, P);
