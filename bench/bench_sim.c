@@ -95,7 +95,7 @@ static void print_machine(int argc, char **argv) {
     while (f && fgets(line, sizeof line, f))
         if (!strncmp(line, "model name", 10)) {
             char *c = strchr(line, ':');
-            snprintf(model, sizeof model, "%s", c ? c + 2 : line);
+            snprintf(model, sizeof model, "%.200s", c ? c + 2 : line);
             model[strcspn(model, "\n")] = 0;
             break;
         }

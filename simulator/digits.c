@@ -55,7 +55,7 @@ static double U(dctx *c, double lo, double hi) { return rng_range(c->rng, lo, hi
 /* ---------------------------------------------------------------- skeletons */
 /* relative frequency of each class's styles (0 ends the list) */
 static const float variant_weight[10][5] = {
-    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1}, {3, 1, 2, 2}, {2, 1, 2}, {2, 1, 1},
+    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1}, {3, 1, 2, 2, 2}, {2, 1, 2}, {2, 1, 1},
 };
 
 static int pick_variant(rng_t *rng, int cls) {
@@ -224,6 +224,10 @@ static void draw_7(dctx *c, int v) {
         kp(c, p, 5, 0.0, 0.05, 1.0, 0.02, 0.6, 0.4, foot + 0.05, 0.7, foot, 1.0);
         spline(c, p, 2);
         spline(c, p + 2, 4);
+    } else if (v == 4) { /* one rounded stroke: the bar curls into the stem */
+        double drop = U(c, 0.05, 0.3);
+        kp(c, p, 6, 0.0, drop, 0.3, 0.02, 0.8, 0.0, 0.95, 0.1, 0.65, 0.5, foot, 1.0);
+        spline(c, p, 6);
     } else {
         kp(c, p, 4, 0.0, 0.05, 1.0, 0.02, 0.68, 0.45, foot, 1.0);
         spline(c, p, 2);
@@ -285,19 +289,25 @@ static void (*const draw_class[10])(dctx *, int) = {draw_0, draw_1, draw_2, draw
 /* ---------------------------------------------------------------- render */
 #define DIGIT_MAX_SIZE 128
 #define ELASTIC_MODES 3
+#define DBLK 8 /* pixels per vectorised block */
+#define CANVAS_MAX ((DIGIT_MAX_SIZE * 3 / 2 + DBLK) * (DIGIT_MAX_SIZE * 3 / 2))
 
 /* Pen radius along each stroke: a slow pressure wave and thinner ends, by arc length. */
 static void apply_pen(raster_path *path, rng_t *rng, const sim_digit_sample *s) {
     for (int k = 0; k < path->nstrokes; k++) {
         int a = raster_path_start(path, k), b = path->end[k];
         float len = 0;
-        for (int i = a + 1; i < b; i++) len += hypotf(path->p[i].x - path->p[i - 1].x, path->p[i].y - path->p[i - 1].y);
+        float seg[RASTER_PATH_MAX];
+        for (int i = a + 1; i < b; i++) {
+            float dx = path->p[i].x - path->p[i - 1].x, dy = path->p[i].y - path->p[i - 1].y;
+            len += seg[i - a] = sqrtf(dx * dx + dy * dy);
+        }
         float phase = (float)rng_range(rng, 0, 2 * M_PI), freq = (float)rng_range(rng, 0.5, 1.5);
         float u = 0, r0 = 0.5f * s->thickness;
         for (int i = a; i < b; i++) {
-            if (i > a) u += hypotf(path->p[i].x - path->p[i - 1].x, path->p[i].y - path->p[i - 1].y);
+            if (i > a) u += seg[i - a];
             float f = len > 0 ? u / len : 0.5f;
-            float e = fminf(f, 1 - f) / 0.15f, end = e < 1 ? (1 - e) * (1 - e) : 0;
+            float e = (f < 1 - f ? f : 1 - f) * (1 / 0.15f), end = e < 1 ? (1 - e) * (1 - e) : 0;
             path->p[i].r = r0 * (1 + s->pen_variation * sinf(2 * (float)M_PI * freq * f + phase)) * (1 - s->taper * end);
         }
     }
@@ -371,12 +381,16 @@ int sim_digit_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, 
     float x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
     for (int i = 0; i < path.n; i++) {
         const raster_pt *p = &path.p[i];
-        x0 = fminf(x0, p->x - p->r); x1 = fmaxf(x1, p->x + p->r);
-        y0 = fminf(y0, p->y - p->r); y1 = fmaxf(y1, p->y + p->r);
+        x0 = p->x - p->r < x0 ? p->x - p->r : x0;
+        x1 = p->x + p->r > x1 ? p->x + p->r : x1;
+        y0 = p->y - p->r < y0 ? p->y - p->r : y0;
+        y1 = p->y + p->r > y1 ? p->y + p->r : y1;
     }
     float bw = x1 - x0, bh = y1 - y0, boxw = W * (20.0f / 28), boxh = H * (20.0f / 28);
-    float sc = fminf(boxw / bw, boxh / bh);
-    int M = (H > W ? H : W) / 4, CW = W + 2 * M, CH = H + 2 * M;
+    float sc = boxw / bw < boxh / bh ? boxw / bw : boxh / bh;
+    /* a margin M for the centre-of-mass shift; rows padded to whole blocks so the passes below
+     * vectorise */
+    int M = (H > W ? H : W) / 4, CW = (W + 2 * M + DBLK - 1) / DBLK * DBLK, CH = H + 2 * M;
     float ox = M + 0.5f * (W - bw * sc), oy = M + 0.5f * (H - bh * sc);
     for (int i = 0; i < path.n; i++) {
         raster_pt *p = &path.p[i];
@@ -384,23 +398,34 @@ int sim_digit_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, 
         p->y = oy + (p->y - y0) * sc;
         p->r *= sc;
     }
-    float canvas[(DIGIT_MAX_SIZE + DIGIT_MAX_SIZE / 2) * (DIGIT_MAX_SIZE + DIGIT_MAX_SIZE / 2)];
+    float canvas[CANVAS_MAX];
     memset(canvas, 0, sizeof(float) * CW * CH);
     raster_path_draw(canvas, CW, CH, &path, s.blur);
 
-    /* coverage curve, stretch to full range, centre of mass (pixel-index coordinates) */
+    /* coverage curve, peak, centre of mass (pixel-index coordinates), over the ink's rows */
     double m = 0, my = 0, mx = 0;
-    float peak = 0;
-    int i0 = (int)oy - 1, i1 = (int)(oy + bh * sc) + 2, j0 = (int)ox - 1, j1 = (int)(ox + bw * sc) + 2;
-    i0 = i0 < 0 ? 0 : i0; j0 = j0 < 0 ? 0 : j0; i1 = i1 > CH ? CH : i1; j1 = j1 > CW ? CW : j1;
-    for (int i = i0; i < i1; i++)
-        for (int j = j0; j < j1; j++) {
-            float *v = &canvas[i * CW + j];
-            if (*v <= 0) continue;
-            *v += s.edge * *v * (1 - *v);
-            peak = fmaxf(peak, *v);
-            m += *v; my += *v * i; mx += *v * j;
-        }
+    float peak[DBLK] = {0};
+    int i0 = (int)oy - 1, i1 = (int)(oy + bh * sc) + 2;
+    i0 = i0 < 0 ? 0 : i0;
+    i1 = i1 > CH ? CH : i1;
+    for (int i = i0; i < i1; i++) {
+        float rs[DBLK] = {0}, rx[DBLK] = {0}, *row = canvas + i * CW;
+        for (int jb = 0; jb < CW; jb += DBLK)
+            for (int k = 0; k < DBLK; k++) {
+                float v = row[jb + k];
+                v += s.edge * v * (1 - v);
+                row[jb + k] = v;
+                rs[k] += v;
+                rx[k] += v * (float)(jb + k);
+                peak[k] = peak[k] > v ? peak[k] : v;
+            }
+        double srow = 0;
+        for (int k = 0; k < DBLK; k++) srow += rs[k], mx += rx[k];
+        m += srow;
+        my += srow * i;
+    }
+    float top = 0;
+    for (int k = 0; k < DBLK; k++) top = peak[k] > top ? peak[k] : top;
     int sy = 0, sx = 0;
     if (m > 0) {
         sy = (int)lround(my / m - M - 0.5 * H);
@@ -408,13 +433,25 @@ int sim_digit_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, 
     }
     s.shift_x = (float)-sx;
     s.shift_y = (float)-sy;
-    float gain = peak > 0 ? 255.0f / peak : 0;
+    /* shift by whole pixels (as MNIST did) and stretch the peak to 255 */
+    float gain = top > 0 ? 255.0f / top : 0;
+    int c0 = M + sx;
     for (int i = 0; i < H; i++) {
         int ci = i + M + sy;
-        for (int j = 0; j < W; j++) {
-            int cj = j + M + sx;
-            float v = ci >= 0 && ci < CH && cj >= 0 && cj < CW ? canvas[ci * CW + cj] : 0;
-            img[i * W + j] = (uint8_t)(v * gain + 0.5f);
+        uint8_t *dst = img + i * W;
+        if (ci < 0 || ci >= CH) {
+            memset(dst, 0, W);
+        } else if (c0 < 0 || c0 + W > CW) { /* a shift beyond the margin: clip */
+            for (int j = 0; j < W; j++) {
+                int cj = j + c0;
+                dst[j] = cj >= 0 && cj < CW ? (uint8_t)(canvas[ci * CW + cj] * gain + 0.5f) : 0;
+            }
+        } else {
+            const float *src = canvas + ci * CW + c0;
+            for (int jb = 0; jb < W; jb += DBLK) {
+                int j = jb + DBLK <= W ? jb : W - DBLK; /* the last block may overlap: same values */
+                for (int k = 0; k < DBLK; k++) dst[j + k] = (uint8_t)(src[j + k] * gain + 0.5f);
+            }
         }
     }
     if (out) *out = s;
