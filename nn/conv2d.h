@@ -35,6 +35,12 @@ void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const flo
 void conv2d_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
                      const float *in, const float *w, float *ws);
 
+/* The algorithm the calls above use for this shape, for tests and benchmarks: "pointwise" (1x1,
+ * GEMM on the input planes), "shifted" (same-padded stride-1 with >= 16 channels in and out: K*K
+ * GEMMs on shifted views of a padded copy, no im2col), "im2col/transposed" (din as a stride-1
+ * convolution of dout) or "im2col/col2im". dW always uses im2col (or the planes, if pointwise). */
+const char *conv2d_algorithm(const conv2d_desc *d);
+
 /* Direct-loop references, same contracts, no workspace. */
 void conv2d_forward_naive(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b);
 void conv2d_backward_naive(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,

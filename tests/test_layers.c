@@ -127,21 +127,29 @@ static void test_conv_matches_naive_random_shapes(void **state) {
     /* float32 sums of at most a few thousand terms of unit scale, compared relative to the
      * tensor's largest magnitude: 1e-4 leaves ~10x margin over observed worst (~1e-6). */
     const double tol = 1e-4;
+    int seen[4] = {0};
+    const char *algos[4] = {"pointwise", "shifted", "im2col/transposed", "im2col/col2im"};
     for (int t = 0; t < 24; t++) {
         int Ks[] = {1, 3, 5};
         int K = Ks[rng_below(&r, 3)], s = 1 + (int)rng_below(&r, 3), p = (int)rng_below(&r, (uint32_t)K);
         if (t == 0) K = 1, s = 1, p = 0; /* the pointwise path is always covered */
         int N = 1 + (int)rng_below(&r, 3), C = 1 + (int)rng_below(&r, 6), F = 1 + (int)rng_below(&r, 6);
+        if (t % 4 == 3) { /* same-padded stride 1 with enough channels: the shifted-GEMM path */
+            K = 3 + 2 * (int)rng_below(&r, 2), s = 1, p = (K - 1) / 2;
+            C = 16 + (int)rng_below(&r, 8), F = 16 + (int)rng_below(&r, 8);
+        }
         int H = K + (int)rng_below(&r, 12), W = K + (int)rng_below(&r, 15);
         conv_ctx c;
         conv_ctx_init(&c, &r, N, C, H, W, F, K, s, p);
         const conv2d_desc *d = &c.d;
+        for (int a = 0; a < 4; a++) seen[a] += !strcmp(conv2d_algorithm(d), algos[a]);
         size_t no = conv_out_n(d), ni = (size_t)N * C * H * W, nw = (size_t)F * C * K * K;
         float *ref = zeros(no);
         conv2d_forward(d, c.out, c.in, c.w, c.b, c.ws);
         conv2d_forward_naive(d, ref, c.in, c.w, c.b);
         char what[96];
-        snprintf(what, sizeof what, "N%d C%d %dx%d F%d K%d s%d p%d", N, C, H, W, F, K, s, p);
+        snprintf(what, sizeof what, "N%d C%d %dx%d F%d K%d s%d p%d (%s)", N, C, H, W, F, K, s, p,
+                 conv2d_algorithm(d));
         assert_true(max_rel_diff(what, c.out, ref, no) < tol);
         /* Backward into non-zero gradients: both must add, not overwrite. */
         float *g1 = randn(&r, ni, 1), *g2 = malloc(ni * sizeof(float));
@@ -156,6 +164,10 @@ static void test_conv_matches_naive_random_shapes(void **state) {
         free(ref), free(g1), free(g2), free(w1), free(w2), free(b1), free(b2);
         conv_ctx_free(&c);
     }
+    for (int a = 0; a < 4; a++) {
+        if (!seen[a]) printf("    algorithm %s never chosen\n", algos[a]);
+        assert_true(seen[a] > 0);
+    }
 }
 
 /* Batches big enough for conv2d to split images across threads: each path (im2col forward,
@@ -165,11 +177,13 @@ static void test_conv_threaded_matches_naive(void **state) {
     rng_t r;
     rng_seed(&r, 31, 6);
     static const int shapes[][8] = {
-        {5, 16, 20, 21, 16, 3, 1, 1}, /* transposed din */
+        {5, 16, 20, 21, 16, 3, 1, 1}, /* shifted */
+        {4, 12, 26, 24, 12, 3, 1, 0}, /* unpadded: transposed din */
         {4, 8, 19, 22, 24, 3, 1, 1},  /* F > C: col2im din */
         {4, 56, 20, 20, 32, 1, 1, 0}, /* pointwise */
-        {4, 32, 25, 23, 24, 3, 2, 1}, /* stride 2 */
+        {4, 32, 25, 23, 24, 3, 2, 1}, /* stride 2: col2im din */
     };
+    static const char *algo[] = {"shifted", "im2col/transposed", "im2col/col2im", "pointwise", "im2col/col2im"};
     int saved = nn_get_threads();
     for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
         const int *s = shapes[t];
@@ -177,6 +191,7 @@ static void test_conv_threaded_matches_naive(void **state) {
         conv_ctx_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
         const conv2d_desc *d = &c.d;
         assert_true(conv2d_flops(d) > 5e6); /* above the threading threshold */
+        assert_string_equal(conv2d_algorithm(d), algo[t]);
         size_t no = conv_out_n(d), ni = (size_t)d->N * d->C * d->H * d->W, nw = (size_t)d->F * d->C * d->K * d->K;
         float *ref = zeros(no), *gi = zeros(ni), *gw = zeros(nw), *gb = zeros((size_t)d->F);
         conv2d_forward_naive(d, ref, c.in, c.w, c.b);
@@ -217,6 +232,7 @@ static void test_conv_gradcheck(void **state) {
         {2, 3, 7, 5, 4, 3, 1, 1}, {2, 2, 8, 11, 3, 3, 2, 1}, {1, 3, 9, 6, 2, 5, 1, 2}, {2, 2, 7, 9, 3, 5, 2, 2},
         {2, 4, 5, 7, 3, 1, 1, 0}, {2, 3, 6, 5, 2, 1, 2, 0}, {1, 2, 6, 7, 3, 1, 1, 1}, {1, 2, 4, 4, 2, 3, 1, 0},
         {1, 3, 5, 5, 2, 3, 2, 2}, {2, 2, 6, 9, 3, 5, 1, 0}, {1, 1, 13, 11, 3, 3, 2, 0}, {1, 2, 3, 8, 2, 3, 1, 2},
+        {2, 16, 5, 7, 16, 3, 1, 1}, {1, 16, 6, 5, 17, 5, 1, 2}, /* shifted GEMMs */
     };
     rng_t r;
     rng_seed(&r, 7, 2);
@@ -237,9 +253,9 @@ static void test_conv_gradcheck(void **state) {
         o.rtol = 2e-3;
         o.atol = 1e-4;
         o.max_check = 48;
-        char name[64], what[80];
-        snprintf(name, sizeof name, "conv %dx%d C%d F%d K%d s%d p%d", d->H, d->W, d->C, d->F, d->K, d->stride,
-                 d->pad);
+        char name[96], what[112];
+        snprintf(name, sizeof name, "conv %dx%d C%d F%d K%d s%d p%d %s", d->H, d->W, d->C, d->F, d->K, d->stride,
+                 d->pad, conv2d_algorithm(d));
         snprintf(what, sizeof what, "%s in", name);
         fails += gc_check(what, conv_loss, &c, c.in, din, ni, &o, NULL);
         snprintf(what, sizeof what, "%s w", name);
@@ -257,8 +273,9 @@ static void test_conv_backward_accumulates(void **state) {
     (void)state;
     rng_t r;
     rng_seed(&r, 5, 3);
-    static const int shapes[][8] = {{2, 3, 6, 7, 4, 3, 1, 1}, {2, 3, 6, 7, 4, 1, 1, 0}, {1, 2, 9, 8, 3, 3, 2, 1}};
-    for (size_t t = 0; t < 3; t++) {
+    static const int shapes[][8] = {
+        {2, 3, 6, 7, 4, 3, 1, 1}, {2, 3, 6, 7, 4, 1, 1, 0}, {1, 2, 9, 8, 3, 3, 2, 1}, {2, 16, 6, 7, 16, 3, 1, 1}};
+    for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
         const int *s = shapes[t];
         conv_ctx c;
         conv_ctx_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
