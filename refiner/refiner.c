@@ -132,6 +132,20 @@ static float *act_y(const refiner *r, int i0) {
 
 static float *grad_of(refiner *r, const float *w) { return r->p.grad + (w - r->p.data); }
 
+/* Fused element-wise passes (one sweep instead of two): out = max(a + b, 0), the residual
+ * block's output; and dz = dout where the ReLU output is positive, else 0, which is
+ * relu_backward into a zeroed buffer. */
+static void add_relu(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i] + b[i];
+        out[i] = v > 0 ? v : 0;
+    }
+}
+
+static void relu_grad(float *dz, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) dz[i] = out[i] > 0 ? dout[i] : 0;
+}
+
 /* Images [i0, i0 + c) of a forward pass. */
 static void forward_chunk(refiner *r, float *out, const float *in, int i0, int c) {
     const size_t cmap = (size_t)c * fmap(r), cimg = (size_t)c * imsz(r);
@@ -145,8 +159,7 @@ static void forward_chunk(refiner *r, float *out, const float *in, int i0, int c
         conv2d_forward(&dblk, t, act_h(r, i, i0), r->blk_w1[i], r->blk_b1[i], r->ws);
         relu_forward(t, t, cmap);
         conv2d_forward(&dblk, next, t, r->blk_w2[i], r->blk_b2[i], r->ws);
-        add_forward(next, next, act_h(r, i, i0), cmap);
-        relu_forward(next, next, cmap);
+        add_relu(next, next, act_h(r, i, i0), cmap);
     }
     float *y = act_y(r, i0);
     conv2d_forward(&dout, y, act_h(r, r->cfg.B, i0), r->out_w, r->out_b, r->ws);
@@ -177,21 +190,18 @@ static void backward_chunk(refiner *r, float *din, const float *dout, int i0, in
     conv2d_backward(&cout, X, grad_of(r, r->out_w), grad_of(r, r->out_b), dy, act_h(r, r->cfg.B, i0), r->out_w,
                     r->ws);
     for (int i = r->cfg.B - 1; i >= 0; i--) {
-        memset(Y, 0, cmap * sizeof(float));
-        relu_backward(Y, X, act_h(r, i + 1, i0), cmap);
+        relu_grad(Y, X, act_h(r, i + 1, i0), cmap);
         memset(X, 0, cmap * sizeof(float));
         conv2d_backward(&cblk, X, grad_of(r, r->blk_w2[i]), grad_of(r, r->blk_b2[i]), Y, act_r(r, i, i0),
                         r->blk_w2[i], r->ws);
-        memset(Z, 0, cmap * sizeof(float));
-        relu_backward(Z, X, act_r(r, i, i0), cmap);
+        relu_grad(Z, X, act_r(r, i, i0), cmap);
         conv2d_backward(&cblk, Y, grad_of(r, r->blk_w1[i]), grad_of(r, r->blk_b1[i]), Z, act_h(r, i, i0),
                         r->blk_w1[i], r->ws);
         float *t = X;
         X = Y;
         Y = t;
     }
-    memset(Z, 0, cmap * sizeof(float));
-    relu_backward(Z, X, act_h(r, 0, i0), cmap);
+    relu_grad(Z, X, act_h(r, 0, i0), cmap);
     conv2d_backward(&cin, din, grad_of(r, r->in_w), grad_of(r, r->in_b), Z, r->last_in + i0 * imsz(r), r->in_w,
                     r->ws);
 }
@@ -219,8 +229,7 @@ void refiner_infer(refiner *r, float *out, const float *in, int n) {
             conv2d_forward(&dblk, t, h, r->blk_w1[i], r->blk_b1[i], r->ws);
             relu_forward(t, t, cmap);
             conv2d_forward(&dblk, s, t, r->blk_w2[i], r->blk_b2[i], r->ws);
-            add_forward(s, s, h, cmap);
-            relu_forward(s, s, cmap);
+            add_relu(s, s, h, cmap);
             float *u = h;
             h = s;
             s = u;
