@@ -48,11 +48,11 @@ int cmd_eval(int argc, char **argv) {
     rp_config cfg;
     if ((rc = args_load_config(&common, &cfg))) return cmd_fail("eval", rc);
     if (!train || !test)
-        return cmd_fail("eval", rp_err(RP_EARG, "eval: --train and --test are required (try 'refine-pipeline eval --help')"));
+        return cmd_fail("eval", rp_err(RP_EARG, "--train and --test are required (try 'refine-pipeline eval --help')"));
     if (features && save)
-        return cmd_fail("eval", rp_err(RP_EARG, "eval: give --features or --save-features, not both"));
+        return cmd_fail("eval", rp_err(RP_EARG, "give --features or --save-features, not both"));
     if (features && !real)
-        return cmd_fail("eval", rp_err(RP_EARG, "eval: --features is used for the Frechet distance, which needs --real"));
+        return cmd_fail("eval", rp_err(RP_EARG, "--features is used for the Frechet distance, which needs --real"));
 
     eval_options o;
     eval_options_from_config(&o, &cfg);

@@ -116,7 +116,7 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     int batch = c->o->cfg->refine.batch;
     size_t pix_per_img = (size_t)i->H * i->W * i->C;
     float *x = malloc(sizeof(float) * pix_per_img * batch), *y = malloc(sizeof(float) * pix_per_img * batch);
-    int rc = (!x || !y) ? rp_err(RP_ENOMEM, "refine: out of memory for a batch of %d images", batch) : 0;
+    int rc = (!x || !y) ? rp_err(RP_ENOMEM, "out of memory for a batch of %d images", batch) : 0;
     if (!rc) rc = refiner_prepare(&c->R, batch, i->H, i->W);
     progress pr;
     progress_start(&pr, "refine", "images", i->N, c->o->quiet);
@@ -157,14 +157,14 @@ static int assemble(refine_ctx *c, refine_result *res) {
     h5ds_column *cols = calloc(nc ? nc : 1, sizeof *cols);
     void **vals = calloc(nc ? nc : 1, sizeof *vals);
     int64_t *index = malloc(sizeof(int64_t) * c->chunk);
-    int rc = (!cols || !vals || !index) ? rp_err(RP_ENOMEM, "refine: out of memory") : 0;
+    int rc = (!cols || !vals || !index) ? rp_err(RP_ENOMEM, "out of memory") : 0;
     for (int j = 0; !rc && j < nc; j++) {
         cols[j].path = i->cols[j].path;
         cols[j].dtype = i->cols[j].dtype;
         cols[j].cols = i->cols[j].cols;
         cols[j].units = i->cols[j].units[0] ? i->cols[j].units : NULL;
         vals[j] = malloc(h5ds_dtype_size(cols[j].dtype) * cols[j].cols * c->chunk);
-        if (!vals[j]) rc = rp_err(RP_ENOMEM, "refine: out of memory");
+        if (!vals[j]) rc = rp_err(RP_ENOMEM, "out of memory");
     }
     char *ini = rc ? NULL : config_to_ini(o->cfg);
     h5ds_provenance prov = {"refined", i->scene ? i->scene : "external", ini, -1, o->input, o->checkpoint, c->step};
@@ -219,7 +219,7 @@ int refine_run(const refine_options *o, refine_result *res) {
         c.nchunks = (c.info->N + c.chunk - 1) / c.chunk;
         c.img_bytes = (size_t)c.info->H * c.info->W * c.info->C;
         c.pix = malloc(c.img_bytes * c.chunk);
-        if (!c.pix) rc = rp_err(RP_ENOMEM, "refine: out of memory for a chunk of %ld images", c.chunk);
+        if (!c.pix) rc = rp_err(RP_ENOMEM, "out of memory for a chunk of %ld images", c.chunk);
         snprintf(c.parts, sizeof c.parts, "%s.parts", o->output);
     }
     if (!rc) rc = prepare_parts(&c);

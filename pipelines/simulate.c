@@ -16,7 +16,7 @@ int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet) 
     int H = cfg->simulate.height ? cfg->simulate.height : sc->height;
     int W = cfg->simulate.width ? cfg->simulate.width : sc->width;
     if (H < sc->min_size || W < sc->min_size)
-        return rp_err(RP_EARG, "simulate: %dx%d is too small for the %s scene (at least %dx%d)", H, W, sc->name,
+        return rp_err(RP_EARG, "%dx%d is too small for the %s scene (at least %dx%d)", H, W, sc->name,
                       sc->min_size, sc->min_size);
     if (threads <= 0) threads = 2;
     long N = cfg->simulate.n, chunk = cfg->simulate.chunk;
@@ -28,12 +28,12 @@ int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet) 
     void *samp[2] = {calloc(chunk, sc->sample_size), calloc(chunk, sc->sample_size)};
     int rc = 0;
     if (!cols || !vals || !img[0] || !img[1] || !samp[0] || !samp[1])
-        rc = rp_err(RP_ENOMEM, "simulate: out of memory for chunks of %ld images", chunk);
+        rc = rp_err(RP_ENOMEM, "out of memory for chunks of %ld images", chunk);
     for (int c = 0; !rc && c < sc->ncolumns; c++) {
         const sim_column *sc_c = &sc->columns[c];
         cols[c] = (h5ds_column){sc_c->path, sc_c->dtype == SIM_INT32 ? H5DS_INT32 : H5DS_FLOAT32, sc_c->cols,
                                 sc_c->units};
-        if (!(vals[c] = malloc((size_t)4 * sc_c->cols * chunk))) rc = rp_err(RP_ENOMEM, "simulate: out of memory");
+        if (!(vals[c] = malloc((size_t)4 * sc_c->cols * chunk))) rc = rp_err(RP_ENOMEM, "out of memory");
     }
     char *ini = rc ? NULL : config_to_ini(cfg);
     h5ds_provenance prov = {"synthetic", sc->name, ini, (long)seed, NULL, NULL, -1};
