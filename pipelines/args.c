@@ -33,7 +33,7 @@ static int parse_number(const char *cmd, const char *opt, const char *v, double 
     errno = 0;
     double d = strtod(v, &end);
     if (end == v || *end || errno || !isfinite(d) || (whole && d != floor(d)))
-        return rp_err(RP_EARG, "%s: %s expects %s, got \"%s\" (try 'refine-pipeline %s --help')", cmd, opt,
+        return rp_err(RP_EARG, "%s expects %s, got \"%s\" (try 'refine-pipeline %s --help')", opt,
                       whole ? "a whole number" : "a number", v, cmd);
     *out = d;
     return 0;
@@ -49,7 +49,7 @@ int args_parse(const arg_command *cmd, args_common *c, int argc, char **argv) {
         }
         if (a[0] != '-' || !strcmp(a, "-")) {
             if (c->npos >= (int)(sizeof c->pos / sizeof c->pos[0]))
-                return rp_err(RP_EARG, "%s: too many arguments", cmd->name);
+                return rp_err(RP_EARG, "too many arguments");
             c->pos[c->npos++] = a;
             continue;
         }
@@ -68,16 +68,16 @@ int args_parse(const arg_command *cmd, args_common *c, int argc, char **argv) {
         int common_kind = !s && (!strcmp(name, "--config") || !strcmp(name, "--set") || !strcmp(name, "--threads") ||
                                  !strcmp(name, "--quiet"));
         if (!s && !common_kind)
-            return rp_err(RP_EARG, "%s: unknown option %s (try 'refine-pipeline %s --help')", cmd->name, name, cmd->name);
+            return rp_err(RP_EARG, "unknown option %s (try 'refine-pipeline %s --help')", name, cmd->name);
         int is_flag = s ? s->kind == ARG_FLAG : !strcmp(name, "--quiet");
         if (is_flag) {
-            if (val) return rp_err(RP_EARG, "%s: option %s takes no value", cmd->name, name);
+            if (val) return rp_err(RP_EARG, "option %s takes no value", name);
             if (s) *(int *)s->dst = 1;
             else c->quiet = 1;
             continue;
         }
         if (!val) {
-            if (i + 1 >= argc) return rp_err(RP_EARG, "%s: option %s needs a value", cmd->name, name);
+            if (i + 1 >= argc) return rp_err(RP_EARG, "option %s needs a value", name);
             val = argv[++i];
         }
         double d;
@@ -85,11 +85,11 @@ int args_parse(const arg_command *cmd, args_common *c, int argc, char **argv) {
             if (!strcmp(name, "--config")) c->config_path = val;
             else if (!strcmp(name, "--set")) {
                 if (c->nsets >= (int)(sizeof c->sets / sizeof c->sets[0]))
-                    return rp_err(RP_EARG, "%s: too many --set options", cmd->name);
+                    return rp_err(RP_EARG, "too many --set options");
                 c->sets[c->nsets++] = val;
             } else {
                 if (parse_number(cmd->name, name, val, &d, 1)) return RP_EARG;
-                if (d < 0 || d > 1024) return rp_err(RP_EARG, "%s: --threads must be in [0, 1024]", cmd->name);
+                if (d < 0 || d > 1024) return rp_err(RP_EARG, "--threads must be in [0, 1024]");
                 c->threads = (int)d;
             }
             continue;
@@ -97,7 +97,7 @@ int args_parse(const arg_command *cmd, args_common *c, int argc, char **argv) {
         switch (s->kind) {
         case ARG_INT:
             if (parse_number(cmd->name, name, val, &d, 1)) return RP_EARG;
-            if (d < -2147483647.0 || d > 2147483647.0) return rp_err(RP_EARG, "%s: %s out of range", cmd->name, name);
+            if (d < -2147483647.0 || d > 2147483647.0) return rp_err(RP_EARG, "%s out of range", name);
             *(int *)s->dst = (int)d;
             break;
         case ARG_LONG:
@@ -114,9 +114,9 @@ int args_parse(const arg_command *cmd, args_common *c, int argc, char **argv) {
     }
     if (c->npos < cmd->min_pos || c->npos > cmd->max_pos) {
         if (cmd->max_pos == 0)
-            return rp_err(RP_EARG, "%s: unexpected argument \"%s\" (try 'refine-pipeline %s --help')", cmd->name,
+            return rp_err(RP_EARG, "unexpected argument \"%s\" (try 'refine-pipeline %s --help')",
                           c->pos[0], cmd->name);
-        return rp_err(RP_EARG, "%s: expected %s%d argument%s, got %d (try 'refine-pipeline %s --help')", cmd->name,
+        return rp_err(RP_EARG, "expected %s%d argument%s, got %d (try 'refine-pipeline %s --help')",
                       cmd->min_pos == cmd->max_pos ? "" : "at least ", cmd->min_pos, cmd->min_pos == 1 ? "" : "s",
                       c->npos, cmd->name);
     }
