@@ -225,8 +225,8 @@ int main(int argc, char **argv) {
     for (int th = 1; th <= 2; th++) {
         nn_set_threads(th);
         printf("\n== %d thread%s (nn_get_threads() = %d)\n", th, th > 1 ? "s" : "", nn_get_threads());
-        printf("%-6s %-16s %8s %8s %8s %6s | %8s %8s %8s %6s\n", "size", "layer", "fwd GF/s", "(best)", "sgemm",
-               "ratio", "bwd GF/s", "(best)", "sgemm", "ratio");
+        printf("%-6s %-16s %-18s %8s %8s %8s %6s | %8s %8s %8s %6s\n", "size", "layer", "algorithm", "fwd GF/s",
+               "(best)", "sgemm", "ratio", "bwd GF/s", "(best)", "sgemm", "ratio");
         for (int s = 0; s < 2; s++)
             for (int i = 0; i < 3; i++) {
                 layer *l = &L[s][i];
@@ -234,7 +234,8 @@ int main(int argc, char **argv) {
                 timing f = time_pair(l, 0, runs), b = time_pair(l, 1, runs);
                 char sz[16];
                 snprintf(sz, sizeof sz, "%dx%d", sizes[s][0], sizes[s][1]);
-                printf("%-6s %-16s %8.1f %8.1f %8.1f %5.0f%% | %8.1f %8.1f %8.1f %5.0f%%\n", sz, l->name,
+                printf("%-6s %-16s %-18s %8.1f %8.1f %8.1f %5.0f%% | %8.1f %8.1f %8.1f %5.0f%%\n", sz, l->name,
+                       conv2d_algorithm(&l->d),
                        fl / f.layer_med, fl / f.layer_best, fl / f.gemm_med, 100 * f.gemm_med / f.layer_med,
                        2 * fl / b.layer_med, 2 * fl / b.layer_best, 2 * fl / b.gemm_med, 100 * b.gemm_med / b.layer_med);
                 if (i == 1)
@@ -245,9 +246,11 @@ int main(int argc, char **argv) {
                              fl / f.gemm_med, 2 * fl / b.layer_med, 100 * b.gemm_med / b.layer_med, 2 * fl / b.gemm_med);
             }
     }
-    printf("\nsgemm: the same per-image GEMM shapes without im2col/bias/reductions, run by OpenBLAS with that\n"
-           "many threads (the ceiling; backward = dout.col^T and W^T.dout). The conv itself splits images across\n"
-           "threads with single-threaded BLAS. GF/s and ratios are medians; (best) is the fastest run.\n");
+    printf("\nsgemm: the im2col GEMMs of each layer alone (forward W.col, M=F K=C*K*K N=OH*OW per image;\n"
+           "backward dout.col^T and W^T.dout), run by OpenBLAS with that many threads: the ceiling. The conv\n"
+           "itself splits images across threads with single-threaded BLAS; \"shifted\" layers replace im2col\n"
+           "by K*K GEMMs on shifted views (GF/s count useful flops only). GF/s and ratios are medians of the\n"
+           "runs; (best) is the fastest run.\n");
     for (int i = 0; i < 4; i++) printf("%s\n", summary[i]);
     double l[3];
     if (getloadavg(l, 3) == 3) printf("load average at end: %.2f %.2f %.2f\n", l[0], l[1], l[2]);

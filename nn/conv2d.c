@@ -19,6 +19,7 @@
 #include "nn/conv2d.h"
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include "nn/gemm.h"
 
@@ -55,10 +56,20 @@ static size_t shift_N(const conv2d_desc *d) { return (size_t)d->H * (d->W + 2 * 
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Per-thread scratch: two column matrices, then private dW and db partial sums. */
+/* Workspace: one block per thread (two column buffers), the rearranged weights the threads share,
+ * then per-group partial sums of dW and db (see run_batch). */
 typedef struct {
-    size_t col, col2, dw, db, total;
+    size_t col, col2, total; /* per-thread block */
 } ws_layout;
+
+/* Backward splits the batch into at most NSLOT groups of consecutive images, whatever the thread
+ * count, each summing its own dW/db partial; the partials are added in group order at the end, so
+ * gradients are bitwise identical for any number of threads. */
+enum { NSLOT = 16 };
+
+static int group_size(int N) { return (N + NSLOT - 1) / NSLOT; }
+static int group_count(int N) { return (N + group_size(N) - 1) / group_size(N); }
+static size_t slot_size(const conv2d_desc *d) { return (size_t)d->F * d->C * d->K * d->K + d->F; }
 
 static ws_layout layout(const conv2d_desc *d) {
     size_t CKK = (size_t)d->C * d->K * d->K, P = (size_t)d->OH * d->OW;
@@ -72,18 +83,18 @@ static ws_layout layout(const conv2d_desc *d) {
         l.col = max_sz(CKK * P, (size_t)d->C * L + d->K);
         l.col2 = max_sz((size_t)d->F * N, (size_t)d->F * L + d->K + (size_t)d->C * N);
     }
-    l.dw = (size_t)d->F * CKK;
-    l.db = (size_t)d->F;
     /* Keep every thread's block 64-byte aligned relative to the workspace start. */
-    l.total = (l.col + l.col2 + l.dw + l.db + 15) & ~(size_t)15;
+    l.total = (l.col + l.col2 + 15) & ~(size_t)15;
     return l;
 }
 
-size_t conv2d_workspace(const conv2d_desc *d) {
-    /* Sized for the most threads nn_set_threads allows, so the size does not depend on call order;
-     * plus the rearranged weights (flipped or per-tap) the threads share. */
-    return (size_t)nn_max_threads() * layout(d).total + (size_t)d->F * d->C * d->K * d->K;
+/* Blocks for the most threads nn_set_threads allows, so the size does not depend on call order. */
+static size_t off_weights(const conv2d_desc *d) { return (size_t)nn_max_threads() * layout(d).total; }
+static size_t off_slots(const conv2d_desc *d) {
+    return off_weights(d) + (((size_t)d->F * d->C * d->K * d->K + 15) & ~(size_t)15);
 }
+
+size_t conv2d_workspace(const conv2d_desc *d) { return off_slots(d) + (size_t)group_count(d->N) * slot_size(d); }
 
 const char *conv2d_algorithm(const conv2d_desc *d) {
     if (is_pointwise(d)) return "pointwise";
@@ -265,95 +276,108 @@ static void din_shifted(const conv2d_desc *d, float *dx, const float *go, const 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Work split across threads: images [n0, n1) per thread, BLAS single-threaded meanwhile. */
+/* Work split across threads: each takes the next image (forward) or group of images (backward)
+ * from a shared counter, so a thread slowed by other load simply takes less; BLAS runs
+ * single-threaded meanwhile. */
 
 typedef struct {
     const conv2d_desc *d;
     float *out, *din, *dw, *db;
     const float *in, *w, *b, *dout, *wx; /* wx: rearranged weights (flipped or per tap) */
+    float *ws;                           /* per-thread blocks, then weights and slots */
+    float *slots;                        /* group partial sums of dW, db; NULL: add into dw, db */
+    atomic_int next;                     /* next image or group to take */
+} conv_batch;
+
+typedef struct {
+    conv_batch *b;
     float *ws; /* this thread's block */
-    int n0, n1, partial; /* partial: dw/db go to this thread's private sums */
-} conv_job;
+} conv_worker;
 
 /* Whole images per GEMM: splitting the columns into L2-sized chunks (tried: 0.1-2 MB) did not
  * measurably help, and per-image GEMMs (N = 784 or 1925) already run near the sgemm ceiling. */
-static void forward_images(const conv_job *j) {
+static void forward_image(const conv_batch *j, float *ws, int n) {
     const conv2d_desc *d = j->d;
     const int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
-    const size_t in_sz = (size_t)d->C * d->H * d->W, out_sz = (size_t)F * P;
-    const geom g = geom_of(d);
-    const ws_layout l = layout(d);
-    for (int n = j->n0; n < j->n1; n++) {
-        float *o = j->out + n * out_sz;
-        const float *col = j->in + n * in_sz;
-        if (is_shifted(d)) {
-            forward_shifted(d, o, col, j->wx, j->b, j->ws, j->ws + l.col);
-            continue;
-        }
-        if (!is_pointwise(d)) {
-            im2col(&g, j->ws, col, 0, d->OH);
-            col = j->ws;
-        }
-        if (j->b)
-            for (int f = 0; f < F; f++)
-                for (int p = 0; p < P; p++) o[(size_t)f * P + p] = j->b[f];
-        gemm(0, 0, F, P, CKK, 1.0f, j->w, CKK, col, P, j->b ? 1.0f : 0.0f, o, P);
+    float *o = j->out + (size_t)n * F * P;
+    const float *col = j->in + (size_t)n * d->C * d->H * d->W;
+    if (is_shifted(d)) {
+        forward_shifted(d, o, col, j->wx, j->b, ws, ws + layout(d).col);
+        return;
     }
+    if (!is_pointwise(d)) {
+        const geom g = geom_of(d);
+        im2col(&g, ws, col, 0, d->OH);
+        col = ws;
+    }
+    if (j->b)
+        for (int f = 0; f < F; f++)
+            for (int p = 0; p < P; p++) o[(size_t)f * P + p] = j->b[f];
+    gemm(0, 0, F, P, CKK, 1.0f, j->w, CKK, col, P, j->b ? 1.0f : 0.0f, o, P);
 }
 
-static void backward_images(const conv_job *j) {
+/* One image's gradients: dW and db added into dw, db (a group's slot); din into the image's din. */
+static void backward_image(const conv_batch *j, float *ws, int n, float *dw, float *db) {
     const conv2d_desc *d = j->d;
     const int F = d->F, C = d->C, K = d->K, CKK = C * K * K, P = d->OH * d->OW, HW = d->H * d->W;
-    const size_t in_sz = (size_t)C * HW, out_sz = (size_t)F * P;
-    const ws_layout l = layout(d);
-    const int pw = is_pointwise(d), tr = din_transposed(d);
-    float *col = j->ws, *col2 = j->ws + l.col;
-    float *dw = j->partial ? j->ws + l.col + l.col2 : j->dw;
-    float *db = j->partial ? j->ws + l.col + l.col2 + l.dw : j->db;
-    if (j->partial) memset(dw, 0, (l.dw + l.db) * sizeof(float));
+    const int pw = is_pointwise(d);
+    float *col = ws, *col2 = ws + layout(d).col;
+    const float *go = j->dout + (size_t)n * F * P;
     const geom g = geom_of(d);
-    /* dout seen as the input of the transposed convolution: F planes of OH x OW, output H x W. */
-    const geom gt = {F, d->OH, d->OW, K, 1, K - 1 - d->pad, d->H, d->W};
-    for (int n = j->n0; n < j->n1; n++) {
-        const float *go = j->dout + n * out_sz;
-        if (j->db)
-            for (int f = 0; f < F; f++) {
-                float s = 0;
-                for (int p = 0; p < P; p++) s += go[(size_t)f * P + p];
-                db[f] += s;
-            }
-        if (j->dw) {
-            const float *c = j->in + n * in_sz;
-            if (!pw) {
-                im2col(&g, col, c, 0, d->OH);
-                c = col;
-            }
-            gemm(0, 1, F, CKK, P, 1.0f, go, P, c, P, 1.0f, dw, CKK);
+    if (db)
+        for (int f = 0; f < F; f++) {
+            float s = 0;
+            for (int p = 0; p < P; p++) s += go[(size_t)f * P + p];
+            db[f] += s;
         }
-        if (j->din) {
-            float *dx = j->din + n * in_sz;
-            if (pw)
-                gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 1.0f, dx, P);
-            else if (is_shifted(d))
-                din_shifted(d, dx, go, j->wx, col2, col2 + (size_t)F * shift_L(d) + K);
-            else if (tr) {
-                im2col(&gt, col2, go, 0, d->H);
-                gemm(0, 0, C, HW, F * K * K, 1.0f, j->wx, F * K * K, col2, HW, 1.0f, dx, HW);
-            } else {
-                gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 0.0f, col2, P);
-                col2im_add(&g, dx, col2);
-            }
+    if (dw) {
+        const float *c = j->in + (size_t)n * C * HW;
+        if (!pw) {
+            im2col(&g, col, c, 0, d->OH);
+            c = col;
+        }
+        gemm(0, 1, F, CKK, P, 1.0f, go, P, c, P, 1.0f, dw, CKK);
+    }
+    if (j->din) {
+        float *dx = j->din + (size_t)n * C * HW;
+        if (pw)
+            gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 1.0f, dx, P);
+        else if (is_shifted(d))
+            din_shifted(d, dx, go, j->wx, col2, col2 + (size_t)F * shift_L(d) + K);
+        else if (din_transposed(d)) {
+            /* dout seen as the input of a stride-1 convolution: F planes of OH x OW, output H x W. */
+            const geom gt = {F, d->OH, d->OW, K, 1, K - 1 - d->pad, d->H, d->W};
+            im2col(&gt, col2, go, 0, d->H);
+            gemm(0, 0, C, HW, F * K * K, 1.0f, j->wx, F * K * K, col2, HW, 1.0f, dx, HW);
+        } else {
+            gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 0.0f, col2, P);
+            col2im_add(&g, dx, col2);
         }
     }
 }
 
 static void *run_forward(void *p) {
-    forward_images(p);
+    conv_worker *wk = p;
+    for (int n; (n = atomic_fetch_add(&wk->b->next, 1)) < wk->b->d->N;) forward_image(wk->b, wk->ws, n);
     return NULL;
 }
 
 static void *run_backward(void *p) {
-    backward_images(p);
+    conv_worker *wk = p;
+    conv_batch *j = wk->b;
+    const conv2d_desc *d = j->d;
+    const int G = group_size(d->N), S = group_count(d->N);
+    const size_t nw = slot_size(d) - d->F;
+    for (int s; (s = atomic_fetch_add(&j->next, 1)) < S;) {
+        float *dw = j->dw, *db = j->db;
+        if (j->slots) {
+            float *slot = j->slots + (size_t)s * slot_size(d);
+            memset(slot, 0, slot_size(d) * sizeof(float));
+            dw = j->dw ? slot : NULL;
+            db = j->db ? slot + nw : NULL;
+        }
+        for (int n = s * G; n < (s + 1) * G && n < d->N; n++) backward_image(j, wk->ws, n, dw, db);
+    }
     return NULL;
 }
 
@@ -366,49 +390,46 @@ static int plan_threads(const conv2d_desc *d) {
     return t < 1 ? 1 : t;
 }
 
-/* Runs fn over the batch: with T > 1 threads, each takes a contiguous share of the images and BLAS
- * runs single-threaded inside; with one, BLAS keeps its own threads. */
-static void run_split(const conv2d_desc *d, conv_job *proto, void *(*fn)(void *), int backward) {
-    int T = proto->ws ? plan_threads(d) : 1;
-    size_t stride = layout(d).total;
-    if (T == 1 || d->N < T) {
-        proto->n0 = 0, proto->n1 = d->N, proto->partial = 0;
-        fn(proto);
-        return;
-    }
+/* Runs fn over the batch on T threads (the caller's among them); with one, BLAS keeps its own. */
+static void run_batch(conv_batch *j, void *(*fn)(void *)) {
+    const conv2d_desc *d = j->d;
+    const int T = j->ws ? plan_threads(d) : 1;
     enum { MAXT = 64 };
-    conv_job jobs[MAXT];
+    conv_worker wk[MAXT];
     pthread_t tid[MAXT];
     int started[MAXT] = {0};
     assert(T <= MAXT);
-    int blas = nn_get_threads();
+    atomic_init(&j->next, 0);
+    for (int t = 0; t < T; t++) wk[t] = (conv_worker){j, j->ws ? j->ws + t * layout(d).total : NULL};
+    if (T == 1) {
+        fn(&wk[0]);
+        return;
+    }
+    const int blas = nn_get_threads();
     nn_blas_threads(1);
-    for (int t = 0; t < T; t++) {
-        jobs[t] = *proto;
-        jobs[t].n0 = (int)((long)d->N * t / T);
-        jobs[t].n1 = (int)((long)d->N * (t + 1) / T);
-        jobs[t].ws = proto->ws + t * stride;
-        jobs[t].partial = t > 0;
-    }
-    for (int t = 1; t < T; t++) started[t] = pthread_create(&tid[t], NULL, fn, &jobs[t]) == 0;
-    fn(&jobs[0]);
-    for (int t = 1; t < T; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            fn(&jobs[t]); /* could not start a thread: do its share here */
-    }
+    for (int t = 1; t < T; t++) started[t] = pthread_create(&tid[t], NULL, fn, &wk[t]) == 0;
+    fn(&wk[0]); /* returns once no work is left; a thread that failed to start simply took none */
+    for (int t = 1; t < T; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
     nn_blas_threads(blas);
-    if (!backward) return;
-    /* Private sums added in thread order: the result depends only on the thread count. */
-    const ws_layout l = layout(d);
-    for (int t = 1; t < T; t++) {
-        const float *pdw = jobs[t].ws + l.col + l.col2, *pdb = pdw + l.dw;
-        if (proto->dw)
-            for (size_t i = 0; i < l.dw; i++) proto->dw[i] += pdw[i];
-        if (proto->db)
-            for (size_t i = 0; i < l.db; i++) proto->db[i] += pdb[i];
-    }
+}
+
+/* dw, db += the group partial sums, in group order. */
+static void reduce_slots(const conv2d_desc *d, const float *slots, float *dw, float *db) {
+    const int S = group_count(d->N);
+    const size_t nw = slot_size(d) - d->F, stride = slot_size(d);
+    if (dw)
+        for (size_t i = 0; i < nw; i++) {
+            float acc = slots[i];
+            for (int s = 1; s < S; s++) acc += slots[s * stride + i];
+            dw[i] += acc;
+        }
+    if (db)
+        for (int f = 0; f < d->F; f++) {
+            float acc = slots[nw + f];
+            for (int s = 1; s < S; s++) acc += slots[s * stride + nw + f];
+            db[f] += acc;
+        }
 }
 
 void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b,
@@ -416,11 +437,11 @@ void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const flo
     assert(ws || is_pointwise(d));
     float *wx = NULL;
     if (is_shifted(d)) {
-        wx = ws + (size_t)nn_max_threads() * layout(d).total;
+        wx = ws + off_weights(d);
         weights_per_tap(d, wx, w);
     }
-    conv_job j = {.d = d, .out = out, .in = in, .w = w, .b = b, .wx = wx, .ws = ws};
-    run_split(d, &j, run_forward, 0);
+    conv_batch j = {.d = d, .out = out, .in = in, .w = w, .b = b, .wx = wx, .ws = ws};
+    run_batch(&j, run_forward);
 }
 
 void conv2d_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
@@ -428,16 +449,19 @@ void conv2d_backward(const conv2d_desc *d, float *din, float *dw, float *db, con
     assert(ws || is_pointwise(d));
     float *wx = NULL;
     if (din && is_shifted(d)) {
-        wx = ws + (size_t)nn_max_threads() * layout(d).total;
+        wx = ws + off_weights(d);
         weights_per_tap(d, wx, w);
     } else if (din && din_transposed(d)) {
         /* wx (C, F, K, K) = W (F, C, K, K) with channels swapped and the kernel rotated 180 degrees. */
         const int F = d->F, C = d->C, K = d->K, KK = K * K;
-        wx = ws + (size_t)nn_max_threads() * layout(d).total;
+        wx = ws + off_weights(d);
         for (int f = 0; f < F; f++)
             for (int c = 0; c < C; c++)
                 for (int k = 0; k < KK; k++) wx[((size_t)c * F + f) * KK + k] = w[((size_t)f * C + c) * KK + KK - 1 - k];
     }
-    conv_job j = {.d = d, .din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .wx = wx, .ws = ws};
-    run_split(d, &j, run_backward, 1);
+    float *slots = ws && (dw || db) ? ws + off_slots(d) : NULL;
+    conv_batch j = {.d = d, .din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .wx = wx, .ws = ws,
+                    .slots = slots};
+    run_batch(&j, run_backward);
+    if (slots) reduce_slots(d, slots, dw, db);
 }

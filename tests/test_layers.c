@@ -170,8 +170,8 @@ static void test_conv_matches_naive_random_shapes(void **state) {
     }
 }
 
-/* Batches big enough for conv2d to split images across threads: each path (im2col forward,
- * pointwise, transposed-conv din, col2im din) with 1 and 2 threads against the naive conv. */
+/* Batches big enough for conv2d to split images across threads: each algorithm with 1 and 2
+ * threads against the naive conv, and bitwise equal between thread counts. */
 static void test_conv_threaded_matches_naive(void **state) {
     (void)state;
     rng_t r;
@@ -182,8 +182,9 @@ static void test_conv_threaded_matches_naive(void **state) {
         {4, 8, 19, 22, 24, 3, 1, 1},  /* F > C: col2im din */
         {4, 56, 20, 20, 32, 1, 1, 0}, /* pointwise */
         {4, 32, 25, 23, 24, 3, 2, 1}, /* stride 2: col2im din */
+        {21, 16, 12, 13, 16, 3, 1, 1}, /* N > 16: groups of 2 images share a dW partial */
     };
-    static const char *algo[] = {"shifted", "im2col/transposed", "im2col/col2im", "pointwise", "im2col/col2im"};
+    static const char *algo[] = {"shifted", "im2col/transposed", "im2col/col2im", "pointwise", "im2col/col2im", "shifted"};
     int saved = nn_get_threads();
     for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
         const int *s = shapes[t];
@@ -196,6 +197,7 @@ static void test_conv_threaded_matches_naive(void **state) {
         float *ref = zeros(no), *gi = zeros(ni), *gw = zeros(nw), *gb = zeros((size_t)d->F);
         conv2d_forward_naive(d, ref, c.in, c.w, c.b);
         conv2d_backward_naive(d, gi, gw, gb, c.R, c.in, c.w);
+        float *one[4] = {zeros(no), zeros(ni), zeros(nw), zeros((size_t)d->F)}; /* 1-thread results */
         for (int th = 1; th <= 2; th++) {
             nn_set_threads(th);
             float *hi = zeros(ni), *hw = zeros(nw), *hb = zeros((size_t)d->F);
@@ -208,8 +210,18 @@ static void test_conv_threaded_matches_naive(void **state) {
             assert_true(max_rel_diff(what, hi, gi, ni) < 1e-4);
             assert_true(max_rel_diff(what, hw, gw, nw) < 1e-4);
             assert_true(max_rel_diff(what, hb, gb, (size_t)d->F) < 1e-4);
+            if (th == 1) {
+                memcpy(one[0], c.out, no * sizeof(float)), memcpy(one[1], hi, ni * sizeof(float));
+                memcpy(one[2], hw, nw * sizeof(float)), memcpy(one[3], hb, d->F * sizeof(float));
+            } else { /* the thread count must not change a single bit */
+                assert_memory_equal(one[0], c.out, no * sizeof(float));
+                assert_memory_equal(one[1], hi, ni * sizeof(float));
+                assert_memory_equal(one[2], hw, nw * sizeof(float));
+                assert_memory_equal(one[3], hb, d->F * sizeof(float));
+            }
             free(hi), free(hw), free(hb);
         }
+        for (int k = 0; k < 4; k++) free(one[k]);
         free(ref), free(gi), free(gw), free(gb);
         conv_ctx_free(&c);
     }
