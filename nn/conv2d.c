@@ -316,6 +316,19 @@ static void forward_image(const conv_batch *j, float *ws, int n) {
     gemm(0, 0, F, P, CKK, 1.0f, j->w, CKK, col, P, j->b ? 1.0f : 0.0f, o, P);
 }
 
+/* Sum in 16 interleaved partial sums: a fixed order the compiler can vectorize without
+ * -ffast-math (a single running sum ran at ~1 GFLOP/s, 3% of the backward pass). */
+static float sum_floats(const float *x, int n) {
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += x[i + k];
+    for (int k = 0; i < n; i++, k++) acc[k] += x[i];
+    float s = 0;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    return s;
+}
+
 /* One image's gradients: dW and db added into dw, db (a group's slot); din into the image's din. */
 static void backward_image(const conv_batch *j, float *ws, int n, float *dw, float *db) {
     const conv2d_desc *d = j->d;
@@ -325,11 +338,7 @@ static void backward_image(const conv_batch *j, float *ws, int n, float *dw, flo
     const float *go = j->dout + (size_t)n * F * P;
     const geom g = geom_of(d);
     if (db)
-        for (int f = 0; f < F; f++) {
-            float s = 0;
-            for (int p = 0; p < P; p++) s += go[(size_t)f * P + p];
-            db[f] += s;
-        }
+        for (int f = 0; f < F; f++) db[f] += sum_floats(go + (size_t)f * P, P);
     if (dw) {
         const float *c = j->in + (size_t)n * C * HW;
         if (!pw) {
