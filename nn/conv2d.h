@@ -1,8 +1,9 @@
 /* 2-D convolution, NCHW float32, square kernels of any size, stride, zero padding.
  * Weights (F, C, K, K) and bias (F), as in PyTorch. The default algorithm is im2col + gemm
- * (1x1 stride-1 unpadded convolutions skip im2col); a naive reference has the same signature.
- * Everything sits behind conv2d_forward/backward so another algorithm (Winograd, direct
- * AVX-512) can slot in without touching callers.
+ * (1x1 stride-1 unpadded convolutions skip im2col; same-padded stride-1 ones with enough channels
+ * use GEMMs on shifted views of the padded input instead, see conv2d_algorithm); a naive reference
+ * has the same signature. Everything sits behind conv2d_forward/backward so another algorithm
+ * (Winograd, direct AVX-512) can slot in without touching callers.
  *
  * Dimension letters: N batch, C input channels, H W input size, F output channels,
  * K kernel size, OH OW output size. */
