@@ -92,7 +92,7 @@ int disc_prepare(disc *d, int N, int H, int W) {
     if (N < 1 || H < 1 || W < 1)
         return rp_err(RP_EARG, "discriminator: batch %d of %dx%d: expected positive sizes", N, H, W);
     disc_geom g;
-    geometry(d, 1, H, W, &g);
+    geometry(d, N, H, W, &g); /* the workspace grows with the images per call */
     size_t sz[5], total = 0, largest = 0, nws = 0;
     map_sizes(&g, sz);
     for (int i = 0; i < 5; i++) {

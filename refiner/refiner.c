@@ -93,7 +93,7 @@ static int alloc_buffers(refiner *r, int N, int H, int W, int training) {
     const size_t fm = (size_t)r->cfg.F * H * W, im = (size_t)r->cfg.C * H * W, ch = (size_t)r->chunk;
     const size_t nacts = training ? (2 * (size_t)r->cfg.B + 1) * N * fm + N * im : 3 * ch * fm;
     conv2d_desc in, blk, out;
-    descs(r, 1, &in, &blk, &out);
+    descs(r, r->chunk, &in, &blk, &out); /* the workspace grows with the images per call */
     size_t nws = conv2d_workspace(&in);
     if (conv2d_workspace(&blk) > nws) nws = conv2d_workspace(&blk);
     if (conv2d_workspace(&out) > nws) nws = conv2d_workspace(&out);
