@@ -774,7 +774,7 @@ static void test_chunked_batch_matches_single_images(void **state) {
     refiner rb, r1;
     assert_int_equal(refiner_init(&rb, &rc, 9), 0);
     assert_int_equal(refiner_init(&r1, &rc, 9), 0);
-    const int N = 11, H = 9, W = 11;
+    const int N = 37, H = 9, W = 11; /* chunks hold at most 32 images */
     const size_t im = (size_t)H * W;
     assert_int_equal(refiner_prepare(&rb, N, H, W), 0);
     assert_int_equal(refiner_prepare(&r1, 1, H, W), 0);
