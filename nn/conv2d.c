@@ -18,10 +18,10 @@
  *   reading a 9x larger column matrix. dW keeps im2col (its shifted form was no faster). */
 #include "nn/conv2d.h"
 #include <assert.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include "nn/gemm.h"
+#include "nn/parallel.h"
 
 void conv2d_desc_init(conv2d_desc *d, int N, int C, int H, int W, int F, int K, int stride, int pad) {
     assert(N > 0 && C > 0 && H > 0 && W > 0 && F > 0 && K > 0 && stride > 0 && pad >= 0);
@@ -94,7 +94,8 @@ static size_t off_slots(const conv2d_desc *d) {
     return off_weights(d) + (((size_t)d->F * d->C * d->K * d->K + 15) & ~(size_t)15);
 }
 
-size_t conv2d_workspace(const conv2d_desc *d) { return off_slots(d) + (size_t)group_count(d->N) * slot_size(d); }
+/* NSLOT slots whatever N is: the size depends on the layer's shape only, never on the batch. */
+size_t conv2d_workspace(const conv2d_desc *d) { return off_slots(d) + (size_t)NSLOT * slot_size(d); }
 
 const char *conv2d_algorithm(const conv2d_desc *d) {
     if (is_pointwise(d)) return "pointwise";
@@ -289,11 +290,6 @@ typedef struct {
     atomic_int next;                     /* next image or group to take */
 } conv_batch;
 
-typedef struct {
-    conv_batch *b;
-    float *ws; /* this thread's block */
-} conv_worker;
-
 /* Whole images per GEMM: splitting the columns into L2-sized chunks (tried: 0.1-2 MB) did not
  * measurably help, and per-image GEMMs (N = 784 or 1925) already run near the sgemm ceiling. */
 static void forward_image(const conv_batch *j, float *ws, int n) {
@@ -365,15 +361,18 @@ static void backward_image(const conv_batch *j, float *ws, int n, float *dw, flo
     }
 }
 
-static void *run_forward(void *p) {
-    conv_worker *wk = p;
-    for (int n; (n = atomic_fetch_add(&wk->b->next, 1)) < wk->b->d->N;) forward_image(wk->b, wk->ws, n);
-    return NULL;
+/* Task t of a run: its scratch block is ws + t * block (NULL ws only for 1x1, single task). */
+static float *task_ws(const conv_batch *j, int t) { return j->ws ? j->ws + t * layout(j->d).total : NULL; }
+
+static void run_forward(void *p, int t) {
+    conv_batch *j = p;
+    float *ws = task_ws(j, t);
+    for (int n; (n = atomic_fetch_add(&j->next, 1)) < j->d->N;) forward_image(j, ws, n);
 }
 
-static void *run_backward(void *p) {
-    conv_worker *wk = p;
-    conv_batch *j = wk->b;
+static void run_backward(void *p, int t) {
+    conv_batch *j = p;
+    float *ws = task_ws(j, t);
     const conv2d_desc *d = j->d;
     const int G = group_size(d->N), S = group_count(d->N);
     const size_t nw = slot_size(d) - d->F;
@@ -385,14 +384,13 @@ static void *run_backward(void *p) {
             dw = j->dw ? slot : NULL;
             db = j->db ? slot + nw : NULL;
         }
-        for (int n = s * G; n < (s + 1) * G && n < d->N; n++) backward_image(j, wk->ws, n, dw, db);
+        for (int n = s * G; n < (s + 1) * G && n < d->N; n++) backward_image(j, ws, n, dw, db);
     }
-    return NULL;
 }
 
-/* Threads worth using: one per image at most, and none for work too small to amortise starting
- * one (measured on a 2-vCPU VM: ~20 us to create and join, up to ~1 ms when the other vCPU has
- * gone idle; 2e7 flops is ~0.2 ms of GEMM on one core). */
+/* Threads worth using: one per image at most, and none for work too small to amortise waking a
+ * worker (on a 2-vCPU VM, up to ~1 ms when the other vCPU has gone idle; 2e7 flops is ~0.2 ms of
+ * GEMM on one core). */
 static int plan_threads(const conv2d_desc *d) {
     int t = nn_get_threads();
     if (t > nn_max_threads()) t = nn_max_threads();
@@ -401,27 +399,17 @@ static int plan_threads(const conv2d_desc *d) {
     return t < 1 ? 1 : t;
 }
 
-/* Runs fn over the batch on T threads (the caller's among them); with one, BLAS keeps its own. */
-static void run_batch(conv_batch *j, void *(*fn)(void *)) {
-    const conv2d_desc *d = j->d;
-    const int T = j->ws ? plan_threads(d) : 1;
-    enum { MAXT = 64 };
-    conv_worker wk[MAXT];
-    pthread_t tid[MAXT];
-    int started[MAXT] = {0};
-    assert(T <= MAXT);
+/* Runs fn over the batch on T pool threads (the caller's among them); with one, BLAS keeps its own. */
+static void run_batch(conv_batch *j, nn_task_fn fn) {
+    const int T = j->ws ? plan_threads(j->d) : 1;
     atomic_init(&j->next, 0);
-    for (int t = 0; t < T; t++) wk[t] = (conv_worker){j, j->ws ? j->ws + t * layout(d).total : NULL};
     if (T == 1) {
-        fn(&wk[0]);
+        fn(j, 0);
         return;
     }
     const int blas = nn_get_threads();
     nn_blas_threads(1);
-    for (int t = 1; t < T; t++) started[t] = pthread_create(&tid[t], NULL, fn, &wk[t]) == 0;
-    fn(&wk[0]); /* returns once no work is left; a thread that failed to start simply took none */
-    for (int t = 1; t < T; t++)
-        if (started[t]) pthread_join(tid[t], NULL);
+    nn_parallel_run(T, fn, j);
     nn_blas_threads(blas);
 }
 

@@ -18,10 +18,10 @@ typedef struct {
 } conv2d_desc;
 
 void conv2d_desc_init(conv2d_desc *d, int N, int C, int H, int W, int F, int K, int stride, int pad);
-/* Floats of scratch needed by conv2d_forward/backward for this shape: per-thread column buffers
- * for nn_max_threads() threads, so the size never depends on when nn_set_threads is called. One
- * workspace of the maximum over a network's layers can be shared by all of them; a descriptor with
- * a smaller N than the one sized for needs no more. */
+/* Floats of scratch needed by conv2d_forward/backward for this layer: per-thread column buffers
+ * for nn_max_threads() threads (so the size never depends on when nn_set_threads is called) and
+ * per-group gradient sums. It depends on C, H, W, F, K, stride and pad only, not on N. One
+ * workspace of the maximum over a network's layers can be shared by all of them. */
 size_t conv2d_workspace(const conv2d_desc *d);
 /* FLOPs of one forward pass (2*N*F*OH*OW*C*K*K); backward is twice that with input grads. */
 double conv2d_flops(const conv2d_desc *d);

@@ -1,0 +1,18 @@
+/* A persistent pool of worker threads for the nn core: started once, reused by every call, so a
+ * training step neither creates threads nor allocates. Used by conv2d to split a batch's images. */
+#ifndef RP_PARALLEL_H
+#define RP_PARALLEL_H
+
+typedef void (*nn_task_fn)(void *ctx, int t);
+
+/* Runs fn(ctx, t) for t = 0 .. T-1 concurrently (t = 0 on the calling thread) and returns when all
+ * have finished. T is clamped to nn_max_threads(); if a worker cannot be started, fewer tasks run,
+ * so fn must treat t only as an index for scratch space and take work from a shared counter.
+ * Call from one thread at a time, and not from inside fn. */
+void nn_parallel_run(int T, nn_task_fn fn, void *ctx);
+
+/* Starts the workers for T-way runs now (nn_set_threads calls it), so that the first run does
+ * not allocate. Returns the number of threads available (1 + workers). */
+int nn_parallel_reserve(int T);
+
+#endif
