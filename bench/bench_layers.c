@@ -153,6 +153,13 @@ static void gemm_bufs_init(gemm_bufs *g, const layer *L) {
     for (size_t i = 0; i < n; i++) g->col[i] = L->in[i % ni]; /* input values as stand-in columns */
 }
 
+/* cblas_sgemm itself, not gemm(): gemm computes products under 1e6 multiply-adds on its own. */
+static void sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+                lda, B, ldb, beta, C, ldc);
+}
+
 static void gemm_run(layer *L, const gemm_bufs *gb, int bwd) {
     const conv2d_desc *d = &L->d;
     int F = d->F, CKK = d->C * d->K * d->K, P = d->OH * d->OW;
@@ -162,10 +169,10 @@ static void gemm_run(layer *L, const gemm_bufs *gb, int bwd) {
         float *col = gb->pw ? L->in + (size_t)n * CKK * P : gb->col;
         float *dcol = gb->pw ? L->din + (size_t)n * CKK * P : gb->dcol;
         if (!bwd)
-            gemm(0, 0, F, P, CKK, 1.0f, L->w, CKK, col, P, 0.0f, L->out + (size_t)n * F * P, P);
+            sgemm(0, 0, F, P, CKK, 1.0f, L->w, CKK, col, P, 0.0f, L->out + (size_t)n * F * P, P);
         else {
-            gemm(0, 1, F, CKK, P, 1.0f, g, P, col, P, 1.0f, L->dw, CKK);
-            gemm(1, 0, CKK, P, F, 1.0f, L->w, CKK, g, P, 0.0f, dcol, P);
+            sgemm(0, 1, F, CKK, P, 1.0f, g, P, col, P, 1.0f, L->dw, CKK);
+            sgemm(1, 0, CKK, P, F, 1.0f, L->w, CKK, g, P, 0.0f, dcol, P);
         }
     }
 }
