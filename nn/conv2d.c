@@ -1,5 +1,6 @@
-/* 2-D convolution: im2col + sgemm per image, images split across threads (each running
- * single-threaded BLAS), and direct-loop references with the same contracts.
+/* 2-D convolution: GEMMs per image (im2col, or shifted views for same-padded layers), the images
+ * of a batch shared out to the worker pool, each thread running single-threaded BLAS. The
+ * direct-loop references are in conv2d_naive.c.
  * N batch, C input channels, H W input size, F output channels, K kernel, OH OW output size, P = OH*OW.
  *
  * Algorithms, per image:
@@ -57,7 +58,7 @@ static size_t shift_N(const conv2d_desc *d) { return (size_t)d->H * (d->W + 2 * 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Workspace: one block per thread (two column buffers), the rearranged weights the threads share,
- * then per-group partial sums of dW and db (see run_batch). */
+ * then per-group partial sums of dW and db. */
 typedef struct {
     size_t col, col2, total; /* per-thread block */
 } ws_layout;
