@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PARAM_MAX_TENSORS 64
+#define PARAM_MAX_TENSORS 96 /* R(F, 16) has 68 */
 
 typedef struct {
     char name[32];   /* e.g. "block2.conv1.w" */

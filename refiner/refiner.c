@@ -1,5 +1,5 @@
 /* The refiner R(F, B): parameter table, forward (saving activations), backward, and an
- * inference pass that keeps only three feature maps. All buffers come from refiner_prepare;
+ * inference pass that keeps three small feature maps. All buffers come from refiner_prepare;
  * forward and backward allocate nothing.
  * N batch (prepared), n batch (this call), C image channels, F feature maps, H W image size. */
 #include "refiner/refiner.h"

@@ -860,6 +860,11 @@ static void test_param_block_layout_and_he_init(void **state) {
     assert_ptr_equal(r.p.data + t->offset, r.blk_w2[3]);
     assert_non_null(param_block_find(&r.p, "out.b"));
     refiner_free(&r);
+    rc.B = REFINER_MAX_BLOCKS;
+    rc.F = 2;
+    assert_int_equal(refiner_init(&r, &rc, 1), 0);
+    assert_int_equal(r.p.ntensors, 4 + 4 * REFINER_MAX_BLOCKS);
+    refiner_free(&r);
     rc.B = REFINER_MAX_BLOCKS + 1;
     assert_int_equal(refiner_init(&r, &rc, 1), -3 /* RP_EARG */);
     refiner_free(&r);
