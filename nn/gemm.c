@@ -5,6 +5,7 @@
 #include "nn/parallel.h"
 #include <assert.h>
 #include <cblas.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,7 @@ void gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const floa
           const float *B, int ldb, float beta, float *C, int ldc) {
     assert(M >= 0 && N >= 0 && K >= 0);
     if (M == 0 || N == 0) return;
+    nn_blas_init();
     /* TT is never sent to the small kernels; the other three are. */
     if ((double)M * N * K <= GEMM_SMALL_MNK && !(trans_a && trans_b)) {
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -146,30 +148,32 @@ static int is_fallback_core(const char *name) {
     return 0;
 }
 
+static void blas_select_core(void) {
+    const char *core = openblas_get_corename();
+    /* Respect an explicit OPENBLAS_CORETYPE; otherwise re-run OpenBLAS's own dynamic
+     * initialisation with the best kernel family this CPU supports. */
+    if (getenv("OPENBLAS_CORETYPE") || !core || !is_fallback_core(core) || !gotoblas_dynamic_init ||
+        !gotoblas_dynamic_quit)
+        return;
+    const char *want = NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "Haswell";
+    if (!want) return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+/* Once per process; gemm calls it too, so every path gets the fast kernels, and pthread_once
+ * makes threads that arrive meanwhile wait until OpenBLAS is re-initialised. */
 const char *nn_blas_init(void) {
-    static int done;
-    if (!done) {
-        done = 1;
-        const char *core = openblas_get_corename();
-        /* Respect an explicit OPENBLAS_CORETYPE; otherwise re-run OpenBLAS's own dynamic
-         * initialisation with the best kernel family this CPU supports. */
-        if (!getenv("OPENBLAS_CORETYPE") && core && is_fallback_core(core) && gotoblas_dynamic_init &&
-            gotoblas_dynamic_quit) {
-            const char *want = NULL;
-            __builtin_cpu_init();
-            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-                want = "SkylakeX";
-            else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-                want = "Haswell";
-            if (want) {
-                setenv("OPENBLAS_CORETYPE", want, 1);
-                gotoblas_dynamic_quit();
-                gotoblas_dynamic_init();
-                unsetenv("OPENBLAS_CORETYPE");
-            }
-        }
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_select_core);
     return openblas_get_corename();
 }
 

@@ -19,10 +19,10 @@ int nn_get_threads(void);
 int nn_max_threads(void);
 /* BLAS threads only (nn_get_threads unchanged): for code that runs its own threads around gemm. */
 void nn_blas_threads(int n);
-/* Call once at start-up, before any other thread runs BLAS: if OpenBLAS's CPU detection fell
- * back to an SSE-era kernel family on a CPU with AVX-512 (or AVX2), switch to SkylakeX (or
- * Haswell) kernels. An explicit OPENBLAS_CORETYPE is left alone. Idempotent; nn_set_threads
- * calls it. Returns the kernel family in use. */
+/* If OpenBLAS's CPU detection fell back to an SSE-era kernel family on a CPU with AVX-512 (or
+ * AVX2), switch to SkylakeX (or Haswell) kernels; an explicit OPENBLAS_CORETYPE is left alone.
+ * Runs once (gemm and nn_set_threads call it); code calling cblas directly should call it first.
+ * Returns the kernel family in use. */
 const char *nn_blas_init(void);
 
 #endif
