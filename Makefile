@@ -67,7 +67,7 @@ check: $(TEST_BINS) $(CLI)
 # Tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build tree.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan \
-	  OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  OPT="-O2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" check
 
 # Unoptimised build with floating-point exception traps (RP_TRAP_FPE) to find the first NaN.
