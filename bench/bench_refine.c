@@ -25,6 +25,8 @@ static void bench_scene(const char *scene, long n, int threads, const char *dir)
     snprintf(nbuf, sizeof nbuf, "%ld", n);
     config_set(&cfg, "simulate.scene", scene);
     config_set(&cfg, "simulate.n", nbuf);
+    config_set(&cfg, "refiner.filters", "64"); /* the paper's R(64,4), as in bench_nets */
+    config_set(&cfg, "refiner.blocks", "4");
     snprintf(syn, sizeof syn, "%s/%s.h5", dir, scene);
     snprintf(ck, sizeof ck, "%s/%s-ck.h5", dir, scene);
     snprintf(out, sizeof out, "%s/%s-refined.h5", dir, scene);

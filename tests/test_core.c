@@ -63,8 +63,8 @@ static void test_config_defaults_set_and_roundtrip(void **state) {
     (void)state;
     rp_config c, d;
     config_defaults(&c);
-    assert_int_equal(c.refiner.filters, 64);
-    assert_int_equal(c.refiner.blocks, 4);
+    assert_int_equal(c.refiner.filters, 32);
+    assert_int_equal(c.refiner.blocks, 3);
     assert_string_equal(c.simulate.scene, "digits");
     assert_int_equal(config_set_arg(&c, "train.lambda=0.25"), 0);
     assert_int_equal(config_set_arg(&c, "refiner.blocks=2"), 0);
