@@ -79,8 +79,9 @@ static void descs(const refiner *r, int n, conv2d_desc *in, conv2d_desc *blk, co
  * through every layer before the next group keeps the element-wise passes (ReLU, residual add,
  * their gradients) and the backward scratch to a few maps' worth of memory instead of whole-batch
  * maps, and inference needs only three such maps; the GEMMs are per image either way. Much
- * smaller groups lose to the cost of starting conv2d's threads on every call (measured: 2 per
- * thread was ~20% slower in backward on 2 threads; 8 and more were within noise). */
+ * smaller groups lost to per-call costs in conv2d when it still started threads per call
+ * (2 per thread: ~20% slower backward on 2 threads); 8 and more were within noise of whole-batch
+ * passes. */
 static int chunk_images(int N) {
     int c = 8 * nn_max_threads();
     if (c > 32) c = 32;
