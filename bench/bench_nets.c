@@ -16,6 +16,7 @@
 #include "refiner/disc.h"
 #include "refiner/history.h"
 #include "refiner/refiner.h"
+#include "bench/bench_util.h"
 
 #define REFINE_BATCH 256
 #define TRAIN_BATCH 64
@@ -29,22 +30,6 @@ typedef struct {
 
 static const config CONFIGS[2] = {{"EYES", 35, 55, 309, 0.70}, {"DIGITS", 28, 28, 753, 1.75}};
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 static void die(const char *what) {
     fprintf(stderr, "bench_nets: %s\n", what);
     exit(1);
@@ -55,29 +40,6 @@ static float *images(rng_t *r, size_t n) {
     if (!x) die("out of memory");
     for (size_t i = 0; i < n; i++) x[i] = (float)rng_range(r, -1, 1);
     return x;
-}
-
-static void print_machine(int argc, char **argv) {
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *p = strchr(line, ':');
-                if (p) snprintf(model, sizeof model, "%s", p + 2);
-                model[strcspn(model, "\n")] = 0;
-                break;
-            }
-        fclose(f);
-    }
-    printf("machine: %s, %ld online cores; OpenBLAS kernels %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
-           nn_blas_init());
-    printf("command:");
-    for (int i = 0; i < argc; i++) printf(" %s", argv[i]);
-    printf("\n");
-    double l[3];
-    if (getloadavg(l, 3) == 3) printf("load average at start: %.2f %.2f %.2f\n", l[0], l[1], l[2]);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -105,11 +67,11 @@ static double bench_refine(const config *c, int runs, double *gflops) {
     refiner_free(&check);
     double t[32];
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         refiner_infer(&R, y, x, REFINE_BATCH);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    double med = median(t, runs);
+    double med = bench_median(t, runs);
     *gflops = refiner_flops(&R, REFINE_BATCH) / med * 1e-9;
     refiner_free(&R);
     free(x), free(y), free(y1);
@@ -225,18 +187,18 @@ static double bench_train(const config *c, int runs) {
     if (t.hist.count != t.hist.capacity) die("history not full");
     double tm[32];
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         iteration(&t);
-        tm[r] = now() - t0;
+        tm[r] = bench_now() - t0;
     }
     trainer_free(&t);
-    return 1.0 / median(tm, runs);
+    return 1.0 / bench_median(tm, runs);
 }
 
 int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 3;
     if (runs < 1 || runs > 32) die("usage: bench_nets [runs (1..32, default 3)]");
-    print_machine(argc, argv);
+    bench_print_machine(argc, argv);
     printf("R(64,4) and D of SimGAN; refine = R inference at batch %d; iteration = 2 refiner steps + 1 D step at\n"
            "batch %d (D: %d real + %d refined, of which %d fresh and %d from a history of %d), Adam on both.\n"
            "Medians of %d runs after one warm-up. PyTorch: 1.13, oneDNN AVX-512, 2 threads (issue 2).\n\n",
