@@ -30,6 +30,7 @@ static const key_spec keys[] = {
     {"simulate", "chunk", KEY_LONG, F(simulate, chunk), 1, 1 << 20, NULL, "1024", "images per chunk"},
     {"refiner", "filters", KEY_INT, F(refiner, filters), 1, 1024, NULL, "32", "feature maps F"},
     {"refiner", "blocks", KEY_INT, F(refiner, blocks), 0, 16, NULL, "3", "ResNet blocks B"},
+    {"discriminator", "optimizer", KEY_STR, F(discriminator, optimizer), 0, 0, "same|adam|sgd", "same", "discriminator optimizer (same = train.optimizer; learning rate: train.lr_disc)"},
     {"train", "batch", KEY_INT, F(train, batch), 2, 65536, NULL, "32", "mini-batch size b (even)"},
     {"train", "iterations", KEY_LONG, F(train, iterations), 0, 1e9, NULL, "1000", "adversarial iterations T"},
     {"train", "k_g", KEY_INT, F(train, k_g), 0, 1000, NULL, "1", "refiner steps per iteration"},
@@ -51,7 +52,6 @@ static const key_spec keys[] = {
     {"train", "sample_every", KEY_LONG, F(train, sample_every), 0, 1e9, NULL, "250", "steps between sample sheets (0 = off)"},
     {"train", "clip_grad_norm", KEY_DOUBLE, F(train, clip_grad_norm), 0, 1e9, NULL, "0", "gradient-norm clip (0 = off)"},
     {"train", "seed", KEY_LONG, F(train, seed), 0, 9.2e18, NULL, "1", "training seed"},
-    {"train", "optimizer_disc", KEY_STR, F(train, optimizer_disc), 0, 0, "same|adam|sgd", "same", "discriminator optimizer (same = train.optimizer)"},
     {"train", "cache_mb", KEY_LONG, F(train, cache_mb), 0, 1e7, NULL, "1024", "datasets up to this many MB are read into memory once; larger ones stream"},
     {"train", "sample_images", KEY_INT, F(train, sample_images), 1, 64, NULL, "8", "images per row of the sample sheets"},
     {"refine", "batch", KEY_INT, F(refine, batch), 1, 65536, NULL, "256", "images per forward batch"},
@@ -131,7 +131,7 @@ void config_defaults(rp_config *c) {
 
 static int unknown_key(const char *section, const char *key, const char *where) {
     if (!section_known(section))
-        return rp_err(RP_EARG, "%sunknown section [%s] (known: simulate, refiner, train, refine, eval, run)",
+        return rp_err(RP_EARG, "%sunknown section [%s] (known: simulate, refiner, discriminator, train, refine, eval, run)",
                       where, section);
     char known[1024] = "";
     for (size_t i = 0; i < NKEYS; i++)

@@ -21,6 +21,9 @@ typedef struct {
         int blocks;            /* B */
     } refiner;
     struct {
+        char optimizer[8];     /* same | adam | sgd: D's optimizer ("same" = train.optimizer) */
+    } discriminator;
+    struct {
         int batch;             /* b */
         long iterations;       /* T */
         int k_g, k_d;
@@ -38,7 +41,6 @@ typedef struct {
         long sample_every;
         double clip_grad_norm; /* 0 = off */
         long seed;
-        char optimizer_disc[8]; /* same | adam | sgd: D's optimizer ("same" = train.optimizer) */
         long cache_mb;         /* datasets up to this size are held in memory; larger ones stream */
         int sample_images;     /* columns of the sample sheets */
     } train;

@@ -37,7 +37,7 @@ int train_setup_from_config(train_setup *s, const rp_config *cfg, int C, int H, 
     s->lambda = cfg->train.lambda;
     s->psi_cell = strcmp(cfg->train.psi, "cellmean") ? 0 : cfg->train.psi_cell;
     s->opt_r = parse_optim(cfg->train.optimizer);
-    s->opt_d = strcmp(cfg->train.optimizer_disc, "same") ? parse_optim(cfg->train.optimizer_disc) : s->opt_r;
+    s->opt_d = strcmp(cfg->discriminator.optimizer, "same") ? parse_optim(cfg->discriminator.optimizer) : s->opt_r;
     s->lr_r = cfg->train.lr_refiner;
     s->lr_d = cfg->train.lr_disc;
     s->momentum = cfg->train.momentum;
