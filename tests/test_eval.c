@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "io/h5ds.h"
 #include "io/status.h"
+#include "tests/tmpdir.h"
 #include "losses/xent.h"
 #include "nn/rng.h"
 #include "pipelines/commands.h"
@@ -28,41 +29,6 @@
 #define EPS 1e-3
 #endif
 
-static char tmpdir[64];
-
-static int setup(void **state) {
-    (void)state;
-    strcpy(tmpdir, "/tmp/rp-test-XXXXXX");
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int dir_count(const char *dir) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
-    if (d) closedir(d);
-    return n;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    DIR *d = opendir(tmpdir);
-    char p[512];
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (e->d_name[0] != '.') snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name), unlink(p);
-    if (d) closedir(d);
-    rmdir(tmpdir);
-    return 0;
-}
-
-static const char *tpath(const char *name) {
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 /* ---------------------------------------------------------------- linear algebra */
 static double *random_spd(rng_t *r, int n, int rank, double ridge) {
@@ -659,5 +625,5 @@ int main(void) {
         cmocka_unit_test(test_report_json_update),
         cmocka_unit_test(test_cmd_eval_shared_features),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -15,42 +15,8 @@
 #include <unistd.h>
 #include "io/h5ds.h"
 #include "io/status.h"
+#include "tests/tmpdir.h"
 
-static char tmpdir[64];
-
-static int setup(void **state) {
-    (void)state;
-    strcpy(tmpdir, "/tmp/rp-test-XXXXXX");
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int dir_count(const char *dir) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
-    if (d) closedir(d);
-    return n;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    DIR *d = opendir(tmpdir);
-    char p[512];
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (e->d_name[0] != '.') snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name), unlink(p);
-    if (d) closedir(d);
-    rmdir(tmpdir);
-    return 0;
-}
-
-static const char *tpath(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 /* ---------------------------------------------------------------- round trips */
 static void test_roundtrip_gray(void **state) {
@@ -565,14 +531,14 @@ static void test_threads_identical(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_roundtrip_gray, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_rgb_index_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chunk_cap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_rows_random, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_float_and_external, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_gray, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_rgb_index_filters, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_chunk_cap, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_read_rows_random, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_float_and_external, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_failures, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_identical, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

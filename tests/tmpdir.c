@@ -1,0 +1,44 @@
+/* Temporary directories for tests (see tmpdir.h). */
+#include "tests/tmpdir.h"
+#include <dirent.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char tmpdir[64];
+
+int tmpdir_setup(void **state) {
+    (void)state;
+    strcpy(tmpdir, "/tmp/rp-test-XXXXXX");
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+int dir_count(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
+int tmpdir_teardown(void **state) {
+    (void)state;
+    DIR *d = opendir(tmpdir);
+    char p[512];
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name), unlink(p);
+    if (d) closedir(d);
+    rmdir(tmpdir);
+    return 0;
+}
+
+const char *tpath(const char *name) {
+    static char buf[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}

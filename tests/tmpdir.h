@@ -1,0 +1,14 @@
+/* A fresh temporary directory per test group, shared by the tests that write files:
+ * tmpdir_setup / tmpdir_teardown as cmocka group fixtures, tpath(name) for paths in it.
+ * HDF5's own error printing is silenced (the tests check our messages instead). */
+#ifndef RP_TEST_TMPDIR_H
+#define RP_TEST_TMPDIR_H
+
+extern char tmpdir[64];
+int tmpdir_setup(void **state);
+int tmpdir_teardown(void **state); /* removes the files in it and the directory */
+/* tmpdir/name in one of 8 rotating static buffers (so a few can be used in one call). */
+const char *tpath(const char *name);
+int dir_count(const char *dir);    /* entries not starting with '.' */
+
+#endif
