@@ -12,22 +12,7 @@
 #include "nn/conv2d.h"
 #include "nn/gemm.h"
 #include "nn/rng.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
+#include "bench/bench_util.h"
 
 static float *randn(rng_t *r, size_t n, float scale) {
     float *x = malloc(n * sizeof *x);
@@ -40,19 +25,8 @@ static float *randn(rng_t *r, size_t n, float scale) {
 }
 
 static void print_machine(int argc, char **argv, const char *core_before) {
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *p = strchr(line, ':');
-                if (p) snprintf(model, sizeof model, "%s", p + 2);
-                model[strcspn(model, "\n")] = 0;
-                break;
-            }
-        fclose(f);
-    }
+    char model[256];
+    bench_cpu_model(model, sizeof model);
     printf("machine: %s, %ld online cores\n", model, sysconf(_SC_NPROCESSORS_ONLN));
     printf("openblas: %s\n", openblas_get_config());
     printf("openblas kernels: detected %s, using %s; nn_max_threads() = %d\n", core_before, nn_blas_init(),
@@ -188,17 +162,17 @@ static timing time_pair(layer *L, int bwd, int runs) {
     gemm_bufs_init(&gb, L);
     double a[64], b[64];
     for (int r = -1; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         layer_run(L, bwd);
-        double t1 = now();
+        double t1 = bench_now();
         gemm_run(L, &gb, bwd);
-        double t2 = now();
+        double t2 = bench_now();
         if (r >= 0) a[r] = t1 - t0, b[r] = t2 - t1;
     }
     free(gb.col), free(gb.dcol);
     timing t;
-    t.layer_med = median(a, runs), t.gemm_med = median(b, runs);
-    t.layer_best = a[0], t.gemm_best = b[0]; /* median() sorted them */
+    t.layer_med = bench_median(a, runs), t.gemm_med = bench_median(b, runs);
+    t.layer_best = a[0], t.gemm_best = b[0]; /* bench_median() sorted them */
     return t;
 }
 

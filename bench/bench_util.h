@@ -25,20 +25,26 @@ static inline double bench_median(double *t, int n) {
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-static inline void bench_print_machine(int argc, char **argv) {
-    char model[256] = "unknown";
+/* "model name" of /proc/cpuinfo, or "unknown". */
+static inline void bench_cpu_model(char *model, size_t n) {
+    snprintf(model, n, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
         char line[512];
         while (fgets(line, sizeof line, f))
             if (strncmp(line, "model name", 10) == 0) {
                 char *p = strchr(line, ':');
-                if (p) snprintf(model, sizeof model, "%s", p + 2);
+                if (p) snprintf(model, n, "%s", p + 2);
                 model[strcspn(model, "\n")] = 0;
                 break;
             }
         fclose(f);
     }
+}
+
+static inline void bench_print_machine(int argc, char **argv) {
+    char model[256];
+    bench_cpu_model(model, sizeof model);
     printf("machine: %s, %ld online cores; OpenBLAS kernels %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
            nn_blas_init());
     printf("command:");

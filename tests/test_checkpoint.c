@@ -18,22 +18,12 @@
 #include "io/h5ds.h"
 #include "io/status.h"
 #include "nn/gemm.h"
+#include "tests/tmpdir.h"
 #include "refiner/train_step.h"
 
-static char tmpdir[64];
-
 static int setup(void **state) {
-    (void)state;
     nn_set_threads(1);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-test-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd);
+    return tmpdir_setup(state);
 }
 
 static void tiny_config(rp_config *cfg, int filters) {
@@ -320,5 +310,5 @@ int main(void) {
         cmocka_unit_test(test_refuses_nan),
         cmocka_unit_test(test_publish_keep_latest),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }

@@ -19,6 +19,7 @@
 #include "io/h5ds.h"
 #include "io/status.h"
 #include "nn/gemm.h"
+#include "tests/tmpdir.h"
 #include "refiner/train_data.h"
 #include "refiner/train_step.h"
 #include "refiner/trainer.h"
@@ -26,20 +27,9 @@
 
 #define S TRAINFIX_S
 
-static char tmpdir[64];
-
 static int setup(void **state) {
-    (void)state;
     nn_set_threads(1);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-test-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd);
+    return tmpdir_setup(state);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -400,5 +390,5 @@ int main(void) {
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_warns_when_d_saturates),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }
