@@ -1,6 +1,9 @@
 /* Chunk compression pipeline (see chunkzip.h). A ring of slots: the caller fills one, submits
  * it, workers (or the caller itself) shuffle + deflate it, and the caller writes finished slots
- * strictly in submission order, waiting only when the ring is full. */
+ * strictly in submission order, waiting only when the ring is full.
+ * Deflate is tried on the first CHUNKZIP_TRIAL bytes of each chunk; a chunk it shrinks by less
+ * than 1/CHUNKZIP_MIN_SAVING is stored as is with the deflate filter marked skipped (noisy eye
+ * images: level 1 saves ~16% at ~60 us per 35x55 image, more than rendering costs). */
 #include "io/chunkzip.h"
 #include "io/status.h"
 #include <pthread.h>
@@ -8,12 +11,19 @@
 #include <string.h>
 #include <zlib.h>
 
+#define CHUNKZIP_TRIAL (16 << 10)
+#define CHUNKZIP_MIN_SAVING 5 /* deflate must save at least 1/5 of the bytes */
+#define CHUNKZIP_DEFLATE_SKIPPED (1u << 1) /* filter mask bit: pipeline filter 1 (deflate) not applied */
+
 enum { SLOT_FREE, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE };
 
 typedef struct {
     uint8_t **raw, **z;
     size_t *zlen;
+    unsigned *mask;   /* per dataset: HDF5 filter mask of the stored bytes */
     uint8_t *scratch; /* shuffled bytes before deflate */
+    z_stream zs[2];   /* reused deflate states: 0 default strategy, 1 Z_RLE (bytes) */
+    int zinit[2];
     long rows;
     int state, err;
 } slot;
@@ -40,6 +50,26 @@ void chunkzip_shuffle(uint8_t *dst, const uint8_t *src, size_t n, size_t esize) 
     memcpy(dst + ne * esize, src + ne * esize, n - ne * esize); /* leftover bytes, as H5Z does */
 }
 
+/* Deflates src (n bytes) into dst (cap bytes) with zs; the compressed length, or 0 when the
+ * bytes are better stored as they are (deflate saves too little, already on the trial prefix,
+ * or the output would not fit). */
+static size_t deflate_or_skip(z_stream *zs, uint8_t *dst, size_t cap, const uint8_t *src, size_t n) {
+    if (deflateReset(zs) != Z_OK) return 0;
+    zs->next_in = (Bytef *)src;
+    zs->next_out = dst;
+    zs->avail_out = (uInt)cap;
+    if (n > 2 * CHUNKZIP_TRIAL) {
+        zs->avail_in = CHUNKZIP_TRIAL;
+        if (deflate(zs, Z_SYNC_FLUSH) != Z_OK || zs->avail_in ||
+            zs->total_out > CHUNKZIP_TRIAL - CHUNKZIP_TRIAL / CHUNKZIP_MIN_SAVING)
+            return 0;
+        zs->avail_in = (uInt)(n - CHUNKZIP_TRIAL);
+    } else
+        zs->avail_in = (uInt)n;
+    if (deflate(zs, Z_FINISH) != Z_STREAM_END || zs->total_out > n - n / CHUNKZIP_MIN_SAVING) return 0;
+    return zs->total_out;
+}
+
 static void compress_slot(chunkzip *c, slot *s) {
     s->err = 0;
     for (int j = 0; j < c->nds; j++) {
@@ -53,8 +83,19 @@ static void compress_slot(chunkzip *c, slot *s) {
             chunkzip_shuffle(s->scratch, s->raw[j], n, c->esize[j]);
             src = s->scratch;
         }
-        uLongf zl = compressBound(n);
-        if (compress2(s->z[j], &zl, src, n, c->level) != Z_OK) s->err = 1;
+        /* bytes (images) deflate better and faster as runs only: 4.9x vs 4.4x on the real
+         * digits, 4.7x vs 4.0x on simulated ones, ~1.5x less CPU */
+        int z = c->esize[j] == 1;
+        if (!s->zinit[z]) {
+            if (deflateInit2(&s->zs[z], c->level, Z_DEFLATED, 15, 8, z ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK) {
+                s->err = 1;
+                return;
+            }
+            s->zinit[z] = 1;
+        }
+        size_t zl = deflate_or_skip(&s->zs[z], s->z[j], compressBound(n), src, n);
+        s->mask[j] = zl ? 0 : CHUNKZIP_DEFLATE_SKIPPED;
+        if (!zl) memcpy(s->z[j], src, zl = n);
         s->zlen[j] = zl;
     }
 }
@@ -92,7 +133,7 @@ static int write_oldest(chunkzip *c) {
         pthread_mutex_unlock(&c->mu);
     }
     if (s->err) return rp_err(RP_ENOMEM, "compressing a chunk failed (out of memory?)");
-    int rc = c->write(c->ctx, c->written, s->rows, s->z, s->zlen);
+    int rc = c->write(c->ctx, c->written, s->rows, s->z, s->zlen, s->mask);
     if (rc) return rc;
     if (c->nthreads) pthread_mutex_lock(&c->mu); /* workers scan states and `written` */
     s->state = SLOT_FREE;
@@ -124,8 +165,9 @@ int chunkzip_init(chunkzip **out, int nds, const size_t *row_bytes, const size_t
         s->raw = calloc(nds, sizeof *s->raw);
         s->z = calloc(nds, sizeof *s->z);
         s->zlen = calloc(nds, sizeof *s->zlen);
+        s->mask = calloc(nds, sizeof *s->mask);
         s->scratch = malloc(maxb);
-        ok = s->raw && s->z && s->zlen && s->scratch;
+        ok = s->raw && s->z && s->zlen && s->mask && s->scratch;
         for (int j = 0; ok && j < nds; j++)
             ok = (s->raw[j] = malloc(c->bytes[j])) && (s->z[j] = malloc(compressBound(c->bytes[j])));
     }
@@ -201,7 +243,9 @@ void chunkzip_free(chunkzip *c) {
             if (s->raw) free(s->raw[j]);
             if (s->z) free(s->z[j]);
         }
-        free(s->raw), free(s->z), free(s->zlen), free(s->scratch);
+        for (int z = 0; z < 2; z++)
+            if (s->zinit[z]) deflateEnd(&s->zs[z]);
+        free(s->raw), free(s->z), free(s->zlen), free(s->mask), free(s->scratch);
     }
     free(c->slots), free(c->bytes), free(c->esize), free(c);
 }

@@ -10,8 +10,11 @@
 typedef struct chunkzip chunkzip;
 
 /* Called in chunk order: chunk k holds rows [k*chunk, k*chunk + rows); z[j] / zlen[j] is the
- * filtered chunk of dataset j (always a full chunk, zero-padded past `rows`). */
-typedef int (*chunkzip_write_fn)(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen);
+ * filtered chunk of dataset j (always a full chunk, zero-padded past `rows`) and mask[j] its
+ * HDF5 filter mask (for H5Dwrite_chunk): 0, or bit 1 set when deflate did not save enough and
+ * the chunk is stored shuffled only (readers pass such chunks through deflate untouched). */
+typedef int (*chunkzip_write_fn)(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen,
+                                 const unsigned *mask);
 
 /* nds datasets; row_bytes[j] bytes per row of dataset j, esize[j] its element size (shuffle
  * granularity); chunk rows per chunk; level zlib 1..9; threads 0 = synchronous. */

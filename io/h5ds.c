@@ -156,7 +156,7 @@ static int check_column(const char *file, const h5ds_column *c) {
     return 0;
 }
 
-static int write_chunk(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen);
+static int write_chunk(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen, const unsigned *mask);
 
 int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const h5ds_column *cols, int ncols,
                 const h5ds_provenance *prov, const h5ds_options *opt) {
@@ -252,13 +252,13 @@ static const char *ds_name(const h5ds_writer *w, int j) {
 }
 
 /* chunkzip callback: grow every dataset to cover chunk k and store its filtered bytes as is. */
-static int write_chunk(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen) {
+static int write_chunk(void *ctx, long k, long rows, uint8_t *const *z, const size_t *zlen, const unsigned *mask) {
     h5ds_writer *w = ctx;
     for (int j = 0; j < w->nds; j++) {
         hsize_t off[4] = {(hsize_t)(k * w->chunk)};
         w->dims[j][0] = (hsize_t)(k * w->chunk + rows);
         if (H5Dset_extent(w->ds[j], w->dims[j]) < 0 ||
-            H5Dwrite_chunk(w->ds[j], H5P_DEFAULT, 0, off, zlen[j], z[j]) < 0)
+            H5Dwrite_chunk(w->ds[j], H5P_DEFAULT, mask[j], off, zlen[j], z[j]) < 0)
             return rp_err(RP_EIO, "%s: /%s: cannot write rows %ld..%ld (disk full?)", w->path, ds_name(w, j),
                           k * w->chunk, k * w->chunk + rows - 1);
     }
