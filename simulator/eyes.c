@@ -10,6 +10,8 @@
 #include <string.h>
 
 #define EYE_MAX_SIZE 512
+#define EYE_BLOCK 16                  /* pixels per vectorised block */
+#define EYE_ROW (EYE_MAX_SIZE + EYE_BLOCK) /* row buffers, padded to whole blocks */
 #define LID_TABLE 65   /* samples of the lid profile across the eye */
 #define IRIS_SPOKES 48 /* angular samples of the iris texture */
 #define NOISE_GX 12    /* skin value-noise lattice */
@@ -20,6 +22,16 @@
 static inline float clamp01(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 static inline float smooth(float t) { return t * t * (3 - 2 * t); }
 static inline float minf(float a, float b) { return a < b ? a : b; } /* inlined, unlike fminf */
+
+/* rng_u32 (nn/rng.c, PCG-XSH-RR) inlined for the per-pixel draws: the same sequence, without a
+ * call per pixel. */
+static inline uint32_t pcg32(rng_t *r) {
+    uint64_t old = r->state;
+    r->state = old * 6364136223846793005ULL + r->inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
+    uint32_t rot = (uint32_t)(old >> 59);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+}
 
 /* atan2 to ~1e-4 rad (polynomial), for the iris texture only. */
 static float atan2_fast(float y, float x) {
@@ -201,51 +213,63 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
     memset(&s, 0, sizeof s);
     eye_draw_params(&g, &s, &rng);
     float sx = W / (float)SIM_EYE_W, sy = H / (float)SIM_EYE_H; /* output px per native px */
+    int Wp = (W + EYE_BLOCK - 1) / EYE_BLOCK * EYE_BLOCK;
     int glint = !(flags & SIM_EYE_NO_GLINT);
     float noise_amp = flags & SIM_EYE_NO_NOISE ? 0 : 2 * s.noise;
     float lcs = cosf(s.light_dir) / (2 * g.R), lsn = sinf(s.light_dir) / (2 * g.R);
     float lash_len = 1.5f + 2.0f * s.lash / 0.45f;
-    /* per-column noise lattice position and weight, reused by every row */
-    float colX[EYE_MAX_SIZE], colF[EYE_MAX_SIZE];
-    int colJ[EYE_MAX_SIZE];
-    for (int j = 0; j < W; j++) {
+    /* the noise lattice interpolated along x once per lattice row: rows then only blend two */
+    float nx[NOISE_GY + 1][EYE_ROW], colX[EYE_ROW];
+    for (int j = 0; j < Wp; j++) {
         colX[j] = (j + 0.5f) / sx;
         float gxf = colX[j] * (NOISE_GX / (float)SIM_EYE_W);
         int gj = (int)gxf;
-        colJ[j] = gj < 0 ? 0 : gj >= NOISE_GX ? NOISE_GX - 1 : gj;
-        colF[j] = smooth(clamp01(gxf - colJ[j]));
+        gj = gj < 0 ? 0 : gj >= NOISE_GX ? NOISE_GX - 1 : gj;
+        float fx = smooth(clamp01(gxf - gj));
+        for (int gi = 0; gi <= NOISE_GY; gi++) nx[gi][j] = g.grid[gi][gj] + (g.grid[gi][gj + 1] - g.grid[gi][gj]) * fx;
     }
     float inv_w = 1 / (g.xr - g.xl), inv_h = 1 / (g.hu + g.hl), inv_lash = 1 / lash_len, inv_R2 = 1 / (g.R * g.R);
     float tex3 = 3 * s.skin_texture;
+    /* per row: random bits (serial), skin (vectorised blocks), lids and eyeball (scalar, only
+     * where the lids open), gain + sensor noise + rounding (vectorised blocks) */
+    uint32_t bits[EYE_ROW];
+    float xs[EYE_ROW], ys[EYE_ROW], ts[EYE_ROW], val[EYE_ROW], as[EYE_ROW], yus[EYE_ROW];
+    uint8_t out8[EYE_ROW];
     for (int i = 0; i < H; i++) {
         float Y = (i + 0.5f) / sy, gyf = Y * (NOISE_GY / (float)SIM_EYE_H);
         int gi = (int)gyf;
         gi = gi < 0 ? 0 : gi >= NOISE_GY ? NOISE_GY - 1 : gi;
         float fy = smooth(clamp01(gyf - gi));
-        const float *g0 = g.grid[gi], *g1 = g.grid[gi + 1];
+        const float *n0 = nx[gi], *n1 = nx[gi + 1];
         float ry = Y - g.ey;
-        uint8_t *out_row = img + i * W;
-        for (int j = 0; j < W; j++) {
-            int gj = colJ[j];
-            float fx = colF[j];
-            float n0 = g0[gj] + (g0[gj + 1] - g0[gj]) * fx, n1 = g1[gj] + (g1[gj + 1] - g1[gj]) * fx;
-            float noise = n0 + (n1 - n0) * fy;
-            float rx = colX[j] - g.ex;
-            float x = g.cr * rx + g.sr * ry, y = -g.sr * rx + g.cr * ry;
-            /* skin: tone, light, low-frequency texture, pores; one draw per pixel gives 10 bits
-             * of pore texture and two 11-bit uniforms of sensor noise */
-            uint32_t bits = rng_u32(&rng);
-            float fine = (bits & 1023) * (1.0f / 1024) - 0.5f;
-            float skin = s.skin_tone * (1 + s.light_strength * (x * lcs + y * lsn)) *
-                         (1 + tex3 * noise + s.skin_texture * fine);
-            float yb = g.brow_y + g.brow_curve * minf(x * x * inv_R2, 1.5f);
-            if (y < yb) skin *= 1 - s.brow * clamp01((yb - y) * (1.0f / 3)) * (1 + 0.8f * noise);
-            /* both lids at this x from one table position */
-            float t = (x - g.xl) * inv_w, v = skin;
-            if (t > 0 && t < 1) {
-                float f = t * (LID_TABLE - 1);
+        /* one draw per pixel: 10 bits of pore texture and two 11-bit uniforms of sensor noise */
+        for (int j = 0; j < W; j++) bits[j] = pcg32(&rng);
+        for (int j = W; j < Wp; j++) bits[j] = 0;
+        for (int j0 = 0; j0 < Wp; j0 += EYE_BLOCK)
+            for (int j = j0; j < j0 + EYE_BLOCK; j++) {
+                float noise = n0[j] + (n1[j] - n0[j]) * fy;
+                float rx = colX[j] - g.ex;
+                float x = g.cr * rx + g.sr * ry, y = -g.sr * rx + g.cr * ry;
+                /* skin: tone, light, low-frequency texture, pores */
+                float fine = (bits[j] & 1023) * (1.0f / 1024) - 0.5f;
+                float skin = s.skin_tone * (1 + s.light_strength * (x * lcs + y * lsn)) *
+                             (1 + tex3 * noise + s.skin_texture * fine);
+                float yb = g.brow_y + g.brow_curve * minf(x * x * inv_R2, 1.5f);
+                float brow = skin * (1 - s.brow * clamp01((yb - y) * (1.0f / 3)) * (1 + 0.8f * noise));
+                val[j] = y < yb ? brow : skin;
+                xs[j] = x, ys[j] = y;
+                ts[j] = (x - g.xl) * inv_w;
+            }
+        /* lids, crease and lashes, branch-free (a factor of exactly 1 where a feature is absent) */
+        for (int j0 = 0; j0 < Wp; j0 += EYE_BLOCK)
+            for (int j = j0; j < j0 + EYE_BLOCK; j++) {
+                /* every value computed, then selected: conditional arithmetic would not vectorise */
+                float t0 = ts[j], y = ys[j];
+                int in = (t0 > 0) & (t0 < 1);
+                /* both lids at this x from one table position (clamped: t is anything outside) */
+                float t = t0, f = t * (LID_TABLE - 1);
                 int k = (int)f;
-                k = k > LID_TABLE - 2 ? LID_TABLE - 2 : k;
+                k = k < 0 ? 0 : k > LID_TABLE - 2 ? LID_TABLE - 2 : k;
                 f -= k;
                 float base = g.yl + (g.yr - g.yl) * t;
                 float yu = base - g.hu * (g.prof_u[k] + (g.prof_u[k + 1] - g.prof_u[k]) * f);
@@ -253,25 +277,31 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
                 float bump = (yl - yu) * inv_h; /* 0 at the corners */
                 /* crease above the upper lid */
                 float dc = fabsf(y - (yu - g.fold_gap * bump)) * (1.0f / 1.5f);
-                if (dc < 1) skin *= 1 - s.lid_fold * (1 - dc) * bump;
+                float cf = 1 - s.lid_fold * (1 - dc) * bump, crease = dc < 1 ? cf : 1;
                 /* lashes: strands above the upper lid margin, a thin dark line under the lower lid */
                 float du = yu - y;
-                if (du > -0.8f && du < lash_len) {
-                    float dark = s.lash * clamp01(1 - du * inv_lash) * (0.5f + g.lashes[k]) * (0.4f + 0.6f * bump);
-                    skin *= 1 - minf(dark, 0.5f);
-                }
+                float dark = s.lash * clamp01(1 - du * inv_lash) * (0.5f + g.lashes[k]) * (0.4f + 0.6f * bump);
+                float uf = 1 - minf(dark, 0.5f), upper = (du > -0.8f) & (du < lash_len) ? uf : 1;
                 float dl = y - yl;
-                if (dl > -0.5f && dl < 1.5f) skin *= 1 - 0.5f * s.lash * clamp01(1 - fabsf(dl - 0.5f));
+                float lf = 1 - 0.5f * s.lash * clamp01(1 - fabsf(dl - 0.5f)), lower = (dl > -0.5f) & (dl < 1.5f) ? lf : 1;
+                float skin = val[j] * crease * upper * lower;
                 /* the lid opening, soft over a pixel */
                 float a = clamp01(y - yu + 0.5f) * clamp01(yl - y + 0.5f);
-                v = skin;
-                if (a > 0) v += (eyeball(&g, &s, x, y, yu, glint) - skin) * a;
+                val[j] = in ? skin : val[j];
+                as[j] = in ? a : 0;
+                yus[j] = yu;
             }
-            /* gain and offset keep the darkest things (pupil, lashes) apart */
-            v = s.brightness + s.contrast * v;
-            v += noise_amp * (((bits >> 10) & 2047) * (1.0f / 2048) + (bits >> 21) * (1.0f / 2048) - 1);
-            out_row[j] = (uint8_t)(clamp01(v) * 255 + 0.5f);
-        }
+        /* the eyeball through the opening */
+        for (int j = 0; j < W; j++)
+            if (as[j] > 0) val[j] += (eyeball(&g, &s, xs[j], ys[j], yus[j], glint) - val[j]) * as[j];
+        for (int j0 = 0; j0 < Wp; j0 += EYE_BLOCK)
+            for (int j = j0; j < j0 + EYE_BLOCK; j++) {
+                /* gain and offset keep the darkest things (pupil, lashes) apart */
+                float v = s.brightness + s.contrast * val[j];
+                v += noise_amp * (((bits[j] >> 10) & 2047) * (1.0f / 2048) + (bits[j] >> 21) * (1.0f / 2048) - 1);
+                out8[j] = (uint8_t)(clamp01(v) * 255 + 0.5f);
+            }
+        memcpy(img + i * W, out8, W);
     }
     /* labels in output pixels */
     to_image(&g, g.icx, g.icy, sx, sy, s.pupil_center);
