@@ -81,21 +81,21 @@ static inline float lid_y(const eye_geom *g, float x, int up, float *t) {
 static inline float log2_poly(float x) { /* x > 0, normal */
     uint32_t i;
     memcpy(&i, &x, 4);
-    int e = (int)((i >> 23) & 255) - 127;
-    uint32_t mi = (i & 0x7fffffu) | 0x3f800000u;
+    /* x = 2^e m with m in [sqrt(1/2), sqrt(2)), so |t| < 0.172 below (integer selects only: a
+     * conditional float product would not vectorise) */
+    uint32_t mant = i & 0x7fffffu;
+    int big = mant > 0x3504f3u; /* mantissa of sqrt(2) */
+    int e = (int)((i >> 23) & 255) - 127 + big;
+    uint32_t mi = mant | (big ? 0x3f000000u : 0x3f800000u);
     float m;
     memcpy(&m, &mi, 4);
-    int big = m > 1.41421356f; /* m in [sqrt(1/2), sqrt(2)): |t| < 0.172 */
-    m = big ? 0.5f * m : m;
-    e += big;
     float t = (m - 1) / (m + 1), t2 = t * t;
     float ln = 2 * t * (1 + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9)))));
     return (float)e + ln * 1.44269504f;
 }
 
-static inline float exp2_poly(float x) { /* x <= 0 */
-    x = x < -126 ? -126 : x;
-    float n = floorf(x + 0.5f), y = (x - n) * 0.693147181f; /* |y| <= 0.347 */
+static inline float exp2_poly(float x) { /* -126 <= x <= 0 (lid_profile's are > -16) */
+    float n = (float)(int)(x - 0.5f), y = (x - n) * 0.693147181f; /* n = ceil(x - 1/2): |y| <= 0.347 */
     float p = 1 + y * (1 + y * (0.5f + y * (1.0f / 6 + y * (1.0f / 24 + y * (1.0f / 120 + y * (1.0f / 720 + y * (1.0f / 5040)))))));
     uint32_t bi = (uint32_t)((int)n + 127) << 23;
     float b;
@@ -104,19 +104,20 @@ static inline float exp2_poly(float x) { /* x <= 0 */
 }
 
 static inline float sin_pi(float w) { /* w in [0, 1] */
-    float x = (float)M_PI * (w < 0.5f ? w : 1 - w), x2 = x * x;
+    float w1 = 1 - w, x = (float)M_PI * (w < 0.5f ? w : w1), x2 = x * x;
     return x * (1 + x2 * (-1.0f / 6 + x2 * (1.0f / 120 + x2 * (-1.0f / 5040 + x2 * (1.0f / 362880 + x2 * (-1.0f / 39916800))))));
 }
 
 /* A lid profile: a bump across the eye, sin(pi u^s)^pw, peaked at `peak` (0..1), sharpness `pw`. */
 static void lid_profile(float *out, float peak, float pw) {
     float s = logf(0.5f) / logf(peak); /* u^s = 0.5 at the peak */
-    for (int k = 0; k < LID_TABLE; k++) {
-        float u = (float)k / (LID_TABLE - 1);
-        float b = sin_pi(exp2_poly(s * log2_poly(k ? u : 1)));
-        float v = exp2_poly(pw * log2_poly(b > 0 ? b : 1));
-        out[k] = k > 0 && b > 0 ? v : 0;
-    }
+    /* u = k / 64 for k = 1..64 in one block of 64 (vectorises whole); 0 < u^s <= 1, and the sine
+     * is > 0 except at u = 1, whose (tiny, not 0) value is replaced */
+    float v[LID_TABLE - 1];
+    for (int k = 0; k < LID_TABLE - 1; k++)
+        v[k] = exp2_poly(pw * log2_poly(sin_pi(exp2_poly(s * log2_poly((float)(k + 1) / (LID_TABLE - 1))))));
+    out[0] = out[LID_TABLE - 1] = 0;
+    memcpy(out + 1, v, (LID_TABLE - 2) * sizeof *v);
 }
 
 static void to_image(const eye_geom *g, float x, float y, float sx, float sy, float *out) {
