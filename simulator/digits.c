@@ -313,15 +313,19 @@ static void apply_pen(raster_path *path, rng_t *rng, const sim_digit_sample *s) 
     }
 }
 
-/* sin to ~1e-5, cheaper than sinf in the per-point elastic field (exact IEEE, no fast-math). */
+/* sin to ~1e-5, cheaper than sinf in the per-point elastic field (exact IEEE, no fast-math).
+ * Branch-free (floor from a truncation, the fold by selects) so the loops over points vectorise;
+ * the values are the same as floorf's and the branches' (|t| stays far below 2^31). */
 static inline float sin_fast(float x) {
-    float t = x * 0.15915494f;
-    t -= floorf(t + 0.5f);
-    if (t > 0.25f) t = 0.5f - t;
-    else if (t < -0.25f) t = -0.5f - t;
+    float t = x * 0.15915494f, v = t + 0.5f, fl = (float)(int)v;
+    t -= fl > v ? fl - 1 : fl;
+    float hi = 0.5f - t, lo = -0.5f - t;
+    t = t > 0.25f ? hi : t < -0.25f ? lo : t;
     float y = t * 6.2831853f, y2 = y * y;
     return y * (1 + y2 * (-1.0f / 6 + y2 * (1.0f / 120 + y2 * (-1.0f / 5040 + y2 * (1.0f / 362880)))));
 }
+
+#define POSE_BLOCK 16 /* points per vectorised block */
 
 /* Smooth random displacement (a few plane waves per axis) and the affine pose, in digit units. */
 static void apply_pose(raster_path *path, rng_t *rng, const sim_digit_sample *s) {
@@ -335,12 +339,24 @@ static void apply_pose(raster_path *path, rng_t *rng, const sim_digit_sample *s)
             am[ax][m] = s->elastic_alpha * (float)rng_normal(rng) * 0.57735f;
         }
     float cx = 0.5f * s->aspect, cs = cosf(s->rotation), sn = sinf(s->rotation);
-    for (int i = 0; i < path->n; i++) {
-        float x = path->p[i].x, y = path->p[i].y, d[2] = {0, 0};
-        for (int ax = 0; ax < 2; ax++)
-            for (int m = 0; m < ELASTIC_MODES; m++) d[ax] += am[ax][m] * sin_fast(kx[ax][m] * x + ky[ax][m] * y + ph[ax][m]);
-        x = (x + d[0] - cx) * s->scale_x;
-        y = (y + d[1] - 0.5f) * s->scale_y;
+    /* points as arrays padded to whole blocks; each displacement sums its modes in order */
+    int n = path->n, np = (n + POSE_BLOCK - 1) / POSE_BLOCK * POSE_BLOCK;
+    float px[RASTER_PATH_MAX + POSE_BLOCK], py[RASTER_PATH_MAX + POSE_BLOCK];
+    float d[2][RASTER_PATH_MAX + POSE_BLOCK];
+    for (int i = 0; i < np; i++) {
+        px[i] = i < n ? path->p[i].x : 0;
+        py[i] = i < n ? path->p[i].y : 0;
+        d[0][i] = d[1][i] = 0;
+    }
+    for (int ax = 0; ax < 2; ax++)
+        for (int m = 0; m < ELASTIC_MODES; m++)
+            for (int i0 = 0; i0 < np; i0 += POSE_BLOCK)
+                for (int i = i0; i < i0 + POSE_BLOCK; i++)
+                    d[ax][i] += am[ax][m] * sin_fast(kx[ax][m] * px[i] + ky[ax][m] * py[i] + ph[ax][m]);
+    for (int i = 0; i < n; i++) {
+        float x = px[i], y = py[i];
+        x = (x + d[0][i] - cx) * s->scale_x;
+        y = (y + d[1][i] - 0.5f) * s->scale_y;
         x += s->slant * -y;
         path->p[i].x = cs * x - sn * y;
         path->p[i].y = sn * x + cs * y;

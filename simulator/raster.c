@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RASTER_BLOCK 8
+#define RASTER_BLOCK 16
 
 void raster_path_init(raster_path *path) {
     path->n = 0;
