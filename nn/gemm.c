@@ -5,6 +5,9 @@
 #include "nn/parallel.h"
 #include <assert.h>
 #include <cblas.h>
+#if defined(__SSE__)
+#include <pmmintrin.h>
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -17,12 +20,14 @@ extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 extern char *openblas_get_corename(void);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Small products (M*N*K <= 1e6) are computed here: OpenBLAS 0.3.21 sends them to its SkylakeX
+/* Small products (M*N*K <= 1e5) are computed here: OpenBLAS 0.3.21 sends them to its SkylakeX
  * "small matrix" kernels, some of which malloc a scratch buffer on every call, and a training
  * step must not allocate. Inner loops over fixed blocks of 16 (and restrict) let GCC vectorize
- * at -O2 without -ffast-math. Measured 12-35 GFLOP/s on the small conv shapes, against
- * OpenBLAS's 30-130 in cache: these products are <1% of a training step's flops. */
-enum { GEMM_SMALL_MNK = 1000000 };
+ * at -O2 without -ffast-math: 12-35 GFLOP/s, against OpenBLAS's 30-130 in cache. The bound was
+ * 1e6 until the default R(32,3) and the evaluation network turned out to spend most of their
+ * time here (their 3x3 GEMMs are 0.1-1e6): at 1e5 a digits training step takes 0.43x and an
+ * evaluation step 0.65x the CPU time (1 thread, `train`/`eval` on the default digits). */
+enum { GEMM_SMALL_MNK = 100000 };
 
 #define A_AT(i, k) (ta ? A[(size_t)(k) * lda + (i)] : A[(size_t)(i) * lda + (k)])
 
@@ -172,8 +177,16 @@ static void blas_select_core(void) {
 
 /* Once per process; gemm calls it too, so every path gets the fast kernels, and pthread_once
  * makes threads that arrive meanwhile wait until OpenBLAS is re-initialised. */
+void nn_fp_init(void) {
+#if defined(__SSE__)
+    const unsigned mode = _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON;
+    if ((_mm_getcsr() & mode) != mode) _mm_setcsr(_mm_getcsr() | mode);
+#endif
+}
+
 const char *nn_blas_init(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    nn_fp_init();
     pthread_once(&once, blas_select_core);
     return openblas_get_corename();
 }

@@ -20,6 +20,7 @@ static struct {
 
 static void *worker(void *arg) {
     const int id = (int)(intptr_t)arg;
+    nn_fp_init();
     pthread_mutex_lock(&pool.mu);
     /* Not pool.gen: a run may have begun between pthread_create and this lock. */
     unsigned long seen = pool.start_gen[id];
