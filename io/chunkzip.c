@@ -1,10 +1,14 @@
 /* Chunk compression pipeline (see chunkzip.h). A ring of slots: the caller fills one, submits
  * it, workers (or the caller itself) shuffle + deflate it, and the caller writes finished slots
  * strictly in submission order, waiting only when the ring is full.
- * Deflate is tried on the first CHUNKZIP_TRIAL bytes of each chunk; a chunk it shrinks by less
- * than 1/CHUNKZIP_MIN_SAVING is stored as is with the deflate filter marked skipped (noisy eye
- * images: level 1 saves ~16% at ~60 us per 35x55 image, more than rendering costs). */
+ * Level 1 (the default) deflates with io/h5ds_deflate (runs and literals, a Huffman code per
+ * block or byte plane: on simulated digits the ratio of zlib's Z_RLE, 4.7x, at half its CPU);
+ * levels 2-9 use zlib. Either way deflate is tried on the first 16 KB of a large chunk, and a
+ * chunk it shrinks by less than 1/CHUNKZIP_MIN_SAVING is stored as is with the deflate filter
+ * marked skipped (noisy eye images: zlib level 1 saves ~16% at ~60 us per 35x55 image, more
+ * than rendering one costs). */
 #include "io/chunkzip.h"
+#include "io/h5ds_deflate.h"
 #include "io/status.h"
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,11 +22,12 @@
 enum { SLOT_FREE, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE };
 
 typedef struct {
-    uint8_t **raw, **z;
+    uint8_t **raw, **z, **out; /* out[j]: what is written, z[j] or (stored as is) raw[j] */
     size_t *zlen;
     unsigned *mask;   /* per dataset: HDF5 filter mask of the stored bytes */
     uint8_t *scratch; /* shuffled bytes before deflate */
-    z_stream zs[2];   /* reused deflate states: 0 default strategy, 1 Z_RLE (bytes) */
+    h5ds_deflater *df; /* level 1 */
+    z_stream zs[2];    /* levels 2-9, reused: 0 default strategy, 1 Z_RLE (bytes) */
     int zinit[2];
     long rows;
     int state, err;
@@ -83,19 +88,29 @@ static void compress_slot(chunkzip *c, slot *s) {
             chunkzip_shuffle(s->scratch, s->raw[j], n, c->esize[j]);
             src = s->scratch;
         }
-        /* bytes (images) deflate better and faster as runs only: 4.9x vs 4.4x on the real
-         * digits, 4.7x vs 4.0x on simulated ones, ~1.5x less CPU */
-        int z = c->esize[j] == 1;
-        if (!s->zinit[z]) {
-            if (deflateInit2(&s->zs[z], c->level, Z_DEFLATED, 15, 8, z ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK) {
-                s->err = 1;
-                return;
+        size_t zl;
+        if (c->level == 1) {
+            zl = h5ds_deflate(s->df, s->z[j], n - n / CHUNKZIP_MIN_SAVING, src, n, (int)c->esize[j]);
+        } else {
+            /* bytes (images) deflate better and faster as runs only: 4.9x vs 4.4x on the real
+             * digits, 4.7x vs 4.0x on simulated ones at level 1, ~1.5x less CPU */
+            int z = c->esize[j] == 1;
+            if (!s->zinit[z]) {
+                if (deflateInit2(&s->zs[z], c->level, Z_DEFLATED, 15, 8, z ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK) {
+                    s->err = 1;
+                    return;
+                }
+                s->zinit[z] = 1;
             }
-            s->zinit[z] = 1;
+            zl = deflate_or_skip(&s->zs[z], s->z[j], compressBound(n), src, n);
         }
-        size_t zl = deflate_or_skip(&s->zs[z], s->z[j], compressBound(n), src, n);
         s->mask[j] = zl ? 0 : CHUNKZIP_DEFLATE_SKIPPED;
-        if (!zl) memcpy(s->z[j], src, zl = n);
+        s->out[j] = s->z[j];
+        if (!zl) { /* stored as is: bytes straight from the row buffer, shuffled ones copied */
+            zl = n;
+            if (src == s->raw[j]) s->out[j] = s->raw[j];
+            else memcpy(s->z[j], src, n);
+        }
         s->zlen[j] = zl;
     }
 }
@@ -133,7 +148,7 @@ static int write_oldest(chunkzip *c) {
         pthread_mutex_unlock(&c->mu);
     }
     if (s->err) return rp_err(RP_ENOMEM, "compressing a chunk failed (out of memory?)");
-    int rc = c->write(c->ctx, c->written, s->rows, s->z, s->zlen, s->mask);
+    int rc = c->write(c->ctx, c->written, s->rows, s->out, s->zlen, s->mask);
     if (rc) return rc;
     if (c->nthreads) pthread_mutex_lock(&c->mu); /* workers scan states and `written` */
     s->state = SLOT_FREE;
@@ -164,10 +179,11 @@ int chunkzip_init(chunkzip **out, int nds, const size_t *row_bytes, const size_t
         slot *s = &c->slots[i];
         s->raw = calloc(nds, sizeof *s->raw);
         s->z = calloc(nds, sizeof *s->z);
+        s->out = calloc(nds, sizeof *s->out);
         s->zlen = calloc(nds, sizeof *s->zlen);
         s->mask = calloc(nds, sizeof *s->mask);
         s->scratch = malloc(maxb);
-        ok = s->raw && s->z && s->zlen && s->mask && s->scratch;
+        ok = s->raw && s->z && s->out && s->zlen && s->mask && s->scratch && (level != 1 || !h5ds_deflater_init(&s->df));
         for (int j = 0; ok && j < nds; j++)
             ok = (s->raw[j] = malloc(c->bytes[j])) && (s->z[j] = malloc(compressBound(c->bytes[j])));
     }
@@ -245,7 +261,8 @@ void chunkzip_free(chunkzip *c) {
         }
         for (int z = 0; z < 2; z++)
             if (s->zinit[z]) deflateEnd(&s->zs[z]);
-        free(s->raw), free(s->z), free(s->zlen), free(s->mask), free(s->scratch);
+        h5ds_deflater_free(s->df);
+        free(s->raw), free(s->z), free(s->out), free(s->zlen), free(s->mask), free(s->scratch);
     }
     free(c->slots), free(c->bytes), free(c->esize), free(c);
 }

@@ -1,7 +1,8 @@
 /* The dataset writer's chunk pipeline: fills whole chunks of several datasets at once, applies
- * HDF5's shuffle + deflate filters itself (byte-identical to H5Z's), optionally on worker
- * threads, and hands compressed chunks back in order to a write callback on the caller's
- * thread (so HDF5 is only ever called from one thread). */
+ * HDF5's shuffle + deflate filters itself (shuffle exactly as H5Z does; deflate by our own
+ * encoder at level 1, zlib above, either read by any inflater), optionally on worker threads,
+ * and hands compressed chunks back in order to a write callback on the caller's thread (so
+ * HDF5 is only ever called from one thread). */
 #ifndef RP_CHUNKZIP_H
 #define RP_CHUNKZIP_H
 #include <stddef.h>

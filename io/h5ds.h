@@ -33,8 +33,11 @@ typedef struct {
     long chunk;  /* rows per chunk along N; 0 = about 1 MB of pixels (capped to <= 1 MB either way) */
     int deflate; /* zlib level 1..9; 0 = default (H5DS_DEFAULT_DEFLATE) */
 } h5ds_options;
-/* Level 1: about 7% larger than level 4 on digits but about 1.5x faster, and compression is
- * most of the cost of writing (README, "Formats"). */
+/* Level 1 is the writer's own fast deflate (io/h5ds_deflate.h: runs and literals only, 4.9x on
+ * the real digits where zlib's level 1 gives 4.4x, at a fraction of the CPU; compression is
+ * most of the cost of writing); levels 2-9 are zlib's. At any level a chunk deflate shrinks by
+ * less than a fifth is stored as is, its deflate filter marked skipped in the chunk's filter
+ * mask (HDF5 readers pass it through). */
 #define H5DS_DEFAULT_DEFLATE 1
 
 /* ---------------------------------------------------------------- writer */
@@ -48,7 +51,8 @@ int h5ds_create(h5ds_writer **w, const char *path, int H, int W, int C, const h5
 /* Appends n rows. images: n*H*W*C uint8, NHWC. colvals[j]: n*cols[j].cols values of cols[j].dtype
  * (colvals may be NULL when ncols == 0). index: n source rows, NULL = this file's row numbers.
  * Buffers whole chunks internally; chunks are shuffled + deflated by this library and written
- * with H5Dwrite_chunk, so any HDF5 reader sees ordinary shuffle+deflate chunks. */
+ * with H5Dwrite_chunk, so any HDF5 reader sees ordinary shuffle+deflate chunks (or, for data
+ * deflate cannot shrink by a fifth, chunks with the deflate filter marked skipped). */
 int h5ds_append(h5ds_writer *w, long n, const uint8_t *images, const void *const *colvals, const int64_t *index);
 long h5ds_writer_rows(const h5ds_writer *w); /* rows appended so far */
 /* Compression threads, before the first append: 0 (default) compresses on the caller's thread;

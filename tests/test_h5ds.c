@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "io/h5ds.h"
+#include "io/h5ds_deflate.h"
 #include "io/status.h"
+#include <zlib.h>
 #include "tests/tmpdir.h"
 
 
@@ -589,6 +591,50 @@ static void test_raw_chunks(void **state) {
     free(img), free(back);
 }
 
+/* The writer's own deflate encoder: zlib's inflate gives back every input (noise, zeros, runs of
+ * every length around the 3..258 match limits, sparse images, few-valued bytes; 1 to 4 planes;
+ * 1 byte to 200 KB, i.e. several blocks; noise as stored blocks); the same input gives the same
+ * bytes; a limit below the stream's length returns 0, and large noise asked to save a fifth is
+ * refused. */
+static void test_deflate_roundtrip(void **state) {
+    (void)state;
+    h5ds_deflater *d;
+    assert_int_equal(h5ds_deflater_init(&d), 0);
+    enum { NMAX = 200000 };
+    uint8_t *src = malloc(NMAX), *z = malloc(NMAX + NMAX / 8 + 512), *back = malloc(NMAX);
+    uint64_t x = 88172645463325252ull;
+    for (int t = 0; t < 600; t++) {
+        size_t n = t % 50 == 0 ? (size_t)(NMAX - 4 * t) : 4 + 4 * ((size_t)(t * 7919) % 2250) - t % 4;
+        int kind = t % 6, planes = t % 3 == 0 ? 4 : t % 3 == 1 ? 2 : 1;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            src[i] = kind == 0 ? (uint8_t)x
+                   : kind == 1 ? 0
+                   : kind == 2 ? ((x & 15) == 0 ? (uint8_t)(x >> 8) : 0)
+                   : kind == 3 ? (uint8_t)(i / (1 + t % 300))
+                   : kind == 4 ? (uint8_t)(x % 3)
+                               : (uint8_t)(i % 517 < 260 ? 7 : x);
+        }
+        if (kind == 0 && n > 40000 && planes == 1) /* noise, asked to save a fifth: refused */
+            assert_int_equal(h5ds_deflate(d, z, n - n / 5, src, n, planes), 0);
+        size_t zl = h5ds_deflate(d, z, n + n / 8 + 300, src, n, planes); /* else stored blocks */
+        assert_true(zl > 0);
+        uLongf bl = n;
+        assert_int_equal(uncompress(back, &bl, z, zl), Z_OK);
+        assert_int_equal(bl, n);
+        assert_memory_equal(back, src, n);
+        uint8_t *z2 = malloc(zl);
+        if (n % planes == 0 && (planes > 1 || n <= 32768)) { /* not trial-decided */
+            assert_int_equal(h5ds_deflate(d, z2, zl, src, n, planes), zl); /* exact fit, same bytes */
+            assert_memory_equal(z2, z, zl);
+        }
+        assert_int_equal(h5ds_deflate(d, z2, zl - 1, src, n, planes), 0);
+        free(z2);
+    }
+    free(src), free(z), free(back);
+    h5ds_deflater_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip_gray, tmpdir_setup, tmpdir_teardown),
@@ -600,6 +646,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_writer_failures, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_threads_identical, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_raw_chunks, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test(test_deflate_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
