@@ -19,7 +19,7 @@ static void default_name(char *out, size_t n, const char *spec) {
 
 int cmd_eval(int argc, char **argv) {
     const char *train = NULL, *test = NULL, *label = NULL, *real = NULL, *features = NULL, *save = NULL;
-    const char *out = "report.json", *name = NULL;
+    const char *out = "report.json", *name = NULL, *pred = NULL;
     const arg_spec specs[] = {
         {"--train", NULL, ARG_STR, &train, "T.h5", "training set (synthetic or refined) with /labels/LABEL"},
         {"--test", NULL, ARG_STR, &test, "TEST.h5", "labeled real test set (never trained on)"},
@@ -29,11 +29,12 @@ int cmd_eval(int argc, char **argv) {
         {"--save-features", NULL, ARG_STR, &save, "F.h5", "save the network trained here as the shared feature network"},
         {"--output", "-o", ARG_STR, &out, "REPORT.json", "report to create or update (default report.json)"},
         {"--name", NULL, ARG_STR, &name, "NAME", "entry under \"evaluations\" (default: the training file's base name)"},
+        {"--predictions", NULL, ARG_STR, &pred, "P.csv", "write each test row's target and prediction (for error analysis)"},
         {0},
     };
     const arg_command cmd = {
         "eval", "--train T.h5 --test REAL_TEST.h5 [--label class] [--real REAL.h5] [--features F.h5 | "
-                "--save-features F.h5] [-o report.json] [--name NAME]",
+                "--save-features F.h5] [-o report.json] [--name NAME] [--predictions P.csv]",
         "Trains the fixed evaluation network (evalnet-v1: two conv3x3+ReLU+maxpool stages, fc 128, fc out) on the "
         "training set with the [eval] seed and step budget, and reports accuracy on the real test set (or the "
         "mean angular error in degrees for label gaze, mean absolute error for other float labels). With --real it "
@@ -60,6 +61,7 @@ int cmd_eval(int argc, char **argv) {
     default_name(defname, sizeof defname, train);
     o.train = train, o.test = test, o.real = real, o.features = features, o.save_features = save;
     o.label = label ? label : cfg.run.label;
+    o.predictions = pred;
     o.name = name ? name : defname;
     o.threads = common.threads, o.quiet = common.quiet;
     eval_result res;

@@ -11,7 +11,9 @@
 #include "pipelines/eval_metrics.h"
 #include "pipelines/evalnet.h"
 #include "pipelines/progress.h"
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +198,20 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
     long *rows = malloc(B * sizeof *rows);
     long *hits = calloc(L->K, sizeof *hits), *count = calloc(L->K, sizeof *count);
     if (!x || !rows || !hits || !count) rc = rp_err(RP_ENOMEM, "evaluation: out of memory scoring the test set");
+    /* --predictions: one CSV row per test image, written to a temp name and renamed at the end */
+    FILE *pf = NULL;
+    char ptmp[1100] = "";
+    if (!rc && o->predictions) {
+        snprintf(ptmp, sizeof ptmp, "%s.tmp", o->predictions);
+        if (!(pf = fopen(ptmp, "w"))) rc = rp_err(RP_EIO, "%s: cannot create: %s", ptmp, strerror(errno));
+        else if (L->task == EVAL_CLASSIFY) fprintf(pf, "row,target,predicted\n");
+        else {
+            fprintf(pf, "row");
+            for (int d = 0; d < D; d++) fprintf(pf, ",target_%d", d);
+            for (int d = 0; d < D; d++) fprintf(pf, ",predicted_%d", d);
+            fprintf(pf, "\n");
+        }
+    }
     progress p;
     progress_start(&p, "eval test", "images", M, o->quiet);
     double err = 0;
@@ -208,18 +224,24 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
         for (int i = 0; i < n; i++) {
             const float *o_i = out + (size_t)i * L->K;
             if (L->task == EVAL_CLASSIFY) {
-                int t = L->test_cls[start + i];
+                int t = L->test_cls[start + i], k = xent_argmax(o_i, L->K);
                 count[t]++;
-                hits[t] += xent_argmax(o_i, L->K) == t;
+                hits[t] += k == t;
+                if (pf) fprintf(pf, "%ld,%d,%d\n", start + i, t, k);
                 continue;
             }
             const float *t = L->test_y + (size_t)(start + i) * D;
-            double pred[2];
             if (gaze) { /* (pitch, yaw) in radians */
-                for (int d = 0; d < 2; d++) pred[d] = o_i[d] * L->std[d] + L->mean[d];
-                err += metric_gaze_angle_deg(pred[0], pred[1], t[0], t[1]);
+                double pitch = o_i[0] * L->std[0] + L->mean[0], yaw = o_i[1] * L->std[1] + L->mean[1];
+                err += metric_gaze_angle_deg(pitch, yaw, t[0], t[1]);
             } else {
                 for (int d = 0; d < D; d++) err += fabs(o_i[d] * L->std[d] + L->mean[d] - t[d]) / D;
+            }
+            if (pf) {
+                fprintf(pf, "%ld", start + i);
+                for (int d = 0; d < D; d++) fprintf(pf, ",%.9g", t[d]);
+                for (int d = 0; d < D; d++) fprintf(pf, ",%.9g", o_i[d] * L->std[d] + L->mean[d]);
+                fprintf(pf, "\n");
             }
         }
         progress_update(&p, start + n, NULL);
@@ -237,6 +259,12 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
         } else {
             res->value = err / M;
         }
+    }
+    if (pf) {
+        int bad = ferror(pf) | fclose(pf);
+        if (!rc && (bad || rename(ptmp, o->predictions)))
+            rc = rp_err(RP_EIO, "%s: cannot write predictions: %s", o->predictions, strerror(errno));
+        if (rc) remove(ptmp);
     }
     free(x), free(rows), free(hits), free(count);
     return rc;

@@ -19,6 +19,7 @@ typedef struct {
     const char *features;      /* load the Fréchet feature network from here; NULL = use the net trained on T */
     const char *save_features; /* save the net trained on T here (to share with later evaluations) */
     const char *name;          /* entry name in report.json ("synthetic", "refined"); for messages */
+    const char *predictions;   /* CSV of the test set's predictions (row,target...,predicted...); NULL = none */
     long steps;                /* evaluation-network training steps */
     int batch;
     double lr;

@@ -304,8 +304,26 @@ static void test_eval_learns_bars(void **state) {
     make_bars(train, 600, 1, 0, 0);
     make_bars(test, 400, 2, 0, 0);
     eval_options o = small_opts(train, test, NULL);
+    o.predictions = tpath("bars-pred.csv");
     eval_result res;
     assert_int_equal(eval_run(&o, &res), 0);
+    /* the predictions file: a header, then one row per test image whose hits add up to res.correct */
+    FILE *f = fopen(o.predictions, "r");
+    assert_non_null(f);
+    char line[128];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "row,target,predicted\n");
+    long rows = 0, hits = 0, row, target, pred;
+    while (fscanf(f, "%ld,%ld,%ld", &row, &target, &pred) == 3) {
+        assert_int_equal(row, rows++);
+        assert_true(target == 0 || target == 1);
+        hits += target == pred;
+    }
+    fclose(f);
+    assert_int_equal(rows, 400);
+    assert_int_equal(hits, res.correct);
+    o.predictions = NULL;
+    unlink(tpath("bars-pred.csv"));
     printf("    bars: accuracy %.3f after %ld steps (chance 0.5), final loss %.4f\n", res.value, o.steps,
            res.train_loss);
     assert_string_equal(res.metric, "accuracy");
