@@ -11,6 +11,7 @@
 
 #define EYE_MAX_SIZE 512
 #define EYE_BLOCK 16                  /* pixels per vectorised block */
+#define LID_BLOCK 8                   /* narrower: only the blocks across the lids are done */
 #define EYE_ROW (EYE_MAX_SIZE + EYE_BLOCK) /* row buffers, padded to whole blocks */
 #define LID_TABLE 65   /* samples of the lid profile across the eye */
 #define IRIS_SPOKES 48 /* angular samples of the iris texture */
@@ -296,9 +297,15 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
                 xs[j] = x, ys[j] = y;
                 ts[j] = (x - g.xl) * inv_w;
             }
-        /* lids, crease and lashes, branch-free (a factor of exactly 1 where a feature is absent) */
-        for (int j0 = 0; j0 < Wp; j0 += EYE_BLOCK)
-            for (int j = j0; j < j0 + EYE_BLOCK; j++) {
+        /* lids, crease and lashes, branch-free (a factor of exactly 1 where a feature is absent),
+         * over the blocks where 0 < t < 1 (t does not decrease along a row: cos(roll) > 0) */
+        int ja = 0, jb = W;
+        while (ja < W && !(ts[ja] > 0)) ja++;
+        while (jb > ja && !(ts[jb - 1] < 1)) jb--;
+        ja = ja / LID_BLOCK * LID_BLOCK;
+        for (int j = 0; j < Wp; j++) as[j] = 0;
+        for (int j0 = ja; j0 < jb; j0 += LID_BLOCK)
+            for (int j = j0; j < j0 + LID_BLOCK; j++) {
                 /* every value computed, then selected: conditional arithmetic would not vectorise */
                 float t0 = ts[j], y = ys[j];
                 int in = (t0 > 0) & (t0 < 1);
