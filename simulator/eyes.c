@@ -20,18 +20,48 @@
 #define PUPIL_TONE 0.02f
 #define IRIS_FLOOR 0.12f
 
-static inline float clamp01(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+static inline float clamp01(float v) { /* as two selects (max, then min), which vectorise well */
+    v = v < 0 ? 0 : v;
+    return v > 1 ? 1 : v;
+}
 static inline float smooth(float t) { return t * t * (3 - 2 * t); }
 static inline float minf(float a, float b) { return a < b ? a : b; } /* inlined, unlike fminf */
 
-/* rng_u32 (nn/rng.c, PCG-XSH-RR) inlined for the per-pixel draws: the same sequence, without a
- * call per pixel. */
-static inline uint32_t pcg32(rng_t *r) {
-    uint64_t old = r->state;
-    r->state = old * 6364136223846793005ULL + r->inc;
+/* The per-pixel draws: rng_u32's sequence (nn/rng.c, PCG-XSH-RR), PCG_LANES at a time. The
+ * state after k steps is A_k s + C_k (mod 2^64), so lane l starts k = l steps ahead and every
+ * lane jumps PCG_LANES steps: independent multiplies that vectorise, the same numbers in the
+ * same order as one draw after another. */
+#define PCG_MULT 6364136223846793005ULL
+#define PCG_LANES 8
+
+static inline uint32_t pcg_output(uint64_t old) {
     uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
     uint32_t rot = (uint32_t)(old >> 59);
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+}
+
+typedef struct {
+    uint64_t a[PCG_LANES + 1], c[PCG_LANES + 1]; /* k = 0..PCG_LANES steps */
+    uint64_t aw, cw;                             /* one row: W steps */
+} pcg_jumps;
+
+static void pcg_jumps_init(pcg_jumps *p, uint64_t inc, int W) {
+    p->a[0] = 1, p->c[0] = 0;
+    for (int k = 1; k <= PCG_LANES; k++) p->a[k] = p->a[k - 1] * PCG_MULT, p->c[k] = p->c[k - 1] * PCG_MULT + inc;
+    p->aw = 1, p->cw = 0;
+    for (int k = 0; k < W; k++) p->aw *= PCG_MULT, p->cw = p->cw * PCG_MULT + inc;
+}
+
+/* n >= W (a multiple of PCG_LANES) draws into bits; the generator moves on by W draws. */
+static void pcg_row(rng_t *r, const pcg_jumps *p, uint32_t *bits, int n) {
+    uint64_t st[PCG_LANES];
+    for (int l = 0; l < PCG_LANES; l++) st[l] = p->a[l] * r->state + p->c[l];
+    for (int j0 = 0; j0 < n; j0 += PCG_LANES)
+        for (int l = 0; l < PCG_LANES; l++) {
+            bits[j0 + l] = pcg_output(st[l]);
+            st[l] = st[l] * p->a[PCG_LANES] + p->c[PCG_LANES];
+        }
+    r->state = p->aw * r->state + p->cw;
 }
 
 /* atan2 to ~1e-4 rad (polynomial), for the iris texture only. */
@@ -270,6 +300,8 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
     /* per row: random bits (serial), skin (vectorised blocks), lids and eyeball (scalar, only
      * where the lids open), gain + sensor noise + rounding (vectorised blocks) */
     uint32_t bits[EYE_ROW];
+    pcg_jumps jumps;
+    pcg_jumps_init(&jumps, rng.inc, W);
     float xs[EYE_ROW], ys[EYE_ROW], ts[EYE_ROW], val[EYE_ROW], as[EYE_ROW], yus[EYE_ROW];
     uint8_t out8[EYE_ROW];
     for (int i = 0; i < H; i++) {
@@ -280,8 +312,7 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
         const float *n0 = nx[gi], *n1 = nx[gi + 1];
         float ry = Y - g.ey;
         /* one draw per pixel: 10 bits of pore texture and two 11-bit uniforms of sensor noise */
-        for (int j = 0; j < W; j++) bits[j] = pcg32(&rng);
-        for (int j = W; j < Wp; j++) bits[j] = 0;
+        pcg_row(&rng, &jumps, bits, Wp); /* W draws used; the padding's are thrown away */
         for (int j0 = 0; j0 < Wp; j0 += EYE_BLOCK)
             for (int j = j0; j < j0 + EYE_BLOCK; j++) {
                 float noise = n0[j] + (n1[j] - n0[j]) * fy;
