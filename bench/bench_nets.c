@@ -47,7 +47,7 @@ static float *images(rng_t *r, size_t n) {
 
 static double bench_refine(const config *c, int runs, double *gflops) {
     refiner R;
-    refiner_config rc = {1, 64, 4};
+    refiner_config rc = {1, 64, 4, REFINER_OUT_TANH};
     if (refiner_init(&R, &rc, 1) || refiner_prepare_infer(&R, REFINE_BATCH, c->H, c->W)) die("refiner setup failed");
     rng_t rng;
     rng_seed(&rng, 2, 0);
@@ -97,7 +97,7 @@ typedef struct {
 static void trainer_init(trainer *t, const config *c) {
     memset(t, 0, sizeof *t);
     t->b = TRAIN_BATCH;
-    refiner_config rc = {1, 64, 4};
+    refiner_config rc = {1, 64, 4, REFINER_OUT_TANH};
     disc_config dc = {1};
     if (refiner_init(&t->R, &rc, 1) || refiner_prepare(&t->R, t->b, c->H, c->W)) die("refiner setup failed");
     if (disc_init(&t->D, &dc, 2) || disc_prepare(&t->D, t->b, c->H, c->W)) die("discriminator setup failed");

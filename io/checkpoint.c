@@ -100,7 +100,8 @@ static int write_all(hid_t f, const train_state *s, const train_counters *k, con
         (rc = h5u_write_attr_int(f, "image_channels", u->C)) || (rc = h5u_write_attr_int(f, "image_height", u->H)) ||
         (rc = h5u_write_attr_int(f, "image_width", u->W)) || (rc = h5u_write_attr_int(f, "batch", u->batch)) ||
         (rc = h5u_write_attr_int(f, "refiner_filters", u->rcfg.F)) ||
-        (rc = h5u_write_attr_int(f, "refiner_blocks", u->rcfg.B)))
+        (rc = h5u_write_attr_int(f, "refiner_blocks", u->rcfg.B)) ||
+        (rc = h5u_write_attr_str(f, "refiner_output", refiner_output_name(u->rcfg.out))))
         return rc;
     if (synthetic && (rc = h5u_write_attr_str(f, "synthetic_file", synthetic))) return rc;
     if (real && (rc = h5u_write_attr_str(f, "real_file", real))) return rc;
@@ -304,6 +305,18 @@ static int read_rng(hid_t g, const char *name, rng_t *r) {
     return 0;
 }
 
+/* refiner_output: "tanh" when absent (checkpoints written before the attribute existed). */
+static int read_output(hid_t f, refiner_output *out) {
+    char *v = NULL;
+    int rc = h5u_read_attr_str(f, "refiner_output", &v), o = REFINER_OUT_TANH;
+    if (rc == 1) rc = 0;
+    else if (!rc && (o = refiner_output_parse(v)) < 0)
+        rc = rp_err(RP_EFORMAT, "attribute refiner_output: expected \"tanh\" or \"clamp\", found \"%s\"", v);
+    free(v);
+    *out = (refiner_output)o;
+    return rc;
+}
+
 /* Architecture attributes vs the current setup: one message listing every difference. */
 static int check_arch(hid_t f, const train_setup *u) {
     static const char *keys[] = {"image_channels", "image_height", "image_width", "refiner_filters", "refiner_blocks"};
@@ -319,6 +332,14 @@ static int check_arch(hid_t f, const train_setup *u) {
             snprintf(msg + len, sizeof msg - len, "%s%s = %ld in the checkpoint, %d now", len ? "; " : "", label[i], v,
                      want[i]);
         }
+    }
+    refiner_output out;
+    int rc = read_output(f, &out);
+    if (rc) return rc;
+    if (out != u->rcfg.out) {
+        size_t len = strlen(msg);
+        snprintf(msg + len, sizeof msg - len, "%srefiner.output = %s in the checkpoint, %s now", len ? "; " : "",
+                 refiner_output_name(out), refiner_output_name(u->rcfg.out));
     }
     if (msg[0]) return rp_err(RP_EFORMAT, "architecture mismatch: %s", msg);
     return 0;
@@ -410,14 +431,16 @@ int checkpoint_load_refiner(const char *path, refiner *r, rp_config *cfg_out, lo
     int rc = open_checkpoint(path, &f);
     if (rc) return rc;
     long C = 0, F = 0, B = 0, step = 0;
+    refiner_output out = REFINER_OUT_TANH;
     rp_config cfg;
     if ((rc = attr_long(f, "image_channels", &C)) || (rc = attr_long(f, "refiner_filters", &F)) ||
-        (rc = attr_long(f, "refiner_blocks", &B)) || (rc = attr_long(f, "step", &step))) {
+        (rc = attr_long(f, "refiner_blocks", &B)) || (rc = attr_long(f, "step", &step)) ||
+        (rc = read_output(f, &out))) {
         rc = rp_err_prefix(rc, "%s: ", path);
     } else if (C < 1 || C > 64 || F < 1 || F > 4096 || B < 0 || B > REFINER_MAX_BLOCKS) {
         rc = rp_err(RP_EFORMAT, "%s: implausible refiner architecture C=%ld F=%ld B=%ld", path, C, F, B);
     } else if (!(rc = read_config(f, path, &cfg))) {
-        refiner_config rc_ = {.C = (int)C, .F = (int)F, .B = (int)B};
+        refiner_config rc_ = {.C = (int)C, .F = (int)F, .B = (int)B, .out = out};
         if (!(rc = refiner_init(r, &rc_, 0))) {
             if ((rc = read_block(f, "refiner", &r->p, NULL))) {
                 rc = rp_err_prefix(rc, "%s: ", path);
@@ -430,6 +453,7 @@ int checkpoint_load_refiner(const char *path, refiner *r, rp_config *cfg_out, lo
     /* the stored config may predate a --set of the architecture: the attributes are the truth */
     cfg.refiner.filters = (int)F;
     cfg.refiner.blocks = (int)B;
+    snprintf(cfg.refiner.output, sizeof cfg.refiner.output, "%s", refiner_output_name(out));
     if (cfg_out) *cfg_out = cfg;
     if (step_out) *step_out = step;
     return 0;

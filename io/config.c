@@ -30,6 +30,7 @@ static const key_spec keys[] = {
     {"simulate", "chunk", KEY_LONG, F(simulate, chunk), 1, 1 << 20, NULL, "1024", "images per chunk"},
     {"refiner", "filters", KEY_INT, F(refiner, filters), 1, 1024, NULL, "32", "feature maps F"},
     {"refiner", "blocks", KEY_INT, F(refiner, blocks), 0, 16, NULL, "3", "ResNet blocks B"},
+    {"refiner", "output", KEY_STR, F(refiner, output), 0, 0, "tanh|clamp", "tanh", "output non-linearity: tanh (the paper's) or clamp to [-1, 1]"},
     {"discriminator", "optimizer", KEY_STR, F(discriminator, optimizer), 0, 0, "same|adam|sgd", "same", "discriminator optimizer (same = train.optimizer; learning rate: train.lr_disc)"},
     {"train", "batch", KEY_INT, F(train, batch), 2, 65536, NULL, "32", "mini-batch size b (even)"},
     {"train", "iterations", KEY_LONG, F(train, iterations), 0, 1e9, NULL, "1000", "adversarial iterations T"},

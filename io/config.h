@@ -19,6 +19,7 @@ typedef struct {
     struct {
         int filters;           /* F */
         int blocks;            /* B */
+        char output[8];        /* tanh | clamp */
     } refiner;
     struct {
         char optimizer[8];     /* same | adam | sgd: D's optimizer ("same" = train.optimizer) */

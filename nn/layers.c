@@ -21,6 +21,14 @@ void tanh_backward(float *din, const float *dout, const float *out, size_t n) {
     for (size_t i = 0; i < n; i++) din[i] += dout[i] * (1 - out[i] * out[i]);
 }
 
+void clamp_forward(float *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = in[i] < -1 ? -1 : in[i] > 1 ? 1 : in[i];
+}
+
+void clamp_backward(float *din, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) din[i] += out[i] > -1 && out[i] < 1 ? dout[i] : 0;
+}
+
 void add_forward(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

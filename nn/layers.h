@@ -13,6 +13,10 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n);
 void tanh_forward(float *out, const float *in, size_t n);
 void tanh_backward(float *din, const float *dout, const float *out, size_t n);
 
+/* Clamp to [-1, 1] (PyTorch's hardtanh). Backward: din += dout where -1 < out < 1. */
+void clamp_forward(float *out, const float *in, size_t n);
+void clamp_backward(float *din, const float *dout, const float *out, size_t n);
+
 /* Residual add: out = a + b (out may alias a or b). Its backward is dout flowing to both. */
 void add_forward(float *out, const float *a, const float *b, size_t n);
 

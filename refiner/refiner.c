@@ -13,9 +13,10 @@
 
 int refiner_init(refiner *r, const refiner_config *cfg, uint64_t seed) {
     memset(r, 0, sizeof *r);
-    if (cfg->C < 1 || cfg->F < 1 || cfg->B < 0 || cfg->B > REFINER_MAX_BLOCKS)
-        return rp_err(RP_EARG, "refiner: C=%d F=%d B=%d: expected C >= 1, F >= 1, 0 <= B <= %d", cfg->C,
-                      cfg->F, cfg->B, REFINER_MAX_BLOCKS);
+    if (cfg->C < 1 || cfg->F < 1 || cfg->B < 0 || cfg->B > REFINER_MAX_BLOCKS ||
+        (cfg->out != REFINER_OUT_TANH && cfg->out != REFINER_OUT_CLAMP))
+        return rp_err(RP_EARG, "refiner: C=%d F=%d B=%d output %d: expected C >= 1, F >= 1, 0 <= B <= %d, "
+                      "output tanh or clamp", cfg->C, cfg->F, cfg->B, (int)cfg->out, REFINER_MAX_BLOCKS);
     r->cfg = *cfg;
     const int C = cfg->C, F = cfg->F;
     param_block *p = &r->p;
@@ -122,7 +123,7 @@ int refiner_prepare_infer(refiner *r, int N, int H, int W) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Training layout inside acts: h[i] is the input of block i (h[B] feeds the output conv),
- * rl[i] the ReLU output inside block i, y the tanh output; each holds the prepared N images.
+ * rl[i] the ReLU output inside block i, y the output (after tanh or clamp); each holds the prepared N images.
  * A chunk of c images starting at image i0 uses the same offsets into every map. */
 
 static size_t fmap(const refiner *r) { return (size_t)r->cfg.F * r->H * r->W; }
@@ -150,6 +151,23 @@ static void relu_grad(float *dz, const float *dout, const float *out, size_t n) 
 }
 
 /* Images [i0, i0 + c) of a forward pass. */
+const char *refiner_output_name(refiner_output o) { return o == REFINER_OUT_CLAMP ? "clamp" : "tanh"; }
+
+int refiner_output_parse(const char *name) {
+    return !strcmp(name, "tanh") ? REFINER_OUT_TANH : !strcmp(name, "clamp") ? REFINER_OUT_CLAMP : -1;
+}
+
+/* The output non-linearity, in place on y (n floats). */
+static void output_forward(const refiner *r, float *y, size_t n) {
+    if (r->cfg.out == REFINER_OUT_CLAMP) clamp_forward(y, y, n);
+    else tanh_forward(y, y, n);
+}
+
+static void output_backward(const refiner *r, float *dz, const float *dy, const float *y, size_t n) {
+    if (r->cfg.out == REFINER_OUT_CLAMP) clamp_backward(dz, dy, y, n);
+    else tanh_backward(dz, dy, y, n);
+}
+
 static void forward_chunk(refiner *r, float *out, const float *in, int i0, int c) {
     const size_t cmap = (size_t)c * fmap(r), cimg = (size_t)c * imsz(r);
     conv2d_desc din, dblk, dout;
@@ -166,7 +184,7 @@ static void forward_chunk(refiner *r, float *out, const float *in, int i0, int c
     }
     float *y = act_y(r, i0);
     conv2d_forward(&dout, y, act_h(r, r->cfg.B, i0), r->out_w, r->out_b, r->ws);
-    tanh_forward(y, y, cimg);
+    output_forward(r, y, cimg);
     memcpy(out, y, cimg * sizeof(float));
 }
 
@@ -188,7 +206,7 @@ static void backward_chunk(refiner *r, float *din, const float *dout, int i0, in
      * becomes dL/dh[i] once the conv branch is added), Z the gradient inside the block. */
     float *X = r->dacts, *Y = X + chmap, *Z = Y + chmap, *dy = Z + chmap;
     memset(dy, 0, cimg * sizeof(float));
-    tanh_backward(dy, dout, act_y(r, i0), cimg);
+    output_backward(r, dy, dout, act_y(r, i0), cimg);
     memset(X, 0, cmap * sizeof(float));
     conv2d_backward(&cout, X, grad_of(r, r->out_w), grad_of(r, r->out_b), dy, act_h(r, r->cfg.B, i0), r->out_w,
                     r->ws);
@@ -239,7 +257,7 @@ void refiner_infer(refiner *r, float *out, const float *in, int n) {
         }
         float *o = out + i0 * imsz(r);
         conv2d_forward(&dout, o, h, r->out_w, r->out_b, r->ws);
-        tanh_forward(o, o, (size_t)c * imsz(r));
+        output_forward(r, o, (size_t)c * imsz(r));
     }
     /* The training layout's saved activations are now stale. */
     if (r->training) r->last_in = NULL;

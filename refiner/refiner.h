@@ -1,5 +1,7 @@
 /* The refiner R(F, B) of SimGAN: conv 3x3 (C -> F) + ReLU, B ResNet blocks
- * (conv 3x3 F->F, ReLU, conv 3x3 F->F, add block input, ReLU), conv 1x1 (F -> C), tanh.
+ * (conv 3x3 F->F, ReLU, conv 3x3 F->F, add block input, ReLU), conv 1x1 (F -> C), then tanh
+ * (the paper's) or a clamp to [-1, 1] (REFINER_OUT_CLAMP: reaches exact black and white, which
+ * tanh only approaches, so refined backgrounds can stay exactly 0 like scanned ones).
  * Fully convolutional, stride 1, "same" padding: output size = input size. Inputs and outputs
  * are in [-1, 1]. Parameter names: "in.w" (F,C,3,3) "in.b" (F), "blockI.conv1.w" (F,F,3,3),
  * "blockI.conv1.b", "blockI.conv2.w", "blockI.conv2.b", "out.w" (C,F,1,1), "out.b" (C). */
@@ -10,11 +12,18 @@
 
 #define REFINER_MAX_BLOCKS 16
 
+typedef enum { REFINER_OUT_TANH = 0, REFINER_OUT_CLAMP = 1 } refiner_output;
+
 typedef struct {
     int C;  /* image channels */
     int F;  /* feature maps */
     int B;  /* ResNet blocks */
+    refiner_output out; /* output non-linearity */
 } refiner_config;
+
+/* "tanh" / "clamp" and back; parse returns -1 for anything else. */
+const char *refiner_output_name(refiner_output o);
+int refiner_output_parse(const char *name);
 
 typedef struct {
     refiner_config cfg;

@@ -33,7 +33,8 @@ int train_setup_from_config(train_setup *s, const rp_config *cfg, int C, int H, 
     s->H = H;
     s->W = W;
     s->batch = cfg->train.batch;
-    s->rcfg = (refiner_config){.C = C, .F = cfg->refiner.filters, .B = cfg->refiner.blocks};
+    s->rcfg = (refiner_config){.C = C, .F = cfg->refiner.filters, .B = cfg->refiner.blocks,
+                               .out = (refiner_output)refiner_output_parse(cfg->refiner.output)};
     s->lambda = cfg->train.lambda;
     s->psi_cell = strcmp(cfg->train.psi, "cellmean") ? 0 : cfg->train.psi_cell;
     s->opt_r = parse_optim(cfg->train.optimizer);

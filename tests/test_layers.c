@@ -340,7 +340,7 @@ static void test_conv_known_values(void **state) {
 /* element-wise layers and max-pool */
 
 typedef struct {
-    int op; /* 0 relu, 1 tanh, 2 add (w.r.t. a), 3 maxpool */
+    int op; /* 0 relu, 1 tanh, 2 add (w.r.t. a), 3 maxpool, 4 clamp */
     size_t n, no;
     float *x, *y, *out, *R;
     maxpool_desc pd;
@@ -353,6 +353,7 @@ static double ew_loss(void *p) {
     case 0: relu_forward(c->out, c->x, c->n); break;
     case 1: tanh_forward(c->out, c->x, c->n); break;
     case 2: add_forward(c->out, c->x, c->y, c->n); break;
+    case 4: clamp_forward(c->out, c->x, c->n); break;
     default: maxpool_forward(&c->pd, c->out, c->am, c->x); break;
     }
     return dot(c->out, c->R, c->no);
@@ -361,6 +362,11 @@ static double ew_loss(void *p) {
 static int relu_skip(void *p, size_t i, double h) {
     ew_ctx *c = p;
     return fabs(c->x[i]) < 2 * h;
+}
+
+static int clamp_skip(void *p, size_t i, double h) {
+    ew_ctx *c = p;
+    return fabs(fabs(c->x[i]) - 1) < 2 * h;
 }
 
 /* Skip inputs whose +-h perturbation could change which element of a window wins. */
@@ -403,6 +409,21 @@ static void test_elementwise_gradcheck(void **state) {
     ew_loss(&c);
     tanh_backward(g, c.R, c.out, c.n);
     fails += gc_check("tanh", ew_loss, &c, c.x, g, c.n, &o, NULL);
+    /* clamp to [-1, 1]: gradient 1 inside, 0 outside (about a third of N(0,1) inputs) */
+    c.op = 4;
+    memset(g, 0, c.n * sizeof *g);
+    ew_loss(&c);
+    clamp_backward(g, c.R, c.out, c.n);
+    size_t held = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        assert_true(c.out[i] >= -1 && c.out[i] <= 1);
+        held += c.out[i] == -1 || c.out[i] == 1;
+    }
+    assert_true(held > c.n / 5 && held < c.n / 2);
+    o.skip = clamp_skip;
+    fails += gc_check("clamp", ew_loss, &c, c.x, g, c.n, &o, &rep);
+    assert_true(rep.checked > 150);
+    o.skip = NULL;
     /* add: gradient w.r.t. either input is dout itself */
     c.op = 2;
     fails += gc_check("add (a)", ew_loss, &c, c.x, c.R, c.n, &o, NULL);

@@ -251,7 +251,7 @@ static void case_init(net_case *k, fixture *fx, const char *g) {
     k->C = (int)fx_attr(fx, g, "C"), k->F = (int)fx_attr(fx, g, "F"), k->B = (int)fx_attr(fx, g, "B");
     k->H = (int)fx_attr(fx, g, "H"), k->W = (int)fx_attr(fx, g, "W"), k->N = (int)fx_attr(fx, g, "N");
     k->lambda = fx_attr_double(fx, g, "lambda");
-    refiner_config rc = {k->C, k->F, k->B};
+    refiner_config rc = {k->C, k->F, k->B, REFINER_OUT_TANH};
     disc_config dc = {k->C};
     assert_int_equal(refiner_init(&k->r, &rc, 1), 0);
     assert_int_equal(disc_init(&k->d, &dc, 2), 0);
@@ -620,7 +620,7 @@ static void test_whole_network_directional_fd(void **state) {
     (void)state;
     fd_ctx c;
     memset(&c, 0, sizeof c);
-    refiner_config rc = {1, 4, 1};
+    refiner_config rc = {1, 4, 1, REFINER_OUT_TANH};
     disc_config dc = {1};
     assert_int_equal(refiner_init(&c.r, &rc, 11), 0);
     assert_int_equal(disc_init(&c.d, &dc, 12), 0);
@@ -644,7 +644,6 @@ static void test_whole_network_directional_fd(void **state) {
         }
     c.target[0] = c.target[1] = ADV_REAL;
     c.lambda = 5e-2;
-
     fd_loss(&c);
     param_block_zero_grad(&c.r.p);
     param_block_zero_grad(&c.d.p);
@@ -678,13 +677,36 @@ static void test_whole_network_directional_fd(void **state) {
     free(c.x), free(c.rx), free(c.logits), free(c.probs), free(dlogits), free(drx), free(dx);
 }
 
+/* R with the clamp output reaches exact black, which tanh only approaches (its gradient is
+ * checked in test_layers; the refiner's backward calls the same clamp_backward). */
+static void test_clamp_output_reaches_black(void **state) {
+    (void)state;
+    for (int o = 0; o < 2; o++) {
+        refiner r;
+        refiner_config rc = {1, 4, 1, o ? REFINER_OUT_CLAMP : REFINER_OUT_TANH};
+        assert_int_equal(refiner_init(&r, &rc, 3), 0);
+        assert_int_equal(refiner_prepare(&r, 1, 6, 6), 0);
+        float x[36], y[36], z[36];
+        for (int i = 0; i < 36; i++) x[i] = -1;
+        r.out_b[0] = -4; /* pre-activation well below -1 */
+        refiner_forward(&r, y, x, 1);
+        refiner_infer(&r, z, x, 1);
+        for (int i = 0; i < 36; i++) {
+            assert_true(y[i] == z[i]);
+            if (o) assert_true(y[i] == -1.0f);
+            else assert_true(y[i] > -1.0f && y[i] < -0.99f);
+        }
+        refiner_free(&r);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Geometry: R keeps the image size; D's map is 9x14 for 35x55 (SIMGAN.md), 7x7 for 28x28. */
 
 static void test_geometry(void **state) {
     (void)state;
     const int sizes[3][4] = {{35, 55, 9, 14}, {28, 28, 7, 7}, {12, 14, 3, 4}};
-    refiner_config rc = {1, 8, 2};
+    refiner_config rc = {1, 8, 2, REFINER_OUT_TANH};
     disc_config dc = {1};
     refiner r;
     disc d;
@@ -719,7 +741,7 @@ static void test_geometry(void **state) {
  * gradients alone but still returns dL/din. */
 static void test_infer_accumulate_and_flags(void **state) {
     (void)state;
-    refiner_config rc = {1, 8, 2};
+    refiner_config rc = {1, 8, 2, REFINER_OUT_TANH};
     refiner r;
     assert_int_equal(refiner_init(&r, &rc, 5), 0);
     const int N = 3, H = 9, W = 11;
@@ -770,7 +792,7 @@ static void test_infer_accumulate_and_flags(void **state) {
  * chunks must give, image by image, what one-image passes give, and the sum of their gradients. */
 static void test_chunked_batch_matches_single_images(void **state) {
     (void)state;
-    refiner_config rc = {1, 8, 2};
+    refiner_config rc = {1, 8, 2, REFINER_OUT_TANH};
     refiner rb, r1;
     assert_int_equal(refiner_init(&rb, &rc, 9), 0);
     assert_int_equal(refiner_init(&r1, &rc, 9), 0);
@@ -852,7 +874,7 @@ static void test_param_block_layout_and_he_init(void **state) {
 
     /* the networks' tables carry the names the checkpoint and the fixture use */
     refiner r;
-    refiner_config rc = {1, 64, 4};
+    refiner_config rc = {1, 64, 4, REFINER_OUT_TANH};
     assert_int_equal(refiner_init(&r, &rc, 1), 0);
     assert_int_equal(r.p.ntensors, 4 + 4 * 4);
     t = param_block_find(&r.p, "block3.conv2.w");
@@ -935,6 +957,7 @@ int main(void) {
         cmocka_unit_test(test_infer_accumulate_and_flags),
         cmocka_unit_test(test_chunked_batch_matches_single_images),
         cmocka_unit_test(test_whole_network_directional_fd),
+        cmocka_unit_test(test_clamp_output_reaches_black),
         cmocka_unit_test(test_pytorch_reference),
         cmocka_unit_test(test_perturbed_fixture_fails),
     };
