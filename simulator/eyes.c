@@ -64,15 +64,30 @@ static void pcg_row(rng_t *r, const pcg_jumps *p, uint32_t *bits, int n) {
     r->state = p->aw * r->state + p->cw;
 }
 
-/* atan2 to ~1e-4 rad (polynomial), for the iris texture only. */
-static float atan2_fast(float y, float x) {
+/* atan2 to ~1e-4 rad (polynomial), for the iris texture only; branch-free so that it vectorises
+ * (every value computed, then selected). */
+static inline float atan2_fast(float y, float x) {
     float ax = fabsf(x), ay = fabsf(y), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
-    if (mx == 0) return 0;
-    float a = mn / mx, s = a * a;
+    float a = mn / (mx > 0 ? mx : 1), s = a * a; /* (0, 0) gives 0 */
     float r = ((-0.0464964749f * s + 0.15931422f) * s - 0.327622764f) * s * a + a;
-    if (ay > ax) r = 1.57079637f - r;
-    if (x < 0) r = 3.14159274f - r;
-    return y < 0 ? -r : r;
+    float r1 = 1.57079637f - r;
+    r = ay > ax ? r1 : r;
+    float r2 = 3.14159274f - r;
+    r = x < 0 ? r2 : r;
+    float r3 = -r;
+    return y < 0 ? r3 : r;
+}
+
+/* sqrt for x >= 0 to ~1e-6 relative (raster.c's): sqrtf may set errno, so it does not vectorise */
+static inline float sqrt_nonneg(float x) {
+    uint32_t i;
+    float y;
+    memcpy(&i, &x, 4);
+    i = 0x5f375a86u - (i >> 1);
+    memcpy(&y, &i, 4);
+    y = y * (1.5f - 0.5f * x * y * y);
+    y = y * (1.5f - 0.5f * x * y * y);
+    return x * y;
 }
 
 typedef struct {
@@ -244,28 +259,29 @@ static float pupil_visible(const eye_geom *g) {
 }
 
 /* ---------------------------------------------------------------- shading */
-/* What the eyeball shows at eye-frame (x, y): sclera, iris, pupil, glint. */
-static float eyeball(const eye_geom *g, const sim_eye_sample *s, float x, float y, float yu, int glint) {
+/* What the eyeball shows at eye-frame (x, y): sclera, iris, pupil, glint; branch-free for the
+ * vectorised pass (the iris and glint terms are exactly 0 away from them, so they are simply
+ * computed everywhere; exp as 2^x by exp2_poly, sqrt by sqrt_nonneg). */
+static inline float eyeball(const eye_geom *g, const sim_eye_sample *s, float x, float y, float yu, float glint) {
     float v = s->sclera_tone * (1 - 0.35f * (x * x) / (g->R * g->R));
     float vx = x - g->icx, vy = y - g->icy;
     float along = (vx * g->dx + vy * g->dy) / g->fore, perp = vy * g->dx - vx * g->dy;
-    float rho = sqrtf(along * along + perp * perp); /* radius in the iris plane (native px) */
-    if (rho < g->ri + 1) {
-        float a = atan2_fast(perp, along) * (IRIS_SPOKES / (2 * (float)M_PI));
-        if (a < 0) a += IRIS_SPOKES;
-        int k = (int)a;
-        float f = a - k, sp = g->spokes[k % IRIS_SPOKES] * (1 - f) + g->spokes[(k + 1) % IRIS_SPOKES] * f;
-        float q = rho / g->ri;
-        /* texture and limbus modulate the iris above a floor that keeps the pupil the darkest */
-        float iris = IRIS_FLOOR + (s->iris_tone - IRIS_FLOOR) * (1 + s->iris_texture * (sp - 0.5f) * 2 * q) *
-                                      (1 - s->limbus * smooth(clamp01((q - 0.7f) / 0.3f)));
-        iris = iris + (PUPIL_TONE - iris) * clamp01(g->rp + 0.5f - rho);
-        v = v + (iris - v) * clamp01(g->ri + 0.5f - rho);
-    }
-    if (glint) {
-        float gx = x - g->gx, gy = y - g->gy, d2 = gx * gx + gy * gy, r2 = 9 * g->gsig * g->gsig;
-        if (d2 < r2) v += g->gstr * expf(-d2 / (2 * g->gsig * g->gsig)) * (1 - v);
-    }
+    float rho = sqrt_nonneg(along * along + perp * perp); /* radius in the iris plane (native px) */
+    float a = atan2_fast(perp, along) * (IRIS_SPOKES / (2 * (float)M_PI)), a1 = a + IRIS_SPOKES;
+    a = a < 0 ? a1 : a; /* 0 <= a <= IRIS_SPOKES */
+    int k = (int)a, k0 = k >= IRIS_SPOKES ? k - IRIS_SPOKES : k, k1 = k + 1 >= IRIS_SPOKES ? k + 1 - IRIS_SPOKES : k + 1;
+    float f = a - k, sp = g->spokes[k0] * (1 - f) + g->spokes[k1] * f;
+    float q = rho / g->ri;
+    /* texture and limbus modulate the iris above a floor that keeps the pupil the darkest */
+    float iris = IRIS_FLOOR + (s->iris_tone - IRIS_FLOOR) * (1 + s->iris_texture * (sp - 0.5f) * 2 * q) *
+                                  (1 - s->limbus * smooth(clamp01((q - 0.7f) / 0.3f)));
+    iris = iris + (PUPIL_TONE - iris) * clamp01(g->rp + 0.5f - rho);
+    v = v + (iris - v) * clamp01(g->ri + 0.5f - rho);
+    /* the glint inside 3 sigma: a factor of 0 or 1 rather than a select, which the compiler
+     * would turn back into a branch around the exponential; d2c keeps 2^x in range */
+    float gx = x - g->gx, gy = y - g->gy, d2 = gx * gx + gy * gy, r2 = 9 * g->gsig * g->gsig;
+    float inside = d2 < r2 ? 1.0f : 0.0f, d2c = d2 < r2 ? d2 : r2;
+    v += glint * g->gstr * exp2_poly(-d2c / (2 * g->gsig * g->gsig) * 1.44269504f) * (1 - v) * inside;
     /* the upper lid shades the eyeball just under it */
     return v * (1 - 0.25f * clamp01(1 - (y - yu) / 2.5f));
 }
@@ -281,7 +297,7 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
     eye_draw_params(&g, &s, &rng);
     float sx = W / (float)SIM_EYE_W, sy = H / (float)SIM_EYE_H; /* output px per native px */
     int Wp = (W + EYE_BLOCK - 1) / EYE_BLOCK * EYE_BLOCK;
-    int glint = !(flags & SIM_EYE_NO_GLINT);
+    float glint = flags & SIM_EYE_NO_GLINT ? 0 : 1;
     float noise_amp = flags & SIM_EYE_NO_NOISE ? 0 : 2 * s.noise;
     float lcs = cosf(s.light_dir) / (2 * g.R), lsn = sinf(s.light_dir) / (2 * g.R);
     float lash_len = 1.5f + 2.0f * s.lash / 0.45f;
@@ -365,9 +381,15 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
                 as[j] = in ? a : 0;
                 yus[j] = yu;
             }
-        /* the eyeball through the opening */
-        for (int j = 0; j < W; j++)
-            if (as[j] > 0) val[j] += (eyeball(&g, &s, xs[j], ys[j], yus[j], glint) - val[j]) * as[j];
+        /* the eyeball through the opening: blocks from its first to its last pixel in the row */
+        int oa = ja, ob = jb;
+        while (oa < ob && !(as[oa] > 0)) oa++;
+        while (ob > oa && !(as[ob - 1] > 0)) ob--;
+        for (int j0 = oa / LID_BLOCK * LID_BLOCK; j0 < ob; j0 += LID_BLOCK)
+            for (int j = j0; j < j0 + LID_BLOCK; j++) {
+                float e = val[j] + (eyeball(&g, &s, xs[j], ys[j], yus[j], glint) - val[j]) * as[j];
+                val[j] = as[j] > 0 ? e : val[j];
+            }
         for (int j0 = 0; j0 < Wp; j0 += EYE_BLOCK)
             for (int j = j0; j < j0 + EYE_BLOCK; j++) {
                 /* gain and offset keep the darkest things (pupil, lashes) apart */
