@@ -395,8 +395,11 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
                 /* gain and offset keep the darkest things (pupil, lashes) apart */
                 float v = s.brightness + s.contrast * val[j];
                 v += noise_amp * (((bits[j] >> 10) & 2047) * (1.0f / 2048) + (bits[j] >> 21) * (1.0f / 2048) - 1);
-                out8[j] = (uint8_t)(clamp01(v) * 255 + 0.5f);
+                val[j] = clamp01(v) * 255 + 0.5f;
             }
+        /* apart from the float pass, which then runs 16 wide rather than at the bytes' width */
+        for (int j0 = 0; j0 < Wp; j0 += EYE_BLOCK)
+            for (int j = j0; j < j0 + EYE_BLOCK; j++) out8[j] = (uint8_t)val[j];
         memcpy(img + i * W, out8, W);
     }
     /* labels in output pixels */
