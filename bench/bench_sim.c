@@ -161,6 +161,8 @@ int main(int argc, char **argv) {
     qsort(re, reps, sizeof *re, cmp_double);
     printf("render only (1 thread, CPU time; median, best of %d): digits %.0f/s, %.0f/s; eyes %.0f/s, %.0f/s\n", reps,
            rd[reps / 2], rd[reps - 1], re[reps / 2], re[reps - 1]);
+    printf("\nper core = images / CPU seconds (user + system) of the run's process: the figure the targets\n"
+           "refer to, steadier than wall time on a shared machine; images/s = images / wall seconds\n");
     printf("\n%-7s %9s %7s %8s %11s %8s %11s %11s %9s %8s\n", "scene", "N", "threads", "wall s", "images/s", "CPU s",
            "per core", "best/core", "peak MB", "file MB");
     printf("%-7s %9s %7s %8s %11s %8s %11s %11s %9s %8s\n", "", "", "", "(median)", "(median)", "(median)",
