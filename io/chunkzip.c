@@ -27,8 +27,8 @@ typedef struct {
     unsigned *mask;   /* per dataset: HDF5 filter mask of the stored bytes */
     uint8_t *scratch; /* shuffled bytes before deflate */
     h5ds_deflater *df; /* level 1 */
-    z_stream zs[2];    /* levels 2-9, reused: 0 default strategy, 1 Z_RLE (bytes) */
-    int zinit[2];
+    z_stream zs;       /* levels 2-9, reused */
+    int zinit;
     long rows;
     int state, err;
 } slot;
@@ -92,17 +92,14 @@ static void compress_slot(chunkzip *c, slot *s) {
         if (c->level == 1) {
             zl = h5ds_deflate(s->df, s->z[j], n - n / CHUNKZIP_MIN_SAVING, src, n, (int)c->esize[j]);
         } else {
-            /* bytes (images) deflate better and faster as runs only: 4.9x vs 4.4x on the real
-             * digits, 4.7x vs 4.0x on simulated ones at level 1, ~1.5x less CPU */
-            int z = c->esize[j] == 1;
-            if (!s->zinit[z]) {
-                if (deflateInit2(&s->zs[z], c->level, Z_DEFLATED, 15, 8, z ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK) {
+            if (!s->zinit) {
+                if (deflateInit2(&s->zs, c->level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
                     s->err = 1;
                     return;
                 }
-                s->zinit[z] = 1;
+                s->zinit = 1;
             }
-            zl = deflate_or_skip(&s->zs[z], s->z[j], compressBound(n), src, n);
+            zl = deflate_or_skip(&s->zs, s->z[j], compressBound(n), src, n);
         }
         s->mask[j] = zl ? 0 : CHUNKZIP_DEFLATE_SKIPPED;
         s->out[j] = s->z[j];
@@ -259,8 +256,7 @@ void chunkzip_free(chunkzip *c) {
             if (s->raw) free(s->raw[j]);
             if (s->z) free(s->z[j]);
         }
-        for (int z = 0; z < 2; z++)
-            if (s->zinit[z]) deflateEnd(&s->zs[z]);
+        if (s->zinit) deflateEnd(&s->zs);
         h5ds_deflater_free(s->df);
         free(s->raw), free(s->z), free(s->out), free(s->zlen), free(s->mask), free(s->scratch);
     }
