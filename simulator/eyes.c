@@ -4,6 +4,7 @@
  * eyeball is seen only through the lid opening. Geometry is built in "native" 55x35 pixel units in
  * an eye frame (origin at the eyeball centre, rolled with the head) and mapped to the output size. */
 #include "simulator/sim.h"
+#include "simulator/raster.h"
 #include "nn/rng.h"
 #include "io/status.h"
 #include <math.h>
@@ -76,18 +77,6 @@ static inline float atan2_fast(float y, float x) {
     r = x < 0 ? r2 : r;
     float r3 = -r;
     return y < 0 ? r3 : r;
-}
-
-/* sqrt for x >= 0 to ~1e-6 relative (raster.c's): sqrtf may set errno, so it does not vectorise */
-static inline float sqrt_nonneg(float x) {
-    uint32_t i;
-    float y;
-    memcpy(&i, &x, 4);
-    i = 0x5f375a86u - (i >> 1);
-    memcpy(&y, &i, 4);
-    y = y * (1.5f - 0.5f * x * y * y);
-    y = y * (1.5f - 0.5f * x * y * y);
-    return x * y;
 }
 
 typedef struct {

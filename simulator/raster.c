@@ -67,19 +67,6 @@ void raster_path_spline(raster_path *path, const float *xy, int n, int closed, f
 }
 
 /* ---------------------------------------------------------------- drawing */
-/* sqrt for x >= 0 to ~1e-6 relative, from the classic reciprocal-sqrt estimate and two Newton
- * steps: unlike sqrtf (errno) it vectorises, and it is exact IEEE arithmetic, so deterministic. */
-static inline float sqrt_nonneg(float x) {
-    uint32_t i;
-    float y;
-    memcpy(&i, &x, 4);
-    i = 0x5f375a86u - (i >> 1);
-    memcpy(&y, &i, 4);
-    y = y * (1.5f - 0.5f * x * y * y);
-    y = y * (1.5f - 0.5f * x * y * y);
-    return x * y;
-}
-
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 void raster_capsule(float *canvas, int w, int h, raster_pt a, raster_pt b, float soft) {

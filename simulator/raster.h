@@ -4,6 +4,23 @@
 #ifndef RP_RASTER_H
 #define RP_RASTER_H
 
+#include <stdint.h>
+#include <string.h>
+
+/* sqrt for x >= 0 to ~1e-6 relative, from the classic reciprocal-sqrt estimate and two Newton
+ * steps: exact IEEE arithmetic (deterministic) that vectorises in the renderers' pixel loops.
+ * The images depend on its exact values, so it stays even where sqrtf would vectorise too. */
+static inline float sqrt_nonneg(float x) {
+    uint32_t i;
+    float y;
+    memcpy(&i, &x, 4);
+    i = 0x5f375a86u - (i >> 1);
+    memcpy(&y, &i, 4);
+    y = y * (1.5f - 0.5f * x * y * y);
+    y = y * (1.5f - 0.5f * x * y * y);
+    return x * y;
+}
+
 #define RASTER_PATH_MAX 768
 #define RASTER_STROKES_MAX 8
 
