@@ -104,8 +104,8 @@ static void test_round_trip_bit_exact(void **state) {
     assert_int_equal(step, 9);
     assert_int_equal(r.cfg.F, 4);
     assert_int_equal(r.cfg.B, 1);
-    assert_int_equal(r.cfg.out, REFINER_OUT_TANH);
-    assert_string_equal(c2.refiner.output, "tanh");
+    assert_int_equal(r.cfg.out, REFINER_OUT_CLAMP);
+    assert_string_equal(c2.refiner.output, "clamp");
     assert_int_equal(c2.train.batch, 4);
     assert_memory_equal(r.p.data, a.R.p.data, sizeof(float) * a.R.p.count);
     refiner_free(&r);
@@ -157,10 +157,11 @@ static void test_architecture_mismatch(void **state) {
     train_state_free(&b);
     /* other output non-linearity */
     v = u;
-    v.rcfg.out = REFINER_OUT_CLAMP;
+    v.rcfg.out = REFINER_OUT_TANH;
+    assert_int_equal(u.rcfg.out, REFINER_OUT_CLAMP); /* the default */
     assert_int_equal(train_state_init(&b, &v), 0);
     assert_int_equal(checkpoint_load(path, &b, &k2), RP_EFORMAT);
-    assert_non_null(strstr(rp_errmsg(), "refiner.output = tanh in the checkpoint, clamp now"));
+    assert_non_null(strstr(rp_errmsg(), "refiner.output = clamp in the checkpoint, tanh now"));
     train_state_free(&b);
     /* other image size */
     v = u;
