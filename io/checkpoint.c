@@ -97,6 +97,7 @@ static int write_all(hid_t f, const train_state *s, const train_counters *k, con
         (rc = h5u_write_attr_i64(f, "iterations_done", k->iterations_done)) ||
         (rc = h5u_write_attr_i64(f, "d_saturated_run", k->d_saturated_run)) ||
         (rc = h5u_write_attr_i64(f, "copy_run", k->copy_run)) ||
+        (rc = h5u_write_attr_i64(f, "drift_run", k->drift_run)) ||
         (rc = h5u_write_attr_int(f, "image_channels", u->C)) || (rc = h5u_write_attr_int(f, "image_height", u->H)) ||
         (rc = h5u_write_attr_int(f, "image_width", u->W)) || (rc = h5u_write_attr_int(f, "batch", u->batch)) ||
         (rc = h5u_write_attr_int(f, "refiner_filters", u->rcfg.F)) ||
@@ -361,6 +362,9 @@ static int load_all(hid_t f, train_state *s, train_counters *k) {
         (rc = attr_long(f, "iterations_done", &c.iterations_done)) ||
         (rc = attr_long(f, "d_saturated_run", &c.d_saturated_run)) || (rc = attr_long(f, "copy_run", &c.copy_run)))
         return rc;
+    long long drift = 0; /* absent in checkpoints written before the drift warning: 0 */
+    if ((rc = h5u_read_attr_i64(f, "drift_run", &drift)) < 0) return rc;
+    c.drift_run = (long)drift;
     if (c.step != c.pretrain_refiner_done + c.pretrain_disc_done + c.iterations_done)
         return rp_err(RP_EFORMAT, "step %ld is not the sum of the phase counters", c.step);
     if ((rc = read_block(f, "refiner", &s->R.p, &s->opt_r)) || (rc = read_block(f, "discriminator", &s->D.p, &s->opt_d)))

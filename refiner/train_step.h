@@ -52,6 +52,7 @@ typedef struct {
     long iterations_done;        /* adversarial iterations (K_g + K_d steps each) done */
     long d_saturated_run;        /* consecutive adversarial steps with D accuracy >= 0.99 on both halves */
     long copy_run;               /* consecutive adversarial steps with mean |R(x) - x| < half a gray level */
+    long drift_run;              /* consecutive adversarial steps with mean |R(x) - x| > TRAIN_DRIFT_L1 */
 } train_counters;
 
 /* Fills s from cfg for images of C x H x W; RP_EARG if a value does not fit (odd batch ...). */

@@ -74,7 +74,7 @@ static void test_round_trip_bit_exact(void **state) {
     tiny_config(&cfg, 4);
     train_state a, b;
     trained_state(&a, &cfg);
-    train_counters k = {TRAIN_PHASE_ADVERSARIAL, 9, 3, 2, 4, 1, 2}, k2;
+    train_counters k = {TRAIN_PHASE_ADVERSARIAL, 9, 3, 2, 4, 1, 2, 5}, k2;
     char path[128], *ini = config_to_ini(&cfg);
     snprintf(path, sizeof path, "%s/ck.h5", tmpdir);
     assert_int_equal(checkpoint_save(path, &a, &k, ini, "syn.h5", "real.h5"), 0);

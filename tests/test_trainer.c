@@ -381,6 +381,45 @@ static void test_warns_when_d_saturates(void **state) {
     assert_int_equal(warned, 1);
 }
 
+/* A collapsed refiner (frozen with its output pinned to white) is named in train.log after 100
+ * iterations whose images are far from their inputs, and the counter survives a checkpoint. */
+static void test_warns_when_refiner_drifts(void **state) {
+    (void)state;
+    rp_config cfg;
+    char dir[128], path[256], line[1024];
+    snprintf(dir, sizeof dir, "%s/run_drift", tmpdir);
+    run_config(&cfg, 130);
+    cfg.refiner.filters = 4;
+    cfg.train.pretrain_refiner_steps = 0;
+    cfg.train.pretrain_disc_steps = 0;
+    cfg.train.lr_refiner = 0;
+    cfg.train.checkpoint_every = 1000;
+    cfg.train.sample_every = 0;
+    trainer *t = open_run(&cfg, dir, 0);
+    refiner *R = &trainer_state(t)->R;
+    for (int i = 0; i < R->cfg.F; i++) R->out_w[i] = 0;
+    R->out_b[0] = 4; /* every output clamped to 1: white images */
+    assert_int_equal(trainer_run(t), 0);
+    long run = trainer_counters(t)->drift_run;
+    train_setup u = trainer_state(t)->setup;
+    trainer_close(t);
+    assert_int_equal(run, 130);
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int warned = 0;
+    while (fgets(line, sizeof line, f)) warned += strstr(line, "warning: refined images are far from their inputs") != NULL;
+    fclose(f);
+    assert_int_equal(warned, 1);
+    snprintf(path, sizeof path, "%s/checkpoints/latest.h5", dir);
+    train_state s;
+    assert_int_equal(train_state_init(&s, &u), 0);
+    train_counters k;
+    assert_int_equal(checkpoint_load(path, &s, &k), 0);
+    assert_int_equal(k.drift_run, 130);
+    train_state_free(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_cache_equals_stream),
@@ -389,6 +428,7 @@ int main(void) {
         cmocka_unit_test(test_nan_stops_naming_step),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_warns_when_d_saturates),
+        cmocka_unit_test(test_warns_when_refiner_drifts),
     };
     return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }
