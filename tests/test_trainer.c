@@ -350,35 +350,46 @@ static void test_open_errors(void **state) {
     assert_non_null(strstr(rp_errmsg(), "train.batch"));
 }
 
+/* Lines of dir/train.log containing needle. */
+static int log_lines_with(const char *dir, const char *needle) {
+    char path[256], line[1024];
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* 130 iterations of a frozen R(1,4,1) (learning rate 0) after pretrain_disc D steps. */
+static void frozen_refiner_config(rp_config *cfg, long pretrain_disc) {
+    run_config(cfg, 130);
+    cfg->refiner.filters = 4;
+    cfg->train.pretrain_refiner_steps = 0;
+    cfg->train.pretrain_disc_steps = pretrain_disc;
+    cfg->train.lr_refiner = 0;
+    cfg->train.checkpoint_every = 1000;
+    cfg->train.sample_every = 0;
+}
+
 /* D wins outright (R frozen by a zero learning rate): the warning users of other
  * implementations never got must appear in train.log after 100 saturated iterations. */
 static void test_warns_when_d_saturates(void **state) {
     (void)state;
     rp_config cfg;
-    char dir[128], path[256], line[1024];
+    char dir[128];
     snprintf(dir, sizeof dir, "%s/run_warn", tmpdir);
-    run_config(&cfg, 130);
-    cfg.refiner.filters = 4;
-    cfg.train.pretrain_refiner_steps = 0;
-    cfg.train.pretrain_disc_steps = 20;
+    frozen_refiner_config(&cfg, 20);
     cfg.train.k_g = 1;
-    cfg.train.lr_refiner = 0;
     cfg.train.lr_disc = 0.002;
-    cfg.train.checkpoint_every = 1000;
-    cfg.train.sample_every = 0;
     trainer *t = open_run(&cfg, dir, 0);
     assert_int_equal(trainer_run(t), 0);
     long run = trainer_counters(t)->d_saturated_run;
     trainer_close(t);
     print_message("  D saturated for the last %ld iterations\n", run);
     assert_true(run >= 100);
-    snprintf(path, sizeof path, "%s/train.log", dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    int warned = 0;
-    while (fgets(line, sizeof line, f)) warned += strstr(line, "warning: the discriminator has classified") != NULL;
-    fclose(f);
-    assert_int_equal(warned, 1);
+    assert_int_equal(log_lines_with(dir, "warning: the discriminator has classified"), 1);
 }
 
 /* A collapsed refiner (frozen with its output pinned to white) is named in train.log after 100
@@ -386,15 +397,9 @@ static void test_warns_when_d_saturates(void **state) {
 static void test_warns_when_refiner_drifts(void **state) {
     (void)state;
     rp_config cfg;
-    char dir[128], path[256], line[1024];
+    char dir[128], path[256];
     snprintf(dir, sizeof dir, "%s/run_drift", tmpdir);
-    run_config(&cfg, 130);
-    cfg.refiner.filters = 4;
-    cfg.train.pretrain_refiner_steps = 0;
-    cfg.train.pretrain_disc_steps = 0;
-    cfg.train.lr_refiner = 0;
-    cfg.train.checkpoint_every = 1000;
-    cfg.train.sample_every = 0;
+    frozen_refiner_config(&cfg, 0);
     trainer *t = open_run(&cfg, dir, 0);
     refiner *R = &trainer_state(t)->R;
     for (int i = 0; i < R->cfg.F; i++) R->out_w[i] = 0;
@@ -404,13 +409,7 @@ static void test_warns_when_refiner_drifts(void **state) {
     train_setup u = trainer_state(t)->setup;
     trainer_close(t);
     assert_int_equal(run, 130);
-    snprintf(path, sizeof path, "%s/train.log", dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    int warned = 0;
-    while (fgets(line, sizeof line, f)) warned += strstr(line, "warning: refined images are far from their inputs") != NULL;
-    fclose(f);
-    assert_int_equal(warned, 1);
+    assert_int_equal(log_lines_with(dir, "warning: refined images are far from their inputs"), 1);
     snprintf(path, sizeof path, "%s/checkpoints/latest.h5", dir);
     train_state s;
     assert_int_equal(train_state_init(&s, &u), 0);
