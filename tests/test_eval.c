@@ -495,19 +495,6 @@ static void test_eval_errors_name_file_and_dataset(void **state) {
 }
 
 /* ---------------------------------------------------------------- report.json */
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc(n + 1);
-    size_t got = fread(s, 1, n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
-
 static int count_of(const char *s, const char *needle) {
     int n = 0;
     for (const char *p = s; (p = strstr(p, needle)); p++) n++;

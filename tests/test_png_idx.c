@@ -5,7 +5,6 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,42 +17,7 @@
 #include "io/sheet.h"
 #include "io/status.h"
 #include "pipelines/import.h"
-
-static char tmpdir[64];
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    char p[512];
-    struct stat st;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (!stat(p, &st) && S_ISDIR(st.st_mode)) rm_tree(p);
-        else unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-}
-
-static int setup(void **state) {
-    (void)state;
-    strcpy(tmpdir, "/tmp/rp-test-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    rm_tree(tmpdir);
-    return 0;
-}
-
-static const char *tpath(const char *name) {
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+#include "tests/tmpdir.h"
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 
@@ -515,15 +479,15 @@ static void test_import_idx_and_h5(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_png_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_png_color_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_png_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idx_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idx_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sheet, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resize_crop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_png_folder, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_idx_and_h5, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_png_roundtrip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_png_color_types, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_png_errors, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_idx_roundtrip, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_idx_errors, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_sheet, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_resize_crop, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_import_png_folder, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_import_idx_and_h5, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,37 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
 #include "pipelines/report_html.h"
 #include "io/status.h"
-
-static char dir[64];
-
-static int setup(void **state) {
-    (void)state;
-    strcpy(dir, "/tmp/rp-test-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc(n + 1);
-    if (fread(s, 1, n, f) != (size_t)n) n = 0;
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
+#include "tests/tmpdir.h"
 
 static int count(const char *hay, const char *needle) {
     int n = 0;
@@ -66,9 +38,9 @@ static void test_base64_vectors(void **state) {
 static void test_report_contents(void **state) {
     (void)state;
     char csv[256], png[256], html[256];
-    snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
-    snprintf(png, sizeof png, "%s/sheet.png", dir);
-    snprintf(html, sizeof html, "%s/report.html", dir);
+    snprintf(csv, sizeof csv, "%s/metrics.csv", tmpdir);
+    snprintf(png, sizeof png, "%s/sheet.png", tmpdir);
+    snprintf(html, sizeof html, "%s/report.html", tmpdir);
     FILE *f = fopen(csv, "w");
     fprintf(f, "step,phase,r_adv,r_reg,d_acc_real,d_acc_refined,time\n");
     for (int i = 0; i < 50; i++) fprintf(f, "%d,adv,%g,%g,%g,%g,0.01\n", i, 1.0 / (i + 1), 0.1, 0.5 + i / 100.0, 0.6);
@@ -120,18 +92,13 @@ static void test_report_contents(void **state) {
     assert_non_null(strstr(s, "batch = 64"));
     free(s);
     /* nothing but the report and inputs left behind */
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int files = 0;
-    while ((e = readdir(d))) files += e->d_name[0] != '.';
-    closedir(d);
-    assert_int_equal(files, 3);
+    assert_int_equal(dir_count(tmpdir), 3);
 }
 
 static void test_missing_image_fails_cleanly(void **state) {
     (void)state;
     char html[256];
-    snprintf(html, sizeof html, "%s/bad.html", dir);
+    snprintf(html, sizeof html, "%s/bad.html", tmpdir);
     report_html_input in = {0};
     in.title = "x";
     in.nimages = 1;
@@ -148,5 +115,5 @@ int main(void) {
         cmocka_unit_test(test_report_contents),
         cmocka_unit_test(test_missing_image_fails_cleanly),
     };
-    return cmocka_run_group_tests_name("report", tests, setup, teardown);
+    return cmocka_run_group_tests_name("report", tests, tmpdir_setup, tmpdir_teardown);
 }

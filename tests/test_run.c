@@ -16,8 +16,9 @@
 #include "io/status.h"
 #include "pipelines/run.h"
 #include "pipelines/simulate.h"
+#include "tests/tmpdir.h"
 
-static char dir[64], real[128], rundir[128];
+static char real[128], rundir[128];
 
 static void tiny_config(rp_config *c) {
     config_defaults(c);
@@ -32,23 +33,14 @@ static void tiny_config(rp_config *c) {
 }
 
 static int setup(void **state) {
-    (void)state;
-    strcpy(dir, "/tmp/rp-test-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    snprintf(real, sizeof real, "%s/real.h5", dir);
-    snprintf(rundir, sizeof rundir, "%s/run", dir);
+    if (tmpdir_setup(state)) return -1;
+    snprintf(real, sizeof real, "%s/real.h5", tmpdir);
+    snprintf(rundir, sizeof rundir, "%s/run", tmpdir);
     rp_config c;
     config_defaults(&c);
     config_set(&c, "simulate.n", "200");
     config_set(&c, "simulate.seed", "99");
     return simulate_run(&c, real, 1, 1);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
 }
 
 static long mtime_ns(const char *name) {
@@ -62,16 +54,7 @@ static long mtime_ns(const char *name) {
 static char *slurp_rel(const char *name) {
     char p[256];
     snprintf(p, sizeof p, "%s/%s", rundir, name);
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc(n + 1);
-    if (fread(s, 1, n, f) != (size_t)n) n = 0;
-    s[n] = 0;
-    fclose(f);
-    return s;
+    return slurp(p);
 }
 
 static void test_run_end_to_end_and_resume(void **state) {
@@ -152,7 +135,7 @@ static void test_missing_real_data(void **state) {
     tiny_config(&c);
     assert_int_equal(config_set(&c, "run.real", "/nonexistent/mnist-real.h5"), 0);
     char d[160];
-    snprintf(d, sizeof d, "%s/other", dir);
+    snprintf(d, sizeof d, "%s/other", tmpdir);
     run_options o = {d, 0, 1, 1};
     assert_int_equal(run_pipeline(&c, &o), RP_EARG);
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/mnist-real.h5"));
@@ -164,5 +147,5 @@ int main(void) {
         cmocka_unit_test(test_run_end_to_end_and_resume),
         cmocka_unit_test(test_missing_real_data),
     };
-    return cmocka_run_group_tests_name("run", tests, setup, teardown);
+    return cmocka_run_group_tests_name("run", tests, setup, tmpdir_teardown);
 }

@@ -31,6 +31,19 @@ int tmpdir_teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc(n > 0 ? n + 1 : 1);
+    size_t got = s && n > 0 ? fread(s, 1, n, f) : 0;
+    if (s) s[got] = 0;
+    fclose(f);
+    return s;
+}
+
 const char *tpath(const char *name) {
     static char buf[8][256];
     static int k;

@@ -1,4 +1,4 @@
-/* A fresh temporary directory per test group, shared by the tests that write files:
+/* A fresh temporary directory per test group (or test), shared by the tests that write files:
  * tmpdir_setup / tmpdir_teardown as cmocka group fixtures, tpath(name) for paths in it.
  * HDF5's own error printing is silenced (the tests check our messages instead). */
 #ifndef RP_TEST_TMPDIR_H
@@ -10,5 +10,7 @@ int tmpdir_teardown(void **state); /* removes the directory and everything in it
 /* tmpdir/name in one of 8 rotating static buffers (so a few can be used in one call). */
 const char *tpath(const char *name);
 int dir_count(const char *dir);    /* entries not starting with '.' */
+/* The whole file, NUL-terminated, malloc'd (caller frees); NULL if it cannot be opened. */
+char *slurp(const char *path);
 
 #endif
