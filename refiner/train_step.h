@@ -50,10 +50,15 @@ typedef struct {
     long pretrain_refiner_done;  /* refiner pretraining steps done */
     long pretrain_disc_done;     /* discriminator pretraining steps done */
     long iterations_done;        /* adversarial iterations (K_g + K_d steps each) done */
-    long d_saturated_run;        /* consecutive adversarial steps with D accuracy >= 0.99 on both halves */
+    long d_saturated_run;        /* adversarial steps with D accuracy >= 0.99 on both halves, see below */
     long copy_run;               /* consecutive adversarial steps with mean |R(x) - x| < half a gray level */
     long drift_run;              /* consecutive adversarial steps with mean |R(x) - x| > TRAIN_DRIFT_L1 */
 } train_counters;
+
+/* The next d_saturated_run after an adversarial step with D accuracies acc_real and acc_fake:
+ * one more when both are >= 0.99; unchanged while both stay >= 0.95 (a won D still misses a
+ * patch now and then); 0 once either falls below 0.95. */
+long train_saturated_run(long run, double acc_real, double acc_fake);
 
 /* Fills s from cfg for images of C x H x W; RP_EARG if a value does not fit (odd batch ...). */
 int train_setup_from_config(train_setup *s, const rp_config *cfg, int C, int H, int W);

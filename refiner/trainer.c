@@ -22,6 +22,7 @@
  * for this many consecutive adversarial iterations. */
 #define WARN_RUN 100
 #define SATURATED_ACC 0.99
+#define SATURATED_HOLD 0.95
 /* Mean |R(x) - x| beyond which refined images have left their labels behind (a quarter of the
  * [-1, 1] range on average; stroke thickening measured 0.15, a collapse to black 1.7). */
 #define DRIFT_L1 0.5
@@ -307,15 +308,20 @@ static int one_step(trainer *t, int phase, train_stats *out) {
     return rc;
 }
 
+long train_saturated_run(long run, double acc_real, double acc_fake) {
+    double worst = acc_real < acc_fake ? acc_real : acc_fake;
+    return worst >= SATURATED_ACC ? run + 1 : worst >= SATURATED_HOLD ? run : 0;
+}
+
 /* The failures users of other implementations hit, said while there is time to act. */
 static void watch(trainer *t, const train_stats *st) {
     train_counters *k = &t->k;
     if (!isnan(st->acc_real) && !isnan(st->acc_fake)) {
-        k->d_saturated_run = st->acc_real >= SATURATED_ACC && st->acc_fake >= SATURATED_ACC ? k->d_saturated_run + 1 : 0;
+        k->d_saturated_run = train_saturated_run(k->d_saturated_run, st->acc_real, st->acc_fake);
         if (k->d_saturated_run && k->d_saturated_run % (10 * WARN_RUN) == WARN_RUN)
             train_log(t->log_path, t->quiet, k->step,
                       "warning: the discriminator has classified >= %.0f%% of real and refined patches correctly for "
-                      "%ld iterations, so the refiner learns little from it; try a smaller train.lambda, a larger "
+                      "%ld iterations (never under 95%% in between), so the refiner learns little from it; try a smaller train.lambda, a larger "
                       "train.k_g or train.lr_refiner, or a smaller train.lr_disc",
                       SATURATED_ACC * 100, k->d_saturated_run);
     }

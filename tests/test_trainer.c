@@ -392,6 +392,19 @@ static void test_warns_when_d_saturates(void **state) {
     assert_int_equal(log_lines_with(dir, "warning: the discriminator has classified"), 1);
 }
 
+/* The saturation count survives the odd missed patch (it never fired in a real collapse whose D
+ * dipped to 98.7% every few dozen steps) and restarts once D really loses ground. */
+static void test_saturation_run_holds_through_dips(void **state) {
+    (void)state;
+    long run = 0;
+    for (int i = 1; i <= 150; i++) run = train_saturated_run(run, i % 20 ? 1.0 : 0.987, 0.995);
+    assert_int_equal(run, 143);
+    assert_int_equal(train_saturated_run(run, 0.999, 0.96), run);
+    assert_int_equal(train_saturated_run(run, 0.999, 0.94), 0);
+    assert_int_equal(train_saturated_run(run, 0.5, 1.0), 0);
+    assert_int_equal(train_saturated_run(7, 0.99, 0.99), 8);
+}
+
 /* A collapsed refiner (frozen with its output pinned to white) is named in train.log after 100
  * iterations whose images are far from their inputs, and the counter survives a checkpoint. */
 static void test_warns_when_refiner_drifts(void **state) {
@@ -422,6 +435,7 @@ static void test_warns_when_refiner_drifts(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_cache_equals_stream),
+        cmocka_unit_test(test_saturation_run_holds_through_dips),
         cmocka_unit_test(test_resume_bit_exact),
         cmocka_unit_test(test_run_directory),
         cmocka_unit_test(test_nan_stops_naming_step),
