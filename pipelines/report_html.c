@@ -114,6 +114,8 @@ static int csv_load(const char *path, csv_table *t) {
 
 static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
+#define LOG_DECADES 4
+
 static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *title) {
     int cols[MAX_SERIES], n = 0;
     for (int c = 0; c < t->ncols && n < MAX_SERIES; c++) {
@@ -136,7 +138,22 @@ static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *tit
         if (isfinite(x)) { if (x < xmin) xmin = x; if (x > xmax) xmax = x; }
     }
     if (!isfinite(ymin) || !isfinite(xmin)) return;
-    if (want_acc) { ymin = 0; ymax = 1; }
+    /* Losses on a log scale over whole decades, at most LOG_DECADES of them below the largest
+     * (D's first adversarial steps reach 5-100 and would flatten the rest); smaller values,
+     * zeros included, sit on the floor. Accuracies on [0, 1]. */
+    int log_y = !want_acc && ymax > 0;
+    if (want_acc) ymin = 0, ymax = 1;
+    else if (log_y) {
+        double top = ceil(log10(ymax)), floor_pos = INFINITY;
+        for (long r = 0; r < t->nrows; r++)
+            for (int i = 0; i < n; i++) {
+                double y = t->vals[r * t->ncols + cols[i]];
+                if (isfinite(y) && y > 0 && y < floor_pos) floor_pos = y;
+            }
+        ymax = top;
+        ymin = fmax(floor(log10(floor_pos)), top - LOG_DECADES);
+        if (ymin >= ymax) ymin = ymax - 1;
+    }
     if (ymax <= ymin) ymax = ymin + 1;
     if (xmax <= xmin) xmax = xmin + 1;
     const double W = 640, H = 260, L = 50, R = 160, T = 20, B = 30;
@@ -149,7 +166,7 @@ static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *tit
         double y = T + (H - T - B) * k / 4.0, v = ymax - (ymax - ymin) * k / 4.0;
         fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
                    "<text x=\"%g\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>\n",
-                L, W - R, y, y, L - 4, y + 3, v);
+                L, W - R, y, y, L - 4, y + 3, log_y ? pow(10, v) : v);
     }
     fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"10\">step %.0f</text><text x=\"%g\" y=\"%g\" font-size=\"10\" "
                "text-anchor=\"end\">%.0f</text>\n", L, H - 8, xmin, W - R, H - 8, xmax);
@@ -160,6 +177,7 @@ static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *tit
             const double *row = t->vals + r * t->ncols;
             double x = row[t->step_col], y = row[cols[i]];
             if (!isfinite(x) || !isfinite(y)) continue;
+            if (log_y) y = y > 0 ? fmax(log10(y), ymin) : ymin;
             fprintf(f, "%.1f,%.1f ", L + (W - L - R) * (x - xmin) / (xmax - xmin),
                     T + (H - T - B) * (ymax - y) / (ymax - ymin));
         }
@@ -198,7 +216,7 @@ static int write_body(FILE *f, const report_html_input *in) {
     csv_table t;
     if (in->metrics_csv && csv_load(in->metrics_csv, &t) == 0) {
         fputs("<h2>Training curves</h2>\n", f);
-        svg_chart(f, &t, 0, "losses per step");
+        svg_chart(f, &t, 0, "losses per step (log scale)");
         svg_chart(f, &t, 1, "discriminator accuracy per step");
     }
     if (in->metrics_csv) free(t.vals);

@@ -88,6 +88,13 @@ static void test_report_contents(void **state) {
     int pts = 0;
     for (const char *p = pl + 8; p < end; p++) pts += *p == ',';
     assert_int_equal(pts, 50);
+    /* losses on a log scale from 0.01 (r_adv's smallest decade) to 1: r_reg = 0.1 runs through
+     * the middle of the 210 px plot (y = 20 + 105), and the axis is labelled in decades */
+    const char *reg = strstr(end, "points=\"");
+    assert_non_null(reg);
+    assert_true(strncmp(reg + 8, "50.0,125.0 ", 11) == 0);
+    assert_non_null(strstr(s, "text-anchor=\"end\">0.01</text>"));
+    assert_non_null(strstr(s, "text-anchor=\"end\">0.1</text>"));
     assert_non_null(strstr(s, "src=\"data:image/png;base64,iVBORw0KGgphYmM=\""));
     assert_non_null(strstr(s, "batch = 64"));
     free(s);
