@@ -160,7 +160,7 @@ void train_log(const char *log_path, int quiet, long step, const char *fmt, ...)
     }
     if (!quiet) {
         /* clear a progress bar drawn on this line first */
-        fprintf(stderr, "%srefine-pipeline train: step %ld: %s\n", isatty(2) ? "\r\033[K" : "", step, msg);
+        fprintf(stderr, "%strain: step %ld: %s\n", isatty(2) ? "\r\033[K" : "", step, msg);
         fflush(stderr);
     }
 }

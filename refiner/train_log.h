@@ -27,7 +27,7 @@ void train_metrics_close(train_metrics *m);
 int train_sample_sheet(const char *path, const float *synthetic, const float *refined, const float *real, int n,
                        int C, int H, int W);
 
-/* Appends "step N: message" to log_path; echoes "refine-pipeline train: message" to stderr
+/* Appends "step N: message" to log_path; echoes "train: step N: message" to stderr
  * unless quiet. */
 void train_log(const char *log_path, int quiet, long step, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
