@@ -55,7 +55,7 @@ static double U(dctx *c, double lo, double hi) { return rng_range(c->rng, lo, hi
 /* ---------------------------------------------------------------- skeletons */
 /* relative frequency of each class's styles (0 ends the list) */
 static const float variant_weight[10][5] = {
-    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1}, {3, 1, 2, 2, 2}, {2, 1, 2}, {2, 1, 1},
+    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 2, 2, 2}, {2, 1, 2}, {2, 1, 1},
 };
 
 static int pick_variant(rng_t *rng, int cls) {
@@ -203,11 +203,15 @@ static void draw_5(dctx *c, int v) {
 static void draw_6(dctx *c, int v) {
     float p[2 * MAXPTS];
     stroke(c);
-    if (v == 0)
+    if (v == 0) {
         kp(c, p, 9, 0.8, 0.0, 0.4, 0.2, 0.08, 0.6, 0.2, 0.92, 0.55, 1.0, 0.88, 0.78, 0.7, 0.5, 0.35, 0.5, 0.12,
            0.7);
-    else
+    } else if (v == 1) {
         kp(c, p, 8, 0.62, 0.0, 0.18, 0.45, 0.1, 0.78, 0.4, 1.0, 0.85, 0.82, 0.75, 0.55, 0.4, 0.52, 0.15, 0.66);
+    } else { /* straight stem into a low, wide loop (many real 6s: the loop only in the lower ~40%) */
+        double lt = U(c, 0.5, 0.68);
+        kp(c, p, 8, 0.6, 0.0, 0.22, 0.35, 0.05, 0.8, 0.35, 1.0, 0.88, 0.9, 0.85, lt + 0.08, 0.5, lt, 0.1, 0.8);
+    }
     spline(c, p, v == 0 ? 9 : 8);
 }
 
@@ -263,7 +267,7 @@ static void draw_8(dctx *c, int v) {
 
 static void draw_9(dctx *c, int v) {
     float p[2 * MAXPTS];
-    double ry = U(c, 0.2, 0.3), rx = U(c, 0.4, 0.5);
+    double ry = U(c, 0.15, 0.3), rx = U(c, 0.4, 0.5); /* real loops: from under a third to over half the height */
     stroke(c);
     /* loop counter-clockwise on screen from the right side, then the stem */
     arc(c, p, 8, 0.5, ry, rx, ry, 10, -340);
