@@ -151,8 +151,8 @@ static void draw_4(dctx *c, int v) {
     float p[2 * MAXPTS], q[2 * MAXPTS];
     double bar = U(c, 0.55, 0.72);
     stroke(c);
-    if (v == 0) { /* open top */
-        kp(c, p, 3, 0.42, 0.0, 0.02, bar, 1.0, bar - 0.02);
+    if (v == 0) { /* open top; the left stroke from a steep one to a diagonal, often starting below the stem's top */
+        kp(c, p, 3, U(c, 0.15, 0.45), U(c, 0.0, 0.25), 0.02, bar, U(c, 0.85, 1.05), bar - 0.02);
         spline(c, p, 2);
         spline(c, p + 2, 2);
         stroke(c);
