@@ -55,7 +55,7 @@ static double U(dctx *c, double lo, double hi) { return rng_range(c->rng, lo, hi
 /* ---------------------------------------------------------------- skeletons */
 /* relative frequency of each class's styles (0 ends the list) */
 static const float variant_weight[10][5] = {
-    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 2, 2, 2}, {2, 1, 2}, {2, 1, 1},
+    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 2, 2, 2}, {2, 1, 2, 2}, {2, 1, 1},
 };
 
 static int pick_variant(rng_t *rng, int cls) {
@@ -258,10 +258,15 @@ static void draw_8(dctx *c, int v) {
         stroke(c);
         arc(c, p, 7, 0.5, (1 + mid) / 2, 0.48, (1 - mid) / 2, -90, -90 + 360 * 6.0 / 7);
         loop(c, p, 7);
-    } else { /* open: starts right of the top loop and stops short of it */
+    } else if (v == 2) { /* open: starts right of the top loop and stops short of it */
         kp(c, p, 12, 1.0, U(c, 0.0, 0.15), 0.55, 0.02, 0.15, 0.1, 0.2, mid - 0.15, 0.5, mid, 0.85, mid + 0.2, 0.8,
            0.92, 0.45, 1.0, 0.12, 0.88, 0.2, mid + 0.16, 0.6, mid - 0.05, U(c, 0.75, 0.95), U(c, 0.1, 0.3));
         spline(c, p, 12);
+    } else { /* an S, then a straight diagonal from the lower left back up through the waist */
+        kp(c, p, 9, 0.85, U(c, 0.05, 0.2), 0.5, 0.0, 0.15, 0.14, 0.35, mid - 0.06, 0.75, mid + 0.15, 0.88, 0.8,
+           0.55, 1.0, 0.15, 0.88, U(c, 0.8, 1.0), U(c, 0.0, 0.15));
+        spline(c, p, 8);
+        spline(c, p + 14, 2);
     }
 }
 
