@@ -55,7 +55,7 @@ static double U(dctx *c, double lo, double hi) { return rng_range(c->rng, lo, hi
 /* ---------------------------------------------------------------- skeletons */
 /* relative frequency of each class's styles (0 ends the list) */
 static const float variant_weight[10][5] = {
-    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 2, 2, 2}, {2, 1, 2, 2}, {2, 1, 1},
+    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 3, 2, 2}, {2, 1, 2, 2}, {2, 1, 1},
 };
 
 static int pick_variant(rng_t *rng, int cls) {
@@ -219,8 +219,8 @@ static void draw_7(dctx *c, int v) {
     float p[2 * MAXPTS], q[4];
     double foot = U(c, 0.25, 0.55);
     stroke(c);
-    if (v == 2) { /* tick at the start of the bar */
-        kp(c, p, 5, 0.02, U(c, 0.15, 0.4), 0.04, 0.03, 1.0, 0.02, 0.62, 0.5, foot, 1.0);
+    if (v == 2) { /* tick at the start of the bar (real ones reach half way down) */
+        kp(c, p, 5, 0.02, U(c, 0.15, 0.55), 0.04, 0.03, 1.0, 0.02, 0.62, 0.5, foot, 1.0);
         spline(c, p, 2);
         spline(c, p + 2, 2);
         spline(c, p + 4, 3);
