@@ -53,6 +53,7 @@ typedef struct {
         long steps;            /* evaluation-network training steps */
         int batch;
         double lr;
+        char lr_schedule[16];  /* "cosine" (decays to 0 over the steps) or "constant" */
         long seed;
         long domain_steps;     /* domain-classifier training steps */
         long domain_rows;      /* rows per side for the domain classifier (half train, half held out) */

@@ -28,6 +28,7 @@ void eval_options_from_config(eval_options *o, const rp_config *c) {
     o->steps = c->eval.steps;
     o->batch = c->eval.batch;
     o->lr = c->eval.lr;
+    o->lr_cosine = !strcmp(c->eval.lr_schedule, "cosine");
     o->seed = (uint64_t)c->eval.seed;
     o->domain_steps = c->eval.domain_steps;
     o->domain_rows = c->eval.domain_rows;
@@ -150,6 +151,10 @@ static int domain_batch(void *vctx, int B, float *x, int *cls, float *y) {
     return evsrc_rows(c->fake, c->rows + h, B - h, x + (size_t)h * c->fake->img);
 }
 
+double eval_lr_at(const eval_options *o, long step, long steps) {
+    return o->lr_cosine ? o->lr * 0.5 * (1 + cos(M_PI * (double)step / (double)steps)) : o->lr;
+}
+
 static int train_net(evalnet *net, const eval_options *o, long steps, eval_task task, batch_fn fn, void *ctx,
                      const char *what, double *tail_loss) {
     int B = o->batch, K = net->outputs, rc = 0;
@@ -177,6 +182,7 @@ static int train_net(evalnet *net, const eval_options *o, long steps, eval_task 
         else mse_backward(dout, out, y, B, K, 1.0f);
         param_block_zero_grad(&net->p);
         evalnet_backward(net, dout);
+        opt.lr = (float)eval_lr_at(o, s, steps);
         optim_step(&opt, &net->p);
         if (s >= tail_from) tail += loss;
         ema = s ? 0.98 * ema + 0.02 * loss : loss;
@@ -378,6 +384,7 @@ int eval_run(const eval_options *o, eval_result *res) {
     COPY(res->train, o->train), COPY(res->test, o->test), COPY(res->real, o->real), COPY(res->label, o->label);
     COPY(res->name, o->name);
     res->steps = o->steps, res->batch = o->batch, res->lr = o->lr, res->seed = o->seed;
+    res->lr_cosine = o->lr_cosine;
     res->domain_steps = o->domain_steps, res->domain_rows = o->domain_rows, res->frechet_rows = o->frechet_rows;
     res->domain_accuracy = res->frechet = res->hist_l1 = res->hist_w1 = NAN;
 
@@ -411,8 +418,9 @@ int eval_run(const eval_options *o, eval_result *res) {
         goto done;
     if (o->save_features) {
         char note[1200];
-        snprintf(note, sizeof note, "trained on %s, label %s, %ld steps, batch %d, lr %g, seed %llu", o->train,
-                 o->label, o->steps, o->batch, o->lr, (unsigned long long)o->seed);
+        snprintf(note, sizeof note, "trained on %s, label %s, %ld steps, batch %d, lr %g (%s), seed %llu", o->train,
+                 o->label, o->steps, o->batch, o->lr, o->lr_cosine ? "cosine" : "constant",
+                 (unsigned long long)o->seed);
         if ((rc = evalnet_save(&net, o->save_features, note))) goto done;
     }
 
@@ -459,8 +467,8 @@ done:
 void eval_print(FILE *f, const eval_result *r) {
     fprintf(f, "evaluation%s%s%s: train %s (%ld rows, %dx%dx%d) -> real test %s (%ld rows)\n", r->name[0] ? " \"" : "",
             r->name, r->name[0] ? "\"" : "", r->train, r->n_train, r->C, r->H, r->W, r->test, r->n_test);
-    fprintf(f, "  %-28s %s, %ld steps, batch %d, Adam lr %g, seed %llu\n", "recipe", EVALNET_ARCH, r->steps,
-            r->batch, r->lr, (unsigned long long)r->seed);
+    fprintf(f, "  %-28s %s, %ld steps, batch %d, Adam lr %g (%s), seed %llu\n", "recipe", EVALNET_ARCH, r->steps,
+            r->batch, r->lr, r->lr_cosine ? "cosine" : "constant", (unsigned long long)r->seed);
     fprintf(f, "  %-28s %.4f (mean of the last 10%% of steps)\n", "final training loss", r->train_loss);
     if (r->task == EVAL_CLASSIFY) {
         fprintf(f, "  %-28s %.2f%% (%ld/%ld), label %s, %d classes\n", "real-test accuracy", 100 * r->value,

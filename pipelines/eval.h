@@ -23,6 +23,7 @@ typedef struct {
     long steps;                /* evaluation-network training steps */
     int batch;
     double lr;
+    int lr_cosine;             /* 1: lr * (1 + cos(pi * step / steps)) / 2; 0: constant */
     uint64_t seed;
     long domain_steps;         /* domain-classifier training steps */
     long domain_rows;          /* rows per side for the domain classifier (half train, half held out) */
@@ -44,6 +45,7 @@ typedef struct {
     long steps, domain_steps, domain_rows, frechet_rows;
     int batch;
     double lr;
+    int lr_cosine;
     uint64_t seed;
     double train_loss;         /* mean training loss over the last 10% of steps */
     /* test metric: "accuracy" (fraction), "angular_error_deg" or "mae" (label units) */
@@ -65,6 +67,8 @@ typedef struct {
 
 /* Options from the [eval] section of the config (files left NULL). */
 void eval_options_from_config(eval_options *o, const rp_config *c);
+/* The learning rate of training step `step` (0-based) of `steps`. */
+double eval_lr_at(const eval_options *o, long step, long steps);
 /* The whole evaluation. 0 or RP_E* with a message naming file, dataset and expectation. */
 int eval_run(const eval_options *o, eval_result *res);
 /* The human-readable table. */

@@ -292,7 +292,7 @@ static void make_bars(const char *path, int n, uint64_t seed, int invert, int fl
 static eval_options small_opts(const char *train, const char *test, const char *real) {
     eval_options o = {0};
     o.train = train, o.test = test, o.real = real, o.label = "class", o.name = "t";
-    o.steps = 150, o.batch = 32, o.lr = 2e-3, o.seed = 1;
+    o.steps = 150, o.batch = 32, o.lr = 2e-3, o.lr_cosine = 1, o.seed = 1;
     o.domain_steps = 100, o.domain_rows = 800, o.frechet_rows = 1000, o.cache_mb = 64;
     o.quiet = 1;
     return o;
@@ -569,6 +569,37 @@ static void test_report_json_update(void **state) {
 
 /* The command end to end: the synthetic-style run saves the feature network, a later run with a
  * different seed loads it and measures the Fréchet distance with exactly the same features. */
+/* The cosine schedule starts at eval.lr, halves it midway and ends near 0; both schedules
+ * train (the same seed gives a different network) and the report names the one used. */
+static void test_lr_schedule(void **state) {
+    (void)state;
+    const char *train = tpath("s-train.h5"), *test = tpath("s-test.h5");
+    make_bars(train, 300, 51, 0, 0);
+    make_bars(test, 100, 52, 0, 0);
+    eval_options o = small_opts(train, test, NULL);
+    assert_float_equal(eval_lr_at(&o, 0, 100), 2e-3, 1e-15);
+    assert_float_equal(eval_lr_at(&o, 50, 100), 1e-3, 1e-15);
+    assert_true(eval_lr_at(&o, 99, 100) < 1e-6);
+    for (long s = 1; s < 100; s++) assert_true(eval_lr_at(&o, s, 100) < eval_lr_at(&o, s - 1, 100));
+    eval_result cos_res, const_res;
+    o.steps = 60;
+    assert_int_equal(eval_run(&o, &cos_res), 0);
+    o.lr_cosine = 0;
+    for (long s = 0; s < 100; s++) assert_true(eval_lr_at(&o, s, 100) == 2e-3);
+    assert_int_equal(eval_run(&o, &const_res), 0);
+    assert_int_equal(cos_res.lr_cosine, 1);
+    assert_int_equal(const_res.lr_cosine, 0);
+    assert_true(cos_res.train_loss != const_res.train_loss);
+    const char *report = tpath("s-report.json");
+    assert_int_equal(report_json_update(report, "a", &cos_res), 0);
+    assert_int_equal(report_json_update(report, "b", &const_res), 0);
+    char *s = slurp(report);
+    assert_non_null(strstr(strstr(s, "\"a\": {"), "\"lr_schedule\": \"cosine\""));
+    assert_non_null(strstr(strstr(s, "\"b\": {"), "\"lr_schedule\": \"constant\""));
+    free(s);
+    unlink(train), unlink(test), unlink(report);
+}
+
 static void test_cmd_eval_shared_features(void **state) {
     (void)state;
     const char *train = tpath("c-train.h5"), *test = tpath("c-test.h5"), *real = tpath("c-real.h5");
@@ -628,6 +659,7 @@ int main(void) {
         cmocka_unit_test(test_eval_errors_name_file_and_dataset),
         cmocka_unit_test(test_json_checker),
         cmocka_unit_test(test_report_json_update),
+        cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_cmd_eval_shared_features),
     };
     return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
