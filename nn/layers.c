@@ -25,13 +25,8 @@ void clamp_forward(float *out, const float *in, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = in[i] < -1 ? -1 : in[i] > 1 ? 1 : in[i];
 }
 
-/* Held at a bound, a descent step moves the output by -dout: inward at +1 when dout > 0, at -1
- * when dout < 0. Those gradients pass; outward ones are stopped. */
 void clamp_backward(float *din, const float *dout, const float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float g = dout[i];
-        din[i] += (out[i] < 1 || g > 0) && (out[i] > -1 || g < 0) ? g : 0;
-    }
+    for (size_t i = 0; i < n; i++) din[i] += out[i] > -1 && out[i] < 1 ? dout[i] : 0;
 }
 
 void add_forward(float *out, const float *a, const float *b, size_t n) {

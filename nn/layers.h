@@ -13,10 +13,7 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n);
 void tanh_forward(float *out, const float *in, size_t n);
 void tanh_backward(float *din, const float *dout, const float *out, size_t n);
 
-/* Clamp to [-1, 1] (PyTorch's hardtanh forward). Backward: din += dout where -1 < out < 1, the
- * true gradient; at a bound, where hardtanh's gradient is 0, dout still passes if a descent step
- * would move the output back inside (dout > 0 at +1, dout < 0 at -1). This surrogate keeps a
- * saturated output from being stuck there for good. */
+/* Clamp to [-1, 1] (PyTorch's hardtanh). Backward: din += dout where -1 < out < 1. */
 void clamp_forward(float *out, const float *in, size_t n);
 void clamp_backward(float *din, const float *dout, const float *out, size_t n);
 
