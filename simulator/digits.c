@@ -108,20 +108,20 @@ static void draw_1(dctx *c, int v) {
 
 static void draw_2(dctx *c, int v) {
     float p[2 * MAXPTS];
-    double droop = U(c, 0.2, 0.45), neck = U(c, 0.6, 0.75);
+    double droop = U(c, 0.1, 0.4), neck = U(c, 0.6, 0.75); /* real 2s carry more of their ink low: a long base */
     stroke(c);
     if (v == 0) {
-        kp(c, p, 7, 0.05, droop, 0.3, 0.03, 0.75, 0.04, 0.88, 0.32, 0.5, neck, 0.05, 1.0, U(c, 0.7, 1.05), 0.98);
+        kp(c, p, 7, 0.05, droop, 0.3, 0.03, 0.75, 0.04, 0.88, 0.32, 0.5, neck, 0.05, 1.0, U(c, 0.85, 1.2), 0.98);
         spline(c, p, 6);
         spline(c, p + 10, 2);
     } else if (v == 1) { /* the neck runs into a loop, the base leaves it to the right */
         double lw = U(c, 0.15, 0.3), lh = U(c, 0.12, 0.22);
         kp(c, p, 5, 0.05, droop, 0.3, 0.03, 0.78, 0.06, 0.85, 0.35, 0.55, neck - 0.05);
         arc(c, p + 10, 6, 0.12 + lw, 1.0 - lh, lw, lh, -30, U(c, -380, -420));
-        kp(c, p + 22, 1, U(c, 0.85, 1.1), 0.97);
+        kp(c, p + 22, 1, U(c, 0.9, 1.2), 0.97);
         spline(c, p, 12);
     } else { /* straight neck */
-        kp(c, p, 5, 0.03, droop, 0.45, 0.0, 0.88, 0.22, 0.04, 1.0, 1.0, 0.96);
+        kp(c, p, 5, 0.03, droop, 0.45, 0.0, 0.88, 0.22, 0.04, 1.0, U(c, 0.9, 1.2), 0.96);
         spline(c, p, 3);
         spline(c, p + 4, 2);
         spline(c, p + 6, 2);
