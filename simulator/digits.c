@@ -55,7 +55,7 @@ static double U(dctx *c, double lo, double hi) { return rng_range(c->rng, lo, hi
 /* ---------------------------------------------------------------- skeletons */
 /* relative frequency of each class's styles (0 ends the list) */
 static const float variant_weight[10][5] = {
-    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 3, 2, 2}, {2, 1, 2, 2}, {2, 1, 1},
+    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 3, 2, 2}, {2, 1, 2, 4}, {2, 1, 1},
 };
 
 static int pick_variant(rng_t *rng, int cls) {
