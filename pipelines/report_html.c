@@ -162,8 +162,9 @@ static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *tit
     put_escaped(f, title);
     fprintf(f, "\"><rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"#fff\" stroke=\"#999\"/>\n", L, T,
             W - L - R, H - T - B);
-    for (int k = 0; k <= 4; k++) {
-        double y = T + (H - T - B) * k / 4.0, v = ymax - (ymax - ymin) * k / 4.0;
+    int lines = log_y ? (int)(ymax - ymin) : 4; /* one per decade on the log scale */
+    for (int k = 0; k <= lines; k++) {
+        double y = T + (H - T - B) * k / lines, v = ymax - (ymax - ymin) * k / lines;
         fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
                    "<text x=\"%g\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>\n",
                 L, W - R, y, y, L - 4, y + 3, log_y ? pow(10, v) : v);

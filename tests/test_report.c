@@ -95,6 +95,8 @@ static void test_report_contents(void **state) {
     assert_true(strncmp(reg + 8, "50.0,125.0 ", 11) == 0);
     assert_non_null(strstr(s, "text-anchor=\"end\">0.01</text>"));
     assert_non_null(strstr(s, "text-anchor=\"end\">0.1</text>"));
+    assert_non_null(strstr(s, "text-anchor=\"end\">1</text>"));
+    assert_null(strstr(s, ">0.0316</text>")); /* grid lines on whole decades only */
     assert_non_null(strstr(s, "src=\"data:image/png;base64,iVBORw0KGgphYmM=\""));
     assert_non_null(strstr(s, "batch = 64"));
     free(s);
