@@ -29,6 +29,14 @@ void clamp_backward(float *din, const float *dout, const float *out, size_t n) {
     for (size_t i = 0; i < n; i++) din[i] += out[i] > -1 && out[i] < 1 ? dout[i] : 0;
 }
 
+void clamp_backward_anchored(float *din, const float *dout, const float *out, const float *ref, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = dout[i], y = out[i], r = ref[i];
+        int back = (y >= 1 && g > 0 && r < 1) || (y <= -1 && g < 0 && r > -1);
+        din[i] += (y > -1 && y < 1) || back ? g : 0;
+    }
+}
+
 void add_forward(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

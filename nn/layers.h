@@ -17,6 +17,13 @@ void tanh_backward(float *din, const float *dout, const float *out, size_t n);
 void clamp_forward(float *out, const float *in, size_t n);
 void clamp_backward(float *din, const float *dout, const float *out, size_t n);
 
+/* The clamp's backward for an output anchored to a reference image of the same shape (the
+ * refiner's input): as clamp_backward inside (-1, 1); at a bound, dout also passes when a descent
+ * step moves the output back inside (dout > 0 at +1, dout < 0 at -1) and the reference is not
+ * at that bound itself. A white stroke clamped to black can come back; a black background
+ * stays held at black, as with the plain clamp. */
+void clamp_backward_anchored(float *din, const float *dout, const float *out, const float *ref, size_t n);
+
 /* Residual add: out = a + b (out may alias a or b). Its backward is dout flowing to both. */
 void add_forward(float *out, const float *a, const float *b, size_t n);
 

@@ -163,8 +163,9 @@ static void output_forward(const refiner *r, float *y, size_t n) {
     else tanh_forward(y, y, n);
 }
 
-static void output_backward(const refiner *r, float *dz, const float *dy, const float *y, size_t n) {
-    if (r->cfg.out == REFINER_OUT_CLAMP) clamp_backward(dz, dy, y, n);
+/* x: the input images of y; a clamped output is anchored to them (see clamp_backward_anchored). */
+static void output_backward(const refiner *r, float *dz, const float *dy, const float *y, const float *x, size_t n) {
+    if (r->cfg.out == REFINER_OUT_CLAMP) clamp_backward_anchored(dz, dy, y, x, n);
     else tanh_backward(dz, dy, y, n);
 }
 
@@ -206,7 +207,7 @@ static void backward_chunk(refiner *r, float *din, const float *dout, int i0, in
      * becomes dL/dh[i] once the conv branch is added), Z the gradient inside the block. */
     float *X = r->dacts, *Y = X + chmap, *Z = Y + chmap, *dy = Z + chmap;
     memset(dy, 0, cimg * sizeof(float));
-    output_backward(r, dy, dout, act_y(r, i0), cimg);
+    output_backward(r, dy, dout, act_y(r, i0), r->last_in + i0 * imsz(r), cimg);
     memset(X, 0, cmap * sizeof(float));
     conv2d_backward(&cout, X, grad_of(r, r->out_w), grad_of(r, r->out_b), dy, act_h(r, r->cfg.B, i0), r->out_w,
                     r->ws);

@@ -424,6 +424,24 @@ static void test_elementwise_gradcheck(void **state) {
     fails += gc_check("clamp", ew_loss, &c, c.x, g, c.n, &o, &rep);
     assert_true(rep.checked > 150);
     o.skip = NULL;
+    /* the anchored clamp: the same inside; at a bound, inward gradients pass where the
+     * reference is off that bound (ref cycles through -1, 0.3, 1 to meet every case) */
+    float *ga = zeros(c.n), *ref = zeros(c.n);
+    for (size_t i = 0; i < c.n; i++) ref[i] = i % 3 == 0 ? -1.0f : i % 3 == 1 ? 0.3f : 1.0f;
+    clamp_backward_anchored(ga, c.R, c.out, ref, c.n);
+    size_t back = 0, stopped = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (c.out[i] > -1 && c.out[i] < 1) {
+            assert_true(ga[i] == g[i]);
+            continue;
+        }
+        int hi = c.out[i] == 1, inward = hi ? c.R[i] > 0 : c.R[i] < 0, anchored = hi ? ref[i] == 1 : ref[i] == -1;
+        int pass = inward && !anchored;
+        assert_true(ga[i] == (pass ? c.R[i] : 0.0f));
+        back += pass, stopped += !pass;
+    }
+    assert_true(back > 10 && stopped > back); /* both cases occur */
+    free(ga), free(ref);
     /* add: gradient w.r.t. either input is dout itself */
     c.op = 2;
     fails += gc_check("add (a)", ew_loss, &c, c.x, c.R, c.n, &o, NULL);

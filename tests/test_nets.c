@@ -678,7 +678,8 @@ static void test_whole_network_directional_fd(void **state) {
 }
 
 /* R with the clamp output reaches exact black, which tanh only approaches (its gradient is
- * checked in test_layers; the refiner's backward calls the same clamp_backward). */
+ * checked in test_layers; the refiner's backward calls clamp_backward_anchored with its input).
+ * Held at black, a white input's pull back up passes; over a black input nothing does. */
 static void test_clamp_output_reaches_black(void **state) {
     (void)state;
     for (int o = 0; o < 2; o++) {
@@ -686,7 +687,7 @@ static void test_clamp_output_reaches_black(void **state) {
         refiner_config rc = {1, 4, 1, o ? REFINER_OUT_CLAMP : REFINER_OUT_TANH};
         assert_int_equal(refiner_init(&r, &rc, 3), 0);
         assert_int_equal(refiner_prepare(&r, 1, 6, 6), 0);
-        float x[36], y[36], z[36];
+        float x[36], y[36], z[36], dy[36];
         for (int i = 0; i < 36; i++) x[i] = -1;
         r.out_b[0] = -4; /* pre-activation well below -1 */
         refiner_forward(&r, y, x, 1);
@@ -695,6 +696,20 @@ static void test_clamp_output_reaches_black(void **state) {
             assert_true(y[i] == z[i]);
             if (o) assert_true(y[i] == -1.0f);
             else assert_true(y[i] > -1.0f && y[i] < -0.99f);
+        }
+        if (o) {
+            const float *db = r.p.grad + (r.out_b - r.p.data);
+            for (int i = 0; i < 36; i++) dy[i] = -1; /* descent would raise every output */
+            refiner_forward(&r, y, x, 1);
+            param_block_zero_grad(&r.p);
+            refiner_backward(&r, NULL, dy, 1); /* black input: held */
+            assert_true(*db == 0 && param_block_grad_norm(&r.p) == 0);
+            for (int i = 0; i < 36; i++) x[i] = i < 12 ? 1 : -1; /* a white stroke in the top rows */
+            refiner_forward(&r, y, x, 1);
+            for (int i = 0; i < 36; i++) assert_true(y[i] == -1.0f);
+            param_block_zero_grad(&r.p);
+            refiner_backward(&r, NULL, dy, 1);
+            assert_float_equal(*db, -12, 1e-4); /* the stroke's 12 outputs pull back up */
         }
         refiner_free(&r);
     }
