@@ -178,7 +178,7 @@ static void draw_4(dctx *c, int v) {
 
 static void draw_5(dctx *c, int v) {
     float p[2 * MAXPTS], q[4];
-    double neck = U(c, 0.35, 0.5);
+    double neck = U(c, 0.28, 0.56); /* real stems run from a stub to over half the height */
     stroke(c);
     if (v == 2) { /* rounder, more closed bowl */
         kp(c, p, 8, 0.95, 0.0, 0.2, 0.02, 0.15, neck, 0.6, neck - 0.06, 0.95, 0.68, 0.65, 1.0, 0.2, 0.95, 0.1,
