@@ -62,12 +62,15 @@ static double refiner_loss(train_state *s, const float *x, double lambda) {
  * kinks make differences converge only for small steps (a bias moves every pixel of its
  * channel): eps = 1e-4 on float nets, whose loss rounding (~1e-7) then limits the difference
  * to ~1e-3 absolute, hence the tolerance. Plus one check of the whole gradient
- * along a random direction. */
-static void check_fd(double lambda, int psi_cell) {
+ * along a random direction. With output "clamp", R's last layer is scaled down so that no
+ * output reaches a bound: there the clamp's backward is anchored to the input on purpose, not
+ * the loss gradient (its rule is checked exactly in test_layers and test_nets). */
+static void check_fd(double lambda, int psi_cell, const char *output) {
     rp_config cfg;
     trainfix_config(&cfg);
     cfg.refiner.filters = 4;
     cfg.train.lambda = lambda;
+    snprintf(cfg.refiner.output, sizeof cfg.refiner.output, "%s", output);
     if (psi_cell) {
         snprintf(cfg.train.psi, sizeof cfg.train.psi, "cellmean");
         cfg.train.psi_cell = psi_cell;
@@ -80,6 +83,14 @@ static void check_fd(double lambda, int psi_cell) {
     rng_seed(&r, 11, 0);
     /* noise, not blobs: a flat background puts hundreds of pixels on the same ReLU kink */
     for (size_t i = 0; i < n; i++) x[i] = rng_uniform(&r) * 1.8f - 0.9f;
+    if (!strcmp(output, "clamp")) {
+        for (int i = 0; i < cfg.refiner.filters; i++) s.R.out_w[i] *= 0.05f;
+        s.R.out_b[0] = 0;
+        float *y = malloc(sizeof(float) * n);
+        refiner_infer(&s.R, y, x, cfg.train.batch);
+        for (size_t i = 0; i < n; i++) assert_true(y[i] > -0.99f && y[i] < 0.99f);
+        free(y);
+    }
     train_stats st;
     train_refiner_grad(&s, x, 1, &st);
     /* D's own gradients are not touched by the refiner step */
@@ -140,13 +151,14 @@ static void check_fd(double lambda, int psi_cell) {
 
 static void test_adversarial_gradient_fd(void **state) {
     (void)state;
-    check_fd(0.0, 0);
+    check_fd(0.0, 0, "tanh");
+    check_fd(0.0, 0, "clamp");
 }
 
 static void test_full_refiner_gradient_fd(void **state) {
     (void)state;
-    check_fd(0.5, 0);
-    check_fd(0.5, 4);
+    check_fd(0.5, 0, "tanh");
+    check_fd(0.5, 4, "tanh");
 }
 
 /* ------------------------------------------------------------------------------------ */
