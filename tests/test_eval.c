@@ -567,8 +567,6 @@ static void test_report_json_update(void **state) {
     unlink(path);
 }
 
-/* The command end to end: the synthetic-style run saves the feature network, a later run with a
- * different seed loads it and measures the Fréchet distance with exactly the same features. */
 /* The cosine schedule starts at eval.lr, halves it midway and ends near 0; both schedules
  * train (the same seed gives a different network) and the report names the one used. */
 static void test_lr_schedule(void **state) {
@@ -600,6 +598,8 @@ static void test_lr_schedule(void **state) {
     unlink(train), unlink(test), unlink(report);
 }
 
+/* The command end to end: the synthetic-style run saves the feature network, a later run with a
+ * different seed loads it and measures the Fréchet distance with exactly the same features. */
 static void test_cmd_eval_shared_features(void **state) {
     (void)state;
     const char *train = tpath("c-train.h5"), *test = tpath("c-test.h5"), *real = tpath("c-real.h5");
