@@ -155,6 +155,8 @@ double eval_lr_at(const eval_options *o, long step, long steps) {
     return o->lr_cosine ? o->lr * 0.5 * (1 + cos(M_PI * (double)step / (double)steps)) : o->lr;
 }
 
+const char *eval_lr_schedule_name(int lr_cosine) { return lr_cosine ? "cosine" : "constant"; }
+
 static int train_net(evalnet *net, const eval_options *o, long steps, eval_task task, batch_fn fn, void *ctx,
                      const char *what, double *tail_loss) {
     int B = o->batch, K = net->outputs, rc = 0;
@@ -419,7 +421,7 @@ int eval_run(const eval_options *o, eval_result *res) {
     if (o->save_features) {
         char note[1200];
         snprintf(note, sizeof note, "trained on %s, label %s, %ld steps, batch %d, lr %g (%s), seed %llu", o->train,
-                 o->label, o->steps, o->batch, o->lr, o->lr_cosine ? "cosine" : "constant",
+                 o->label, o->steps, o->batch, o->lr, eval_lr_schedule_name(o->lr_cosine),
                  (unsigned long long)o->seed);
         if ((rc = evalnet_save(&net, o->save_features, note))) goto done;
     }
@@ -468,7 +470,7 @@ void eval_print(FILE *f, const eval_result *r) {
     fprintf(f, "evaluation%s%s%s: train %s (%ld rows, %dx%dx%d) -> real test %s (%ld rows)\n", r->name[0] ? " \"" : "",
             r->name, r->name[0] ? "\"" : "", r->train, r->n_train, r->C, r->H, r->W, r->test, r->n_test);
     fprintf(f, "  %-28s %s, %ld steps, batch %d, Adam lr %g (%s), seed %llu\n", "recipe", EVALNET_ARCH, r->steps,
-            r->batch, r->lr, r->lr_cosine ? "cosine" : "constant", (unsigned long long)r->seed);
+            r->batch, r->lr, eval_lr_schedule_name(r->lr_cosine), (unsigned long long)r->seed);
     fprintf(f, "  %-28s %.4f (mean of the last 10%% of steps)\n", "final training loss", r->train_loss);
     if (r->task == EVAL_CLASSIFY) {
         fprintf(f, "  %-28s %.2f%% (%ld/%ld), label %s, %d classes\n", "real-test accuracy", 100 * r->value,

@@ -69,6 +69,8 @@ typedef struct {
 void eval_options_from_config(eval_options *o, const rp_config *c);
 /* The learning rate of training step `step` (0-based) of `steps`. */
 double eval_lr_at(const eval_options *o, long step, long steps);
+/* "cosine" or "constant" (eval.lr_schedule's values) for lr_cosine. */
+const char *eval_lr_schedule_name(int lr_cosine);
 /* The whole evaluation. 0 or RP_E* with a message naming file, dataset and expectation. */
 int eval_run(const eval_options *o, eval_result *res);
 /* The human-readable table. */

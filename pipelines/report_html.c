@@ -125,7 +125,7 @@ static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *tit
         cols[n++] = c;
     }
     if (!n) return;
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, minpos = INFINITY;
     for (long r = 0; r < t->nrows; r++) {
         const double *row = t->vals + r * t->ncols;
         for (int i = 0; i < n; i++) {
@@ -133,6 +133,7 @@ static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *tit
             if (!isfinite(y)) continue;
             if (y < ymin) ymin = y;
             if (y > ymax) ymax = y;
+            if (y > 0 && y < minpos) minpos = y;
         }
         double x = row[t->step_col];
         if (isfinite(x)) { if (x < xmin) xmin = x; if (x > xmax) xmax = x; }
@@ -144,14 +145,9 @@ static void svg_chart(FILE *f, const csv_table *t, int want_acc, const char *tit
     int log_y = !want_acc && ymax > 0;
     if (want_acc) ymin = 0, ymax = 1;
     else if (log_y) {
-        double top = ceil(log10(ymax)), floor_pos = INFINITY;
-        for (long r = 0; r < t->nrows; r++)
-            for (int i = 0; i < n; i++) {
-                double y = t->vals[r * t->ncols + cols[i]];
-                if (isfinite(y) && y > 0 && y < floor_pos) floor_pos = y;
-            }
+        double top = ceil(log10(ymax));
         ymax = top;
-        ymin = fmax(floor(log10(floor_pos)), top - LOG_DECADES);
+        ymin = fmax(floor(log10(minpos)), top - LOG_DECADES);
         if (ymin >= ymax) ymin = ymax - 1;
     }
     if (ymax <= ymin) ymax = ymin + 1;

@@ -83,7 +83,7 @@ char *report_json_entry(const eval_result *r, int indent) {
     KEY("recipe"), sb_printf(&b, "{\"network\": \"%s\", \"steps\": %ld, \"batch\": %d, \"optimizer\": \"adam\", "
                                  "\"lr\": ", EVALNET_ARCH, r->steps, r->batch);
     sb_num(&b, r->lr);
-    sb_printf(&b, ", \"lr_schedule\": \"%s\", \"seed\": %llu}", r->lr_cosine ? "cosine" : "constant",
+    sb_printf(&b, ", \"lr_schedule\": \"%s\", \"seed\": %llu}", eval_lr_schedule_name(r->lr_cosine),
               (unsigned long long)r->seed);
     KEY("train_loss"), sb_num(&b, r->train_loss);
     KEY("metric"), sb_str(&b, r->metric);

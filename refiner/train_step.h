@@ -52,7 +52,7 @@ typedef struct {
     long iterations_done;        /* adversarial iterations (K_g + K_d steps each) done */
     long d_saturated_run;        /* adversarial steps with D accuracy >= 0.99 on both halves, see below */
     long copy_run;               /* consecutive adversarial steps with mean |R(x) - x| < half a gray level */
-    long drift_run;              /* consecutive adversarial steps with mean |R(x) - x| > TRAIN_DRIFT_L1 */
+    long drift_run;              /* consecutive adversarial steps with mean |R(x) - x| > 0.5 (DRIFT_L1) */
 } train_counters;
 
 /* The next d_saturated_run after an adversarial step with D accuracies acc_real and acc_fake:

@@ -321,9 +321,9 @@ static void watch(trainer *t, const train_stats *st) {
         if (k->d_saturated_run && k->d_saturated_run % (10 * WARN_RUN) == WARN_RUN)
             train_log(t->log_path, t->quiet, k->step,
                       "warning: the discriminator has classified >= %.0f%% of real and refined patches correctly for "
-                      "%ld iterations (never under 95%% in between), so the refiner learns little from it; try a smaller train.lambda, a larger "
-                      "train.k_g or train.lr_refiner, or a smaller train.lr_disc",
-                      SATURATED_ACC * 100, k->d_saturated_run);
+                      "%ld iterations (never under %.0f%% in between), so the refiner learns little from it; try a "
+                      "smaller train.lambda, a larger train.k_g or train.lr_refiner, or a smaller train.lr_disc",
+                      SATURATED_ACC * 100, k->d_saturated_run, SATURATED_HOLD * 100);
     }
     if (!isnan(st->r_l1)) {
         k->copy_run = st->r_l1 < COPY_L1 ? k->copy_run + 1 : 0;
