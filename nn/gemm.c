@@ -175,8 +175,6 @@ static void blas_select_core(void) {
     unsetenv("OPENBLAS_CORETYPE");
 }
 
-/* Once per process; gemm calls it too, so every path gets the fast kernels, and pthread_once
- * makes threads that arrive meanwhile wait until OpenBLAS is re-initialised. */
 void nn_fp_init(void) {
 #if defined(__SSE__)
     const unsigned mode = _MM_FLUSH_ZERO_ON | _MM_DENORMALS_ZERO_ON;
@@ -184,10 +182,25 @@ void nn_fp_init(void) {
 #endif
 }
 
+/* OpenBLAS (pthread build) starts its worker threads in a library constructor, before main, so
+ * they keep the default MXCSR: a GEMM split over two threads computed its worker's share with
+ * denormals, 40-80x slower and with different bytes from one thread (test_layers). Shutting the
+ * pool down once the caller has flush-to-zero set makes OpenBLAS re-create it lazily from such a
+ * thread, and new threads inherit the floating-point environment. Weak: builds without this pool
+ * (OpenMP) have no such function. */
+extern void blas_thread_shutdown_(void) __attribute__((weak));
+
+static void blas_once(void) {
+    blas_select_core();
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
+/* Once per process; gemm calls it too, so every path gets the fast kernels and flush-to-zero,
+ * and pthread_once makes threads that arrive meanwhile wait until OpenBLAS is re-initialised. */
 const char *nn_blas_init(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     nn_fp_init();
-    pthread_once(&once, blas_select_core);
+    pthread_once(&once, blas_once);
     return openblas_get_corename();
 }
 

@@ -27,7 +27,8 @@ const char *nn_blas_init(void);
 /* Denormal floats (|x| < 1.2e-38) cost 100+ cycles per operation on x86; Adam's second moments
  * and tiny gradients drift into that range and made whole training steps several times slower.
  * Sets flush-to-zero and denormals-are-zero for the calling thread (nn_blas_init and the worker
- * pool call it), as torch.set_flush_denormal(True) does. Values that small never matter here. */
+ * pool call it), as torch.set_flush_denormal(True) does. Values that small never matter here.
+ * OpenBLAS's own workers get it too: nn_blas_init restarts them once from a thread that has it. */
 void nn_fp_init(void);
 
 #endif

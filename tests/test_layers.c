@@ -101,6 +101,36 @@ static void test_gemm_matches_naive_all_transposes(void **state) {
                 for (int bz = 0; bz < 2; bz++) check_gemm(&r, sizes[s][0], sizes[s][1], sizes[s][2], ta, tb, bz);
 }
 
+/* Every product here is 1e-41, a denormal. With flush-to-zero on every thread that computes
+ * part of the GEMM each product is 0, so all outputs are exactly 0; without it they sum to
+ * 4.1e-38. OpenBLAS's own worker threads start before main: without nn_blas_init's pool restart
+ * they kept denormals, and 512 of these 1024 outputs came out nonzero with 2 threads (K above
+ * OpenBLAS's panel depth makes the worker accumulate into C itself); a 1024^3 product of such
+ * values ran 40x slower with 2 threads than with 1. */
+static void test_gemm_threads_flush_denormals(void **state) {
+    (void)state;
+    if (nn_max_threads() < 2) {
+        printf("skipped: needs 2 cores to run OpenBLAS's worker threads\n");
+        skip();
+    }
+    const int M = 32, N = 32, K = 4096;
+    float *A = malloc((size_t)M * K * sizeof *A), *B = malloc((size_t)K * N * sizeof *B), *C = zeros((size_t)M * N);
+    assert_non_null(A), assert_non_null(B);
+    for (int i = 0; i < M * K; i++) A[i] = 1e-20f;
+    for (int i = 0; i < K * N; i++) B[i] = 1e-21f;
+    int saved = nn_get_threads();
+    for (int th = 1; th <= 2; th++) {
+        nn_set_threads(th);
+        gemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        long nonzero = 0;
+        for (int i = 0; i < M * N; i++) nonzero += C[i] != 0;
+        if (nonzero) printf("threads %d: %ld of %d outputs nonzero (denormal products)\n", th, nonzero, M * N);
+        assert_int_equal(nonzero, 0);
+    }
+    nn_set_threads(saved);
+    free(A), free(B), free(C);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* conv2d: naive vs default algorithm */
 
@@ -633,6 +663,7 @@ int main(void) {
     nn_blas_init(); /* test the BLAS kernels the program will run */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_matches_naive_all_transposes),
+        cmocka_unit_test(test_gemm_threads_flush_denormals),
         cmocka_unit_test(test_conv_known_values),
         cmocka_unit_test(test_conv_matches_naive_random_shapes),
         cmocka_unit_test(test_conv_threaded_matches_naive),
