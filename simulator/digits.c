@@ -130,7 +130,7 @@ static void draw_2(dctx *c, int v) {
 
 static void draw_3(dctx *c, int v) {
     float p[2 * MAXPTS];
-    double mid = U(c, 0.4, 0.52);
+    double mid = U(c, 0.32, 0.52);
     stroke(c);
     if (v == 0) { /* two bumps meeting in a corner */
         kp(c, p, 9, 0.05, 0.15, 0.45, 0.0, 0.85, 0.14, 0.78, mid - 0.1, 0.38, mid, 0.85, mid + 0.14, 0.95, 0.8,
