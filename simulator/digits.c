@@ -55,7 +55,7 @@ static double U(dctx *c, double lo, double hi) { return rng_range(c->rng, lo, hi
 /* ---------------------------------------------------------------- skeletons */
 /* relative frequency of each class's styles (0 ends the list) */
 static const float variant_weight[10][5] = {
-    {3, 2, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 3, 2, 2}, {2, 1, 2, 4}, {2, 1, 1},
+    {3, 2, 1, 1}, {6, 2, 1}, {3, 3, 1}, {2, 2, 1}, {3, 1, 2}, {2, 2, 1}, {1, 1, 1}, {3, 1, 3, 2, 2}, {2, 1, 2, 4}, {2, 1, 1},
 };
 
 static int pick_variant(rng_t *rng, int cls) {
@@ -81,10 +81,16 @@ static void draw_0(dctx *c, int v) {
         double a0 = U(c, -120, -60), over = U(c, 10, 60);
         arc(c, p, 10, 0.5, 0.5, 0.5, 0.5, a0, a0 - 360 - over);
         spline(c, p, 10);
-    } else { /* narrow, leaning oval */
+    } else if (v == 2) { /* narrow, leaning oval */
         arc(c, p, 8, 0.5, 0.5, 0.42, 0.5, -100, 215);
         for (int i = 0; i < 8; i++) p[2 * i] += (float)((0.5 - p[2 * i + 1]) * 0.25 * c->aspect);
         loop(c, p, 8);
+    } else { /* teardrop: a point at the top where the pen starts and comes back (real 0s called 8),
+              * the end crossing a little past the start */
+        double tip = U(c, 0.5, 0.75);
+        kp(c, p, 8, tip, 0.0, 0.22, 0.3, 0.05, 0.68, 0.3, 0.98, 0.7, 0.98, 0.95, 0.62, 0.85, 0.25,
+           tip - U(c, 0.0, 0.15), U(c, 0.0, 0.12));
+        spline(c, p, 8);
     }
 }
 
