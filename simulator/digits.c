@@ -253,7 +253,7 @@ static void draw_7(dctx *c, int v) {
 
 static void draw_8(dctx *c, int v) {
     float p[2 * MAXPTS];
-    double mid = U(c, 0.4, 0.52);
+    double mid = U(c, 0.4, 0.64); /* real 8s called 2: a big top over a small bottom loop */
     stroke(c);
     if (v == 0) { /* one closed stroke */
         kp(c, p, 11, 0.8, 0.1, 0.5, 0.0, 0.18, 0.12, 0.22, mid - 0.15, 0.5, mid, 0.85, mid + 0.2, 0.82, 0.9, 0.5,
