@@ -120,9 +120,10 @@ static void draw_2(dctx *c, int v) {
         kp(c, p, 7, 0.05, droop, 0.3, 0.03, 0.75, 0.04, 0.88, 0.32, 0.5, neck, 0.05, 1.0, U(c, 0.85, 1.2), 0.98);
         spline(c, p, 6);
         spline(c, p + 10, 2);
-    } else if (v == 1) { /* the neck runs into a loop, the base leaves it to the right */
+    } else if (v == 1) { /* the neck runs into a loop, the base leaves it to the right; the bowl's right
+                          * side often reaches half way down (real looped 2s called 3) */
         double lw = U(c, 0.15, 0.3), lh = U(c, 0.12, 0.22);
-        kp(c, p, 5, 0.05, droop, 0.3, 0.03, 0.78, 0.06, 0.85, 0.35, 0.55, neck - 0.05);
+        kp(c, p, 5, 0.05, droop, 0.3, 0.03, 0.78, 0.06, 0.88, U(c, 0.3, 0.5), 0.55, neck - 0.05);
         arc(c, p + 10, 6, 0.12 + lw, 1.0 - lh, lw, lh, -30, U(c, -380, -420));
         kp(c, p + 22, 1, U(c, 0.9, 1.2), 0.97);
         spline(c, p, 12);
