@@ -8,6 +8,8 @@
 #define RP_CONFIG_H
 #include <stddef.h>
 
+#define EVAL_MAX_REPEATS 64 /* eval.repeats: task-network seeds per evaluation */
+
 typedef struct {
     struct {
         char scene[16];        /* digits | eyes */
@@ -55,6 +57,7 @@ typedef struct {
         double lr;
         char lr_schedule[16];  /* "cosine" (decays to 0 over the steps) or "constant" */
         long seed;
+        int repeats;           /* task network trained with seeds seed .. seed+repeats-1; mean reported */
         long domain_steps;     /* domain-classifier training steps */
         long domain_rows;      /* rows per side for the domain classifier (half train, half held out) */
         long frechet_rows;     /* rows per side for the Fréchet feature statistics */

@@ -40,7 +40,9 @@ int cmd_eval(int argc, char **argv) {
         "mean angular error in degrees for label gaze, mean absolute error for other float labels). With --real it "
         "also reports a domain classifier's held-out accuracy (50% = indistinguishable), the Frechet distance in "
         "the 128-d penultimate features, and intensity-histogram distances. Compare synthetic and refined sets "
-        "with one shared feature network: --save-features on the synthetic run, --features on the others.",
+        "with one shared feature network: --save-features on the synthetic run, --features on the others. "
+        "--set eval.repeats=N trains the evaluation network with seeds eval.seed .. eval.seed+N-1 and reports "
+        "their mean and each seed's score (one seed moves by about half a point on the digits).",
         specs, 0, 0};
     args_common common;
     int rc = args_parse(&cmd, &common, argc, argv);

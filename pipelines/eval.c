@@ -30,6 +30,7 @@ void eval_options_from_config(eval_options *o, const rp_config *c) {
     o->lr = c->eval.lr;
     o->lr_cosine = !strcmp(c->eval.lr_schedule, "cosine");
     o->seed = (uint64_t)c->eval.seed;
+    o->repeats = c->eval.repeats;
     o->domain_steps = c->eval.domain_steps;
     o->domain_rows = c->eval.domain_rows;
     o->frechet_rows = c->eval.frechet_rows;
@@ -199,7 +200,9 @@ static int train_net(evalnet *net, const eval_options *o, long steps, eval_task 
 }
 
 /* ---------------------------------------------------------------- scoring on the test set */
-static int score_test(evalnet *net, const eval_options *o, evsrc *test, const labels *L, eval_result *res) {
+/* predictions: CSV path or NULL. Fills res's value, correct and per-class fields; reads res->metric. */
+static int score_test(evalnet *net, const eval_options *o, evsrc *test, const labels *L, const char *predictions,
+                      eval_result *res) {
     long M = test->info->N;
     int B = o->batch, D = L->D, rc = 0;
     float *x = malloc((size_t)B * test->img * sizeof *x);
@@ -209,8 +212,8 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
     /* --predictions: one CSV row per test image, written to a temp name and renamed at the end */
     FILE *pf = NULL;
     char ptmp[1100] = "";
-    if (!rc && o->predictions) {
-        snprintf(ptmp, sizeof ptmp, "%s.tmp", o->predictions);
+    if (!rc && predictions) {
+        snprintf(ptmp, sizeof ptmp, "%s.tmp", predictions);
         if (!(pf = fopen(ptmp, "w"))) rc = rp_err(RP_EIO, "%s: cannot create: %s", ptmp, strerror(errno));
         else if (L->task == EVAL_CLASSIFY) fprintf(pf, "row,target,predicted\n");
         else {
@@ -270,11 +273,53 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
     }
     if (pf) {
         int bad = ferror(pf) | fclose(pf);
-        if (!rc && (bad || rename(ptmp, o->predictions)))
-            rc = rp_err(RP_EIO, "%s: cannot write predictions: %s", o->predictions, strerror(errno));
+        if (!rc && (bad || rename(ptmp, predictions)))
+            rc = rp_err(RP_EIO, "%s: cannot write predictions: %s", predictions, strerror(errno));
         if (rc) remove(ptmp);
     }
     free(x), free(rows), free(hits), free(count);
+    return rc;
+}
+
+/* One seed of the task network: He init and batch order from `seed`, trained on T, scored on the
+ * test set. net must be zeroed (the caller frees it). */
+static int task_run(const eval_options *o, uint64_t seed, evsrc *T, evsrc *test, const labels *L, task_ctx *tc,
+                    evalnet *net, const char *predictions, const char *what, eval_result *res) {
+    int rc;
+    if ((rc = evalnet_init(net, T->info->C, T->info->H, T->info->W, L->K, o->batch, rng_mix64(seed + INIT_TASK))))
+        return rc;
+    evsampler_free(&tc->smp);
+    if ((rc = evsampler_init(&tc->smp, NULL, T->info->N, seed, ST_TASK)) ||
+        (rc = train_net(net, o, o->steps, L->task, task_batch, tc, what, &res->train_loss)))
+        return rc;
+    return score_test(net, o, test, L, predictions, res);
+}
+
+/* Seeds 2.. of eval.repeats: each seed's value into res->values; train loss and per-class
+ * accuracies become means over all seeds (res holds the first seed's on entry). */
+static int task_repeats(const eval_options *o, int repeats, evsrc *T, evsrc *test, const labels *L, task_ctx *tc,
+                        eval_result *res) {
+    eval_result *one = malloc(sizeof *one);
+    if (!one) return rp_err(RP_ENOMEM, "eval: out of memory");
+    int rc = 0;
+    double loss = res->train_loss, sum = res->value;
+    for (int i = 1; !rc && i < repeats; i++) {
+        evalnet net = {0};
+        memset(one, 0, sizeof *one);
+        memcpy(one->metric, res->metric, sizeof one->metric);
+        char what[64];
+        snprintf(what, sizeof what, "eval train (seed %llu)", (unsigned long long)(o->seed + i));
+        if (!(rc = task_run(o, o->seed + i, T, test, L, tc, &net, NULL, what, one))) {
+            res->values[i] = one->value;
+            sum += one->value, loss += one->train_loss;
+            for (int k = 0; L->task == EVAL_CLASSIFY && k < L->K; k++) res->class_accuracy[k] += one->class_accuracy[k];
+        }
+        if (net.p.data) evalnet_free(&net);
+    }
+    free(one);
+    res->value = sum / repeats;
+    res->train_loss = loss / repeats;
+    for (int k = 0; L->task == EVAL_CLASSIFY && k < L->K; k++) res->class_accuracy[k] /= repeats;
     return rc;
 }
 
@@ -376,10 +421,11 @@ int eval_run(const eval_options *o, eval_result *res) {
     memset(res, 0, sizeof *res);
     if (!o->train || !o->test || !o->label || !o->label[0])
         return rp_err(RP_EARG, "eval: --train, --test and --label are required");
-    if (o->steps < 1 || o->batch < 1 || !(o->lr > 0) || (o->real && (o->domain_steps < 1 || o->domain_rows < 4 ||
-                                                                    o->frechet_rows < 2)))
-        return rp_err(RP_EARG, "eval: steps, batch, lr, domain_steps must be positive, domain_rows >= 4 and "
-                      "frechet_rows >= 2");
+    int repeats = o->repeats > 0 ? o->repeats : 1;
+    if (o->steps < 1 || o->batch < 1 || !(o->lr > 0) || repeats > EVAL_MAX_REPEATS ||
+        (o->real && (o->domain_steps < 1 || o->domain_rows < 4 || o->frechet_rows < 2)))
+        return rp_err(RP_EARG, "eval: steps, batch, lr, domain_steps must be positive, repeats 1..%d, domain_rows >= 4 "
+                      "and frechet_rows >= 2", EVAL_MAX_REPEATS);
     double t0 = now_seconds();
     if (o->threads > 0) nn_set_threads(o->threads);
     else nn_blas_init(); /* the fast kernel family even when the caller did not set threads */
@@ -406,18 +452,19 @@ int eval_run(const eval_options *o, eval_result *res) {
     snprintf(res->metric, sizeof res->metric, "%s",
              L.task == EVAL_CLASSIFY ? "accuracy" : !strcmp(o->label, "gaze") && L.D == 2 ? "angular_error_deg" : "mae");
 
-    /* the task network on T, scored on the real test set */
-    if ((rc = evalnet_init(&net, T.info->C, T.info->H, T.info->W, L.K, o->batch, rng_mix64(o->seed + INIT_TASK))))
-        goto done;
+    /* the task network on T, scored on the real test set: the first seed's net also serves as
+     * the feature network and writes the predictions */
     tc.src = &T, tc.L = &L, tc.rows = malloc(o->batch * sizeof(long));
     if (!tc.rows) {
         rc = rp_err(RP_ENOMEM, "eval: out of memory");
         goto done;
     }
-    if ((rc = evsampler_init(&tc.smp, NULL, T.info->N, o->seed, ST_TASK)) ||
-        (rc = train_net(&net, o, o->steps, L.task, task_batch, &tc, "eval train", &res->train_loss)) ||
-        (rc = score_test(&net, o, &test, &L, res)))
-        goto done;
+    char what[64] = "eval train";
+    if (repeats > 1) snprintf(what, sizeof what, "eval train (seed %llu)", (unsigned long long)o->seed);
+    res->repeats = repeats;
+    if ((rc = task_run(o, o->seed, &T, &test, &L, &tc, &net, o->predictions, what, res))) goto done;
+    res->values[0] = res->value;
+    if (repeats > 1 && (rc = task_repeats(o, repeats, &T, &test, &L, &tc, res))) goto done;
     if (o->save_features) {
         char note[1200];
         snprintf(note, sizeof note, "trained on %s, label %s, %ld steps, batch %d, lr %g (%s), seed %llu", o->train,
@@ -472,7 +519,17 @@ void eval_print(FILE *f, const eval_result *r) {
     fprintf(f, "  %-28s %s, %ld steps, batch %d, Adam lr %g (%s), seed %llu\n", "recipe", EVALNET_ARCH, r->steps,
             r->batch, r->lr, eval_lr_schedule_name(r->lr_cosine), (unsigned long long)r->seed);
     fprintf(f, "  %-28s %.4f (mean of the last 10%% of steps)\n", "final training loss", r->train_loss);
-    if (r->task == EVAL_CLASSIFY) {
+    int acc = r->task == EVAL_CLASSIFY;
+    if (r->repeats > 1) {
+        fprintf(f, "  %-28s mean of %d seeds (%llu-%llu), each:", "task network", r->repeats,
+                (unsigned long long)r->seed, (unsigned long long)r->seed + r->repeats - 1);
+        for (int i = 0; i < r->repeats; i++) fprintf(f, acc ? " %.2f%%" : " %.4g", acc ? 100 * r->values[i] : r->values[i]);
+        fprintf(f, "\n");
+    }
+    if (acc && r->repeats > 1) {
+        fprintf(f, "  %-28s %.2f%%, label %s, %d classes\n", "real-test accuracy", 100 * r->value, r->label,
+                r->outputs);
+    } else if (acc) {
         fprintf(f, "  %-28s %.2f%% (%ld/%ld), label %s, %d classes\n", "real-test accuracy", 100 * r->value,
                 r->correct, r->n_test, r->label, r->outputs);
         fprintf(f, "  %-28s", "per class");

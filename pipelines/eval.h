@@ -25,6 +25,7 @@ typedef struct {
     double lr;
     int lr_cosine;             /* 1: lr * (1 + cos(pi * step / steps)) / 2; 0: constant */
     uint64_t seed;
+    int repeats;               /* task network trained with seeds seed .. seed+repeats-1 (0 = 1) */
     long domain_steps;         /* domain-classifier training steps */
     long domain_rows;          /* rows per side for the domain classifier (half train, half held out) */
     long frechet_rows;         /* rows per side for the Fréchet statistics */
@@ -47,12 +48,14 @@ typedef struct {
     double lr;
     int lr_cosine;
     uint64_t seed;
-    double train_loss;         /* mean training loss over the last 10% of steps */
+    double train_loss;         /* mean training loss over the last 10% of steps (mean over seeds) */
     /* test metric: "accuracy" (fraction), "angular_error_deg" or "mae" (label units) */
     char metric[32];
-    double value;
-    long correct;              /* classification */
-    double class_accuracy[EVAL_MAX_CLASSES]; /* NaN where the test set has no example */
+    double value;              /* mean over the repeats */
+    int repeats;               /* task-network seeds: seed .. seed+repeats-1 */
+    double values[EVAL_MAX_REPEATS]; /* each seed's value */
+    long correct;              /* classification: test rows right (first seed; report.json only for 1 seed) */
+    double class_accuracy[EVAL_MAX_CLASSES]; /* mean over seeds; NaN where the test set has no example */
     long class_count[EVAL_MAX_CLASSES];
     /* realism (has_real) */
     int has_real;

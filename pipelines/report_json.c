@@ -83,14 +83,20 @@ char *report_json_entry(const eval_result *r, int indent) {
     KEY("recipe"), sb_printf(&b, "{\"network\": \"%s\", \"steps\": %ld, \"batch\": %d, \"optimizer\": \"adam\", "
                                  "\"lr\": ", EVALNET_ARCH, r->steps, r->batch);
     sb_num(&b, r->lr);
-    sb_printf(&b, ", \"lr_schedule\": \"%s\", \"seed\": %llu}", eval_lr_schedule_name(r->lr_cosine),
-              (unsigned long long)r->seed);
+    sb_printf(&b, ", \"lr_schedule\": \"%s\", \"seed\": %llu, \"repeats\": %d}", eval_lr_schedule_name(r->lr_cosine),
+              (unsigned long long)r->seed, r->repeats);
     KEY("train_loss"), sb_num(&b, r->train_loss);
     KEY("metric"), sb_str(&b, r->metric);
     KEY("value"), sb_num(&b, r->value);
     KEY(r->metric), sb_num(&b, r->value);
+    KEY("values"), sb_printf(&b, "[");
+    for (int i = 0; i < r->repeats; i++) {
+        if (i) sb_printf(&b, ", ");
+        sb_num(&b, r->values[i]);
+    }
+    sb_printf(&b, "]");
     if (r->task == EVAL_CLASSIFY) {
-        KEY("correct"), sb_printf(&b, "%ld", r->correct);
+        if (r->repeats <= 1) KEY("correct"), sb_printf(&b, "%ld", r->correct); /* a count of one seed's hits */
         KEY("classes"), sb_printf(&b, "%d", r->outputs);
         KEY("class_accuracy"), sb_printf(&b, "[");
         for (int k = 0; k < r->outputs; k++) {

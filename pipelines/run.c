@@ -16,6 +16,7 @@
 #include "refiner/trainer.h"
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,8 @@ static int mkdir_p(const char *path) {
 }
 
 /* A run directory holds one job: re-running it with another configuration would silently mix
- * results, so the stored config.ini must match (train.iterations may grow: training continues). */
+ * results, so the stored config.ini must match (train.iterations may grow: training continues;
+ * [eval] may change: every run evaluates again and report.json records each recipe). */
 static int check_config(run_ctx *r) {
     char path[PATH_LEN];
     if (join(path, sizeof path, r->dir, "config.ini") || !exists(path)) return 0;
@@ -108,6 +110,7 @@ static int check_config(run_ctx *r) {
     int rc = config_load_file(&stored, path);
     if (rc) return rp_err_prefix(rc, "run directory %s: ", r->dir);
     if (stored.train.iterations < want.train.iterations) stored.train.iterations = want.train.iterations;
+    stored.eval = want.eval;
     char *a = config_to_ini(&stored), *b = config_to_ini(&want);
     int same = a && b && !strcmp(a, b);
     const char *line = "";
@@ -265,9 +268,14 @@ static void find_last_sheet(run_ctx *r) {
     if (best[0] && join(r->last_sheet, sizeof r->last_sheet, sdir, best)) r->last_sheet[0] = 0;
 }
 
+/* "93.74%", or with eval.repeats "93.83% (93.54-94.06, 3 seeds)"; regression "2.345 (mae)". */
 static void fmt_metric(char *buf, size_t n, const eval_result *e) {
-    if (!strcmp(e->metric, "accuracy")) snprintf(buf, n, "%.2f%%", 100 * e->value);
-    else snprintf(buf, n, "%.3f (%s)", e->value, e->metric);
+    double s = strcmp(e->metric, "accuracy") ? 1 : 100, lo = e->values[0], hi = e->values[0];
+    for (int i = 1; i < e->repeats; i++) lo = fmin(lo, e->values[i]), hi = fmax(hi, e->values[i]);
+    const char *unit = s == 100 ? "%" : "";
+    int k = s == 100 ? snprintf(buf, n, "%.2f%%", 100 * e->value) : snprintf(buf, n, "%.3f (%s)", e->value, e->metric);
+    if (e->repeats > 1 && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - k, " (%.2f%s-%.2f%s, %d seeds)", s * lo, unit, s * hi, unit, e->repeats);
 }
 
 static int write_report(run_ctx *r) {
@@ -275,7 +283,7 @@ static int write_report(run_ctx *r) {
     if (rc) return rc;
     find_last_sheet(r);
     report_html_input in = {0};
-    char cells[2][5][64], summary[512], kv_step[32];
+    char cells[2][5][64], summary[1024], kv_step[32];
     in.title = "refine-pipeline run report";
     const eval_result *s = &r->ev[0], *f = &r->ev[1];
     int acc = !strcmp(s->metric, "accuracy");
@@ -286,6 +294,16 @@ static int write_report(run_ctx *r) {
              (fmt_metric(cells[1][1], 64, f), cells[1][1]), (fmt_metric(cells[0][1], 64, s), cells[0][1]),
              acc ? 100 * (f->value - s->value) : f->value - s->value, acc ? "points" : s->metric,
              100 * f->domain_accuracy, 100 * s->domain_accuracy);
+    if (s->repeats > 1 && s->repeats == f->repeats) { /* the same seeds: the difference seed by seed */
+        size_t k = strlen(summary);
+        k += snprintf(summary + k, sizeof summary - k, " Accuracies are means over evaluation seeds %llu-%llu; "
+                      "refined minus synthetic per seed:", (unsigned long long)s->seed,
+                      (unsigned long long)s->seed + s->repeats - 1);
+        for (int i = 0; i < s->repeats && k < sizeof summary; i++)
+            k += snprintf(summary + k, sizeof summary - k, "%s %+.2f", i ? "," : "",
+                          acc ? 100 * (f->values[i] - s->values[i]) : f->values[i] - s->values[i]);
+        if (k < sizeof summary) snprintf(summary + k, sizeof summary - k, " %s.", acc ? "points" : s->metric);
+    }
     in.summary = summary;
     in.ncols = 5;
     in.header[0] = "training set";

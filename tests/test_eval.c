@@ -428,6 +428,58 @@ static void test_eval_deterministic(void **state) {
     unlink(train), unlink(test), unlink(real);
 }
 
+/* eval.repeats = 3 from seed 1 is three single evaluations with seeds 1, 2, 3: the same bits for
+ * each seed's score, their mean, the mean loss and per-class accuracies; realism from seed 1. */
+static void test_eval_repeats(void **state) {
+    (void)state;
+    const char *train = tpath("r-train.h5"), *test = tpath("r-test.h5"), *real = tpath("r-real.h5");
+    make_bars(train, 300, 31, 0, 0);
+    make_bars(test, 200, 32, 0, 0);
+    make_bars(real, 300, 33, 0, 0);
+    eval_options o = small_opts(train, test, real);
+    o.steps = 8, o.domain_steps = 10, o.domain_rows = 200; /* short: the seeds disagree */
+    eval_result one[3], *all = malloc(sizeof *all);
+    assert_non_null(all);
+    for (int i = 0; i < 3; i++) {
+        o.seed = 1 + i;
+        assert_int_equal(eval_run(&o, &one[i]), 0);
+        assert_int_equal(one[i].repeats, 1);
+        assert_memory_equal(&one[i].values[0], &one[i].value, sizeof(double));
+    }
+    assert_true(one[0].value != one[1].value || one[1].value != one[2].value);
+    o.seed = 1, o.repeats = 3;
+    assert_int_equal(eval_run(&o, all), 0);
+    assert_int_equal(all->repeats, 3);
+    for (int i = 0; i < 3; i++) assert_memory_equal(&all->values[i], &one[i].value, sizeof(double));
+    double mean = (one[0].value + one[1].value + one[2].value) / 3;
+    double loss = (one[0].train_loss + one[1].train_loss + one[2].train_loss) / 3;
+    assert_memory_equal(&all->value, &mean, sizeof mean);
+    assert_memory_equal(&all->train_loss, &loss, sizeof loss);
+    for (int k = 0; k < 2; k++) {
+        double ck = (one[0].class_accuracy[k] + one[1].class_accuracy[k] + one[2].class_accuracy[k]) / 3;
+        assert_float_equal(all->class_accuracy[k], ck, 1e-12);
+    }
+    assert_int_equal(all->correct, one[0].correct);
+    assert_memory_equal(&all->domain_accuracy, &one[0].domain_accuracy, sizeof(double));
+    assert_memory_equal(&all->frechet, &one[0].frechet, sizeof(double));
+    /* report.json lists every seed's value and no single-seed "correct" count */
+    char *entry = report_json_entry(all, 0);
+    assert_non_null(entry);
+    assert_int_equal(report_json_check(entry, strlen(entry)), 0);
+    assert_non_null(strstr(entry, "\"repeats\": 3"));
+    const char *v = strstr(entry, "\"values\": [");
+    assert_non_null(v);
+    int commas = 0;
+    for (const char *c = v; *c && *c != ']'; c++) commas += *c == ',';
+    assert_int_equal(commas, 2);
+    assert_null(strstr(entry, "\"correct\""));
+    free(entry);
+    o.repeats = EVAL_MAX_REPEATS + 1;
+    assert_int_equal(eval_run(&o, all), RP_EARG);
+    free(all);
+    unlink(train), unlink(test), unlink(real);
+}
+
 /* A real pool given as an external float32 dataset (file.h5:/path, values px/255) measures the
  * same as the uint8 file it came from. */
 static void test_float32_external_pool(void **state) {
@@ -655,6 +707,7 @@ int main(void) {
         cmocka_unit_test(test_eval_regression_gaze),
         cmocka_unit_test(test_domain_classifier_and_realism),
         cmocka_unit_test(test_eval_deterministic),
+        cmocka_unit_test(test_eval_repeats),
         cmocka_unit_test(test_float32_external_pool),
         cmocka_unit_test(test_eval_errors_name_file_and_dataset),
         cmocka_unit_test(test_json_checker),

@@ -107,9 +107,16 @@ static void test_run_end_to_end_and_resume(void **state) {
     assert_int_equal(mtime_ns("refined.h5"), ref);
     assert_int_equal(mtime_ns("checkpoints/latest.h5"), ck);
 
-    /* train longer: only training continues, and the refined set follows the new checkpoint */
+    /* train longer: only training continues, and the refined set follows the new checkpoint;
+     * evaluated over two seeds, the report gives each seed's difference and the range */
     assert_int_equal(config_set(&c, "train.iterations", "5"), 0);
+    assert_int_equal(config_set(&c, "eval.repeats", "2"), 0);
     assert_int_equal(run_pipeline(&c, &o), 0);
+    html = slurp_rel("report.html");
+    assert_non_null(html);
+    assert_non_null(strstr(html, "means over evaluation seeds 1-2; refined minus synthetic per seed:"));
+    assert_non_null(strstr(html, ", 2 seeds)</td>"));
+    free(html);
     assert_int_equal(mtime_ns("synthetic.h5"), syn);
     assert_true(mtime_ns("refined.h5") != ref);
     csv = slurp_rel("metrics.csv");
