@@ -400,14 +400,32 @@ static void test_domain_classifier_and_realism(void **state) {
     unlink(train), unlink(test), unlink(real), unlink(inv);
 }
 
+/* Training, test and real bars files P-train.h5 (300 rows), P-test.h5 (n_test), P-real.h5 (300)
+ * from seeds seed, seed+1, seed+2, and short-budget options for them. */
+static eval_options bars_trio(const char *p, int seed, int n_test) {
+    char name[3][64];
+    const char *kind[3] = {"train", "test", "real"};
+    const char *path[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name[i], sizeof name[i], "%s-%s.h5", p, kind[i]);
+        path[i] = strdup(tpath(name[i]));
+        assert_non_null(path[i]);
+        make_bars(path[i], i == 1 ? n_test : 300, seed + i, 0, 0);
+    }
+    eval_options o = small_opts(path[0], path[1], path[2]);
+    o.domain_rows = 200;
+    return o;
+}
+
+static void bars_trio_free(eval_options *o) {
+    const char *f[3] = {o->train, o->test, o->real};
+    for (int i = 0; i < 3; i++) unlink(f[i]), free((char *)f[i]);
+}
+
 static void test_eval_deterministic(void **state) {
     (void)state;
-    const char *train = tpath("x-train.h5"), *test = tpath("x-test.h5"), *real = tpath("x-real.h5");
-    make_bars(train, 300, 21, 0, 0);
-    make_bars(test, 100, 22, 0, 0);
-    make_bars(real, 300, 23, 0, 0);
-    eval_options o = small_opts(train, test, real);
-    o.steps = 30, o.domain_steps = 20, o.domain_rows = 200;
+    eval_options o = bars_trio("x", 21, 100);
+    o.steps = 30, o.domain_steps = 20;
     eval_result a, b, c;
     assert_int_equal(eval_run(&o, &a), 0);
     assert_int_equal(eval_run(&o, &b), 0);
@@ -425,19 +443,15 @@ static void test_eval_deterministic(void **state) {
     o.cache_mb = 64, o.seed = 2;
     assert_int_equal(eval_run(&o, &c), 0);
     assert_true(c.train_loss != a.train_loss);
-    unlink(train), unlink(test), unlink(real);
+    bars_trio_free(&o);
 }
 
 /* eval.repeats = 3 from seed 1 is three single evaluations with seeds 1, 2, 3: the same bits for
  * each seed's score, their mean, the mean loss and per-class accuracies; realism from seed 1. */
 static void test_eval_repeats(void **state) {
     (void)state;
-    const char *train = tpath("r-train.h5"), *test = tpath("r-test.h5"), *real = tpath("r-real.h5");
-    make_bars(train, 300, 31, 0, 0);
-    make_bars(test, 200, 32, 0, 0);
-    make_bars(real, 300, 33, 0, 0);
-    eval_options o = small_opts(train, test, real);
-    o.steps = 8, o.domain_steps = 10, o.domain_rows = 200; /* short: the seeds disagree */
+    eval_options o = bars_trio("r", 31, 200);
+    o.steps = 8, o.domain_steps = 10; /* short: the seeds disagree */
     eval_result one[3], *all = malloc(sizeof *all);
     assert_non_null(all);
     for (int i = 0; i < 3; i++) {
@@ -477,7 +491,7 @@ static void test_eval_repeats(void **state) {
     o.repeats = EVAL_MAX_REPEATS + 1;
     assert_int_equal(eval_run(&o, all), RP_EARG);
     free(all);
-    unlink(train), unlink(test), unlink(real);
+    bars_trio_free(&o);
 }
 
 /* A real pool given as an external float32 dataset (file.h5:/path, values px/255) measures the
