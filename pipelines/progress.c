@@ -57,6 +57,6 @@ void progress_update(progress *p, long done, const char *extra) {
 }
 
 void progress_finish(progress *p) {
-    if (p->quiet) return;
+    if (p->quiet || p->total <= 0) return; /* nothing was left to do (a finished run resumed): no "0/0" line */
     draw(p, NULL, 1);
 }

@@ -17,6 +17,7 @@ void progress_start(progress *p, const char *what, const char *unit, long total,
 /* Sets the count done; redraws at most ~10 times/s on a terminal, every 10 s otherwise.
  * extra (may be NULL) is appended, e.g. "loss 0.31". */
 void progress_update(progress *p, long done, const char *extra);
+/* The final line; none when total was 0 (nothing left to do). */
 void progress_finish(progress *p);
 
 #endif

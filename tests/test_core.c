@@ -1,5 +1,5 @@
 /* Tests of the core utilities: PCG32 reference values and determinism, configuration
- * (defaults, INI, --set, errors naming the key), argument parsing. */
+ * (defaults, INI, --set, errors naming the key), argument parsing, progress lines. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +13,8 @@
 #include "io/config.h"
 #include "io/status.h"
 #include "pipelines/args.h"
+#include "pipelines/progress.h"
+#include <unistd.h>
 
 /* PCG32 with the reference seeding of pcg32_srandom_r(42, 54) gives 0xa15c02b7 first;
  * our rng_seed mixes seed and stream, so check our own invariants instead plus the core step. */
@@ -141,6 +143,42 @@ static void test_args_parse(void **state) {
     assert_non_null(strstr(rp_errmsg(), "train.bogus"));
 }
 
+/* Progress to a non-terminal stderr: one plain line at the end of real work, and none when a
+ * resumed job had nothing left to do (it used to print "0/0 steps (0%) ... eta --:--"). */
+static void test_progress_lines(void **state) {
+    (void)state;
+    char path[] = "/tmp/rp-progress-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    progress p;
+    progress_start(&p, "nothing", "steps", 0, 0);
+    progress_finish(&p);
+    progress_start(&p, "work", "steps", 5, 0);
+    progress_update(&p, 5, NULL);
+    progress_finish(&p);
+    progress_start(&p, "quiet", "steps", 5, 1);
+    progress_finish(&p);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    char text[512] = "";
+    FILE *f = fdopen(fd, "r");
+    assert_non_null(f);
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    unlink(path);
+    assert_non_null(strstr(text, "work: 5/5 steps (100%)"));
+    assert_null(strstr(text, "nothing"));
+    assert_null(strstr(text, "quiet"));
+    assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text)); /* exactly one line */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_core_step),
@@ -148,6 +186,7 @@ int main(void) {
         cmocka_unit_test(test_config_defaults_set_and_roundtrip),
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_args_parse),
+        cmocka_unit_test(test_progress_lines),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
