@@ -41,8 +41,9 @@ int cmd_eval(int argc, char **argv) {
         "also reports a domain classifier's held-out accuracy (50% = indistinguishable), the Frechet distance in "
         "the 128-d penultimate features, and intensity-histogram distances. Compare synthetic and refined sets "
         "with one shared feature network: --save-features on the synthetic run, --features on the others. "
-        "--set eval.repeats=N trains the evaluation network with seeds eval.seed .. eval.seed+N-1 and reports "
-        "their mean and each seed's score (one seed moves by about half a point on the digits).",
+        "--set eval.repeats=N trains the evaluation network and the domain classifier with seeds eval.seed .. "
+        "eval.seed+N-1 and reports the means and each seed's result (one seed's accuracy moves by about half a "
+        "point on the digits).",
         specs, 0, 0};
     args_common common;
     int rc = args_parse(&cmd, &common, argc, argv);

@@ -341,34 +341,49 @@ static int domain_score(evalnet *net, evsrc *s, const long *rows, long n, int ta
     return rc;
 }
 
-static int run_domain(const eval_options *o, evsrc *real, evsrc *T, eval_result *res) {
+/* One domain classifier: held-out split, init and batch order from `seed`. */
+static int run_domain(const eval_options *o, uint64_t seed, evsrc *real, evsrc *T, double *acc, long *heldout) {
     long side = real->info->N < T->info->N ? real->info->N : T->info->N;
     if (side > o->domain_rows) side = o->domain_rows;
     long h = side / 2;
     if (h < 1)
         return rp_err(RP_EARG, "domain classifier: needs at least 2 rows from each of %s and %s", real->spec, T->spec);
-    long *pr = eval_pick_rows(real->info->N, 2 * h, o->seed, ST_DOM_REAL);
-    long *pt = eval_pick_rows(T->info->N, 2 * h, o->seed, ST_DOM_T);
+    long *pr = eval_pick_rows(real->info->N, 2 * h, seed, ST_DOM_REAL);
+    long *pt = eval_pick_rows(T->info->N, 2 * h, seed, ST_DOM_T);
     domain_ctx c = {real, T, {0}, {0}, malloc(o->batch * sizeof(long))};
     evalnet net = {0};
     int rc = !pr || !pt || !c.rows ? rp_err(RP_ENOMEM, "domain classifier: out of memory") : 0;
     if (!rc) {
         eval_sort_rows(pr + h, h);
         eval_sort_rows(pt + h, h);
-        rc = evalnet_init(&net, T->info->C, T->info->H, T->info->W, 2, o->batch, rng_mix64(o->seed + INIT_DOMAIN));
+        rc = evalnet_init(&net, T->info->C, T->info->H, T->info->W, 2, o->batch, rng_mix64(seed + INIT_DOMAIN));
     }
-    if (!rc) rc = evsampler_init(&c.sr, pr, h, o->seed, ST_DOM_SAMPLE_REAL);
-    if (!rc) rc = evsampler_init(&c.sf, pt, h, o->seed, ST_DOM_SAMPLE_T);
+    if (!rc) rc = evsampler_init(&c.sr, pr, h, seed, ST_DOM_SAMPLE_REAL);
+    if (!rc) rc = evsampler_init(&c.sf, pt, h, seed, ST_DOM_SAMPLE_T);
     double loss, acc_real = 0, acc_t = 0;
-    if (!rc) rc = train_net(&net, o, o->domain_steps, EVAL_CLASSIFY, domain_batch, &c, "eval domain", &loss);
+    char what[64] = "eval domain";
+    if (seed != o->seed) snprintf(what, sizeof what, "eval domain (seed %llu)", (unsigned long long)seed);
+    if (!rc) rc = train_net(&net, o, o->domain_steps, EVAL_CLASSIFY, domain_batch, &c, what, &loss);
     if (!rc) rc = domain_score(&net, real, pr + h, h, 1, o->batch, &acc_real);
     if (!rc) rc = domain_score(&net, T, pt + h, h, 0, o->batch, &acc_t);
-    res->domain_accuracy = 0.5 * (acc_real + acc_t);
-    res->domain_heldout = h;
+    *acc = 0.5 * (acc_real + acc_t);
+    *heldout = h;
     evalnet_free(&net);
     evsampler_free(&c.sr), evsampler_free(&c.sf);
     free(pr), free(pt), free(c.rows);
     return rc;
+}
+
+/* The domain classifier once per seed of eval.repeats; res gets each accuracy and their mean. */
+static int run_domains(const eval_options *o, int repeats, evsrc *real, evsrc *T, eval_result *res) {
+    double sum = 0;
+    for (int i = 0; i < repeats; i++) {
+        int rc = run_domain(o, o->seed + i, real, T, &res->domain_values[i], &res->domain_heldout);
+        if (rc) return rc;
+        sum += res->domain_values[i];
+    }
+    res->domain_accuracy = sum / repeats;
+    return 0;
 }
 
 /* Gaussian statistics of the penultimate features of up to `max` rows of s (seeded subset). */
@@ -495,7 +510,7 @@ int eval_run(const eval_options *o, eval_result *res) {
                 snprintf(res->feature_source, sizeof res->feature_source,
                          "trained on this training set (not shared: compare only with the same features)");
         }
-        if ((rc = run_frechet(o, feat, &real, &T, res)) || (rc = run_domain(o, &real, &T, res))) goto done;
+        if ((rc = run_frechet(o, feat, &real, &T, res)) || (rc = run_domains(o, repeats, &real, &T, res))) goto done;
         double h1[256] = {0}, h2[256] = {0};
         if ((rc = evsrc_hist(&real, h1)) || (rc = evsrc_hist(&T, h2))) goto done;
         res->hist_l1 = metric_hist_l1(h1, h2, 256);
@@ -544,9 +559,13 @@ void eval_print(FILE *f, const eval_result *r) {
     }
     if (r->has_real) {
         fprintf(f, "  realism against the real pool %s:\n", r->real);
-        fprintf(f, "  %-28s %.2f%% (%ld + %ld held out, %ld steps; 50%% = indistinguishable)\n",
-                "domain-classifier accuracy", 100 * r->domain_accuracy, r->domain_heldout, r->domain_heldout,
-                r->domain_steps);
+        fprintf(f, "  %-28s %.2f%% (%ld + %ld held out, %ld steps; 50%% = indistinguishable)", "domain-classifier accuracy",
+                100 * r->domain_accuracy, r->domain_heldout, r->domain_heldout, r->domain_steps);
+        if (r->repeats > 1) {
+            fprintf(f, "; mean of seeds:");
+            for (int i = 0; i < r->repeats; i++) fprintf(f, " %.2f%%", 100 * r->domain_values[i]);
+        }
+        fprintf(f, "\n");
         fprintf(f, "  %-28s %.4f (features: %s; %ld real, %ld train rows)\n", "Frechet distance", r->frechet,
                 r->feature_source, r->frechet_n_real, r->frechet_n_train);
         fprintf(f, "  %-28s L1 %.4f, Wasserstein-1 %.5f\n", "intensity histogram", r->hist_l1, r->hist_w1);

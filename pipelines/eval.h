@@ -59,7 +59,8 @@ typedef struct {
     long class_count[EVAL_MAX_CLASSES];
     /* realism (has_real) */
     int has_real;
-    double domain_accuracy;    /* held-out accuracy, mean of the real and T halves (0.5 = chance) */
+    double domain_accuracy;    /* held-out accuracy, mean of the real and T halves (0.5 = chance); mean over seeds */
+    double domain_values[EVAL_MAX_REPEATS]; /* each seed's (its own held-out split and training) */
     long domain_heldout;       /* held-out rows per side */
     double frechet;
     long frechet_n_real, frechet_n_train;

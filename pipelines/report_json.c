@@ -118,6 +118,12 @@ char *report_json_entry(const eval_result *r, int indent) {
         sb_printf(&b, "{\n%*s\"real\": ", in2, "");
         sb_str(&b, r->real);
         sb_printf(&b, ",\n%*s\"domain_accuracy\": ", in2, ""), sb_num(&b, r->domain_accuracy);
+        sb_printf(&b, ",\n%*s\"domain_values\": [", in2, "");
+        for (int i = 0; i < r->repeats; i++) {
+            if (i) sb_printf(&b, ", ");
+            sb_num(&b, r->domain_values[i]);
+        }
+        sb_printf(&b, "]");
         sb_printf(&b, ",\n%*s\"domain_heldout_per_side\": %ld", in2, "", r->domain_heldout);
         sb_printf(&b, ",\n%*s\"domain_steps\": %ld", in2, "", r->domain_steps);
         sb_printf(&b, ",\n%*s\"frechet_distance\": ", in2, ""), sb_num(&b, r->frechet);

@@ -268,14 +268,24 @@ static void find_last_sheet(run_ctx *r) {
     if (best[0] && join(r->last_sheet, sizeof r->last_sheet, sdir, best)) r->last_sheet[0] = 0;
 }
 
-/* "93.74%", or with eval.repeats "93.83% (93.54-94.06, 3 seeds)"; regression "2.345 (mae)". */
+/* "93.74%", or over eval.repeats seeds "93.83% (93.54%-94.06%, 3 seeds)": the mean, then the range. */
+static int fmt_mean(char *buf, size_t n, double scale, int decimals, const char *unit, double mean, const double *v,
+                    int repeats) {
+    int k = snprintf(buf, n, "%.*f%s", decimals, scale * mean, unit);
+    if (repeats > 1 && k > 0 && (size_t)k < n) {
+        double lo = v[0], hi = v[0];
+        for (int i = 1; i < repeats; i++) lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+        k += snprintf(buf + k, n - k, " (%.*f%s-%.*f%s, %d seeds)", decimals, scale * lo, unit, decimals, scale * hi,
+                      unit, repeats);
+    }
+    return k;
+}
+
+/* Accuracy in %, or a regression error with its metric name: "2.345 (mae)". */
 static void fmt_metric(char *buf, size_t n, const eval_result *e) {
-    double s = strcmp(e->metric, "accuracy") ? 1 : 100, lo = e->values[0], hi = e->values[0];
-    for (int i = 1; i < e->repeats; i++) lo = fmin(lo, e->values[i]), hi = fmax(hi, e->values[i]);
-    const char *unit = s == 100 ? "%" : "";
-    int k = s == 100 ? snprintf(buf, n, "%.2f%%", 100 * e->value) : snprintf(buf, n, "%.3f (%s)", e->value, e->metric);
-    if (e->repeats > 1 && k > 0 && (size_t)k < n)
-        snprintf(buf + k, n - k, " (%.2f%s-%.2f%s, %d seeds)", s * lo, unit, s * hi, unit, e->repeats);
+    int acc = !strcmp(e->metric, "accuracy");
+    int k = fmt_mean(buf, n, acc ? 100 : 1, acc ? 2 : 3, acc ? "%" : "", e->value, e->values, e->repeats);
+    if (!acc && k > 0 && (size_t)k < n) snprintf(buf + k, n - k, " (%s)", e->metric);
 }
 
 static int write_report(run_ctx *r) {
@@ -296,8 +306,8 @@ static int write_report(run_ctx *r) {
              100 * f->domain_accuracy, 100 * s->domain_accuracy);
     if (s->repeats > 1 && s->repeats == f->repeats) { /* the same seeds: the difference seed by seed */
         size_t k = strlen(summary);
-        k += snprintf(summary + k, sizeof summary - k, " Accuracies are means over evaluation seeds %llu-%llu; "
-                      "refined minus synthetic per seed:", (unsigned long long)s->seed,
+        k += snprintf(summary + k, sizeof summary - k, " All accuracies are means over evaluation seeds %llu-%llu; "
+                      "real-test accuracy, refined minus synthetic, per seed:", (unsigned long long)s->seed,
                       (unsigned long long)s->seed + s->repeats - 1);
         for (int i = 0; i < s->repeats && k < sizeof summary; i++)
             k += snprintf(summary + k, sizeof summary - k, "%s %+.2f", i ? "," : "",
@@ -316,7 +326,7 @@ static int write_report(run_ctx *r) {
         const eval_result *e = &r->ev[k];
         snprintf(cells[k][0], 64, "%s", e->name);
         fmt_metric(cells[k][1], 64, e);
-        snprintf(cells[k][2], 64, "%.1f%%", 100 * e->domain_accuracy);
+        fmt_mean(cells[k][2], 64, 100, 1, "%", e->domain_accuracy, e->domain_values, e->repeats);
         snprintf(cells[k][3], 64, "%.2f", e->frechet);
         snprintf(cells[k][4], 64, "%.4f", e->hist_l1);
         for (int c = 0; c < 5; c++) in.cells[k][c] = cells[k][c];

@@ -114,8 +114,9 @@ static void test_run_end_to_end_and_resume(void **state) {
     assert_int_equal(run_pipeline(&c, &o), 0);
     html = slurp_rel("report.html");
     assert_non_null(html);
-    assert_non_null(strstr(html, "means over evaluation seeds 1-2; refined minus synthetic per seed:"));
+    assert_non_null(strstr(html, "means over evaluation seeds 1-2; real-test accuracy, refined minus synthetic, per seed:"));
     assert_non_null(strstr(html, ", 2 seeds)</td>"));
+    assert_true(strstr(strstr(html, ", 2 seeds)</td>") + 1, ", 2 seeds)</td>") != NULL); /* accuracy and domain */
     free(html);
     assert_int_equal(mtime_ns("synthetic.h5"), syn);
     assert_true(mtime_ns("refined.h5") != ref);
