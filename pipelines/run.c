@@ -313,6 +313,10 @@ static int write_report(run_ctx *r) {
             k += snprintf(summary + k, sizeof summary - k, "%s %+.2f", i ? "," : "",
                           acc ? 100 * (f->values[i] - s->values[i]) : f->values[i] - s->values[i]);
         if (k < sizeof summary) snprintf(summary + k, sizeof summary - k, " %s.", acc ? "points" : s->metric);
+    } else if (s->repeats == 1) {
+        size_t k = strlen(summary);
+        snprintf(summary + k, sizeof summary - k, " One evaluation seed: run again with --set eval.repeats=3 to "
+                 "see how far the scores move between seeds (the rest of the run is reused).");
     }
     in.summary = summary;
     in.ncols = 5;

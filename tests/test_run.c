@@ -93,6 +93,7 @@ static void test_run_end_to_end_and_resume(void **state) {
     assert_non_null(strstr(html, "<td>refined</td>"));
     assert_non_null(strstr(html, "data:image/png;base64,"));
     assert_non_null(strstr(html, "<polyline"));
+    assert_non_null(strstr(html, "One evaluation seed: run again with --set eval.repeats=3"));
     free(html);
     long lines = 0;
     char *csv = slurp_rel("metrics.csv");
