@@ -341,8 +341,10 @@ static int domain_score(evalnet *net, evsrc *s, const long *rows, long n, int ta
     return rc;
 }
 
-/* One domain classifier: held-out split, init and batch order from `seed`. */
-static int run_domain(const eval_options *o, uint64_t seed, evsrc *real, evsrc *T, double *acc, long *heldout) {
+/* One domain classifier: held-out split, init and batch order from `seed` (named in the progress
+ * line when several seeds run). */
+static int run_domain(const eval_options *o, uint64_t seed, int name_seed, evsrc *real, evsrc *T, double *acc,
+                      long *heldout) {
     long side = real->info->N < T->info->N ? real->info->N : T->info->N;
     if (side > o->domain_rows) side = o->domain_rows;
     long h = side / 2;
@@ -362,7 +364,7 @@ static int run_domain(const eval_options *o, uint64_t seed, evsrc *real, evsrc *
     if (!rc) rc = evsampler_init(&c.sf, pt, h, seed, ST_DOM_SAMPLE_T);
     double loss, acc_real = 0, acc_t = 0;
     char what[64] = "eval domain";
-    if (seed != o->seed) snprintf(what, sizeof what, "eval domain (seed %llu)", (unsigned long long)seed);
+    if (name_seed) snprintf(what, sizeof what, "eval domain (seed %llu)", (unsigned long long)seed);
     if (!rc) rc = train_net(&net, o, o->domain_steps, EVAL_CLASSIFY, domain_batch, &c, what, &loss);
     if (!rc) rc = domain_score(&net, real, pr + h, h, 1, o->batch, &acc_real);
     if (!rc) rc = domain_score(&net, T, pt + h, h, 0, o->batch, &acc_t);
@@ -378,7 +380,7 @@ static int run_domain(const eval_options *o, uint64_t seed, evsrc *real, evsrc *
 static int run_domains(const eval_options *o, int repeats, evsrc *real, evsrc *T, eval_result *res) {
     double sum = 0;
     for (int i = 0; i < repeats; i++) {
-        int rc = run_domain(o, o->seed + i, real, T, &res->domain_values[i], &res->domain_heldout);
+        int rc = run_domain(o, o->seed + i, repeats > 1, real, T, &res->domain_values[i], &res->domain_heldout);
         if (rc) return rc;
         sum += res->domain_values[i];
     }
