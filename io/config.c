@@ -62,7 +62,7 @@ static const key_spec keys[] = {
     {"eval", "lr", KEY_DOUBLE, F(eval, lr), 0, 10, NULL, "0.001", "evaluation learning rate (Adam)"},
     {"eval", "lr_schedule", KEY_STR, F(eval, lr_schedule), 0, 0, "cosine|constant", "cosine", "learning rate over the steps: cosine decays eval.lr to 0 (steadier scores), constant keeps it"},
     {"eval", "seed", KEY_LONG, F(eval, seed), 0, 9.2e18, NULL, "1", "evaluation seed"},
-    {"eval", "repeats", KEY_INT, F(eval, repeats), 1, EVAL_MAX_REPEATS, NULL, "1", "train the task network with seeds seed, seed+1, ... this many times and report the mean and every seed's score"},
+    {"eval", "repeats", KEY_INT, F(eval, repeats), 1, EVAL_MAX_REPEATS, NULL, "1", "train the task network and the domain classifier with seeds seed, seed+1, ... this many times and report the means and every seed's result"},
     {"eval", "domain_steps", KEY_LONG, F(eval, domain_steps), 1, 1e9, NULL, "500", "domain-classifier training steps"},
     {"eval", "domain_rows", KEY_LONG, F(eval, domain_rows), 4, 1e9, NULL, "5000", "rows per side for the domain classifier (half held out)"},
     {"eval", "frechet_rows", KEY_LONG, F(eval, frechet_rows), 2, 1e9, NULL, "5000", "rows per side for the Frechet statistics"},

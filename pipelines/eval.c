@@ -543,12 +543,10 @@ void eval_print(FILE *f, const eval_result *r) {
         for (int i = 0; i < r->repeats; i++) fprintf(f, acc ? " %.2f%%" : " %.4g", acc ? 100 * r->values[i] : r->values[i]);
         fprintf(f, "\n");
     }
-    if (acc && r->repeats > 1) {
-        fprintf(f, "  %-28s %.2f%%, label %s, %d classes\n", "real-test accuracy", 100 * r->value, r->label,
-                r->outputs);
-    } else if (acc) {
-        fprintf(f, "  %-28s %.2f%% (%ld/%ld), label %s, %d classes\n", "real-test accuracy", 100 * r->value,
-                r->correct, r->n_test, r->label, r->outputs);
+    if (acc) {
+        fprintf(f, "  %-28s %.2f%%", "real-test accuracy", 100 * r->value);
+        if (r->repeats <= 1) fprintf(f, " (%ld/%ld)", r->correct, r->n_test); /* one seed's count */
+        fprintf(f, ", label %s, %d classes\n", r->label, r->outputs);
         fprintf(f, "  %-28s", "per class");
         for (int k = 0; k < r->outputs; k++)
             if (r->class_count[k]) fprintf(f, " %d:%.1f%%", k, 100 * r->class_accuracy[k]);

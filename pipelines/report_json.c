@@ -67,6 +67,16 @@ static void sb_num(sbuf *b, double v) {
     else sb_printf(b, "null"); /* JSON has no NaN/Inf */
 }
 
+/* "[v0, v1, ...]" */
+static void sb_nums(sbuf *b, const double *v, int n) {
+    sb_printf(b, "[");
+    for (int i = 0; i < n; i++) {
+        if (i) sb_printf(b, ", ");
+        sb_num(b, v[i]);
+    }
+    sb_printf(b, "]");
+}
+
 /* ---------------------------------------------------------------- the entry */
 char *report_json_entry(const eval_result *r, int indent) {
     sbuf b = {0};
@@ -89,21 +99,11 @@ char *report_json_entry(const eval_result *r, int indent) {
     KEY("metric"), sb_str(&b, r->metric);
     KEY("value"), sb_num(&b, r->value);
     KEY(r->metric), sb_num(&b, r->value);
-    KEY("values"), sb_printf(&b, "[");
-    for (int i = 0; i < r->repeats; i++) {
-        if (i) sb_printf(&b, ", ");
-        sb_num(&b, r->values[i]);
-    }
-    sb_printf(&b, "]");
+    KEY("values"), sb_nums(&b, r->values, r->repeats);
     if (r->task == EVAL_CLASSIFY) {
         if (r->repeats <= 1) KEY("correct"), sb_printf(&b, "%ld", r->correct); /* a count of one seed's hits */
         KEY("classes"), sb_printf(&b, "%d", r->outputs);
-        KEY("class_accuracy"), sb_printf(&b, "[");
-        for (int k = 0; k < r->outputs; k++) {
-            if (k) sb_printf(&b, ", ");
-            sb_num(&b, r->class_accuracy[k]);
-        }
-        sb_printf(&b, "]");
+        KEY("class_accuracy"), sb_nums(&b, r->class_accuracy, r->outputs);
         KEY("class_count"), sb_printf(&b, "[");
         for (int k = 0; k < r->outputs; k++) sb_printf(&b, "%s%ld", k ? ", " : "", r->class_count[k]);
         sb_printf(&b, "]");
@@ -118,12 +118,7 @@ char *report_json_entry(const eval_result *r, int indent) {
         sb_printf(&b, "{\n%*s\"real\": ", in2, "");
         sb_str(&b, r->real);
         sb_printf(&b, ",\n%*s\"domain_accuracy\": ", in2, ""), sb_num(&b, r->domain_accuracy);
-        sb_printf(&b, ",\n%*s\"domain_values\": [", in2, "");
-        for (int i = 0; i < r->repeats; i++) {
-            if (i) sb_printf(&b, ", ");
-            sb_num(&b, r->domain_values[i]);
-        }
-        sb_printf(&b, "]");
+        sb_printf(&b, ",\n%*s\"domain_values\": ", in2, ""), sb_nums(&b, r->domain_values, r->repeats);
         sb_printf(&b, ",\n%*s\"domain_heldout_per_side\": %ld", in2, "", r->domain_heldout);
         sb_printf(&b, ",\n%*s\"domain_steps\": %ld", in2, "", r->domain_steps);
         sb_printf(&b, ",\n%*s\"frechet_distance\": ", in2, ""), sb_num(&b, r->frechet);
