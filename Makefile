@@ -15,8 +15,9 @@ OPT     ?= -O2 $(NATIVE)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fno-math-errno -Wall -Wextra -Wno-unused-parameter -g $(OPT) -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
 
-LIB_DIRS  = nn refiner losses simulator io pipelines
-LIB_SRCS  = $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+# the layers, bottom up (scripts/check_layers.sh keeps every #include pointing down)
+LIB_DIRS  = base nn losses io simulator refiner eval pipelines cli
+LIB_SRCS  = $(filter-out cli/main.c,$(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       = $(BUILD)/librefine.a
 CLI       = $(BUILD)/refine-pipeline
@@ -62,6 +63,7 @@ test: deps
 	@$(MAKE) --no-print-directory check
 
 check: $(TEST_BINS) $(CLI)
+	@bash scripts/check_layers.sh
 	@bash scripts/run_tests.sh $(TEST_BINS)
 
 # Tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build tree.

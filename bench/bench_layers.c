@@ -11,7 +11,7 @@
 #include <cblas.h>
 #include "nn/conv2d.h"
 #include "nn/gemm.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "bench/bench_util.h"
 
 static float *randn(rng_t *r, size_t n, float scale) {

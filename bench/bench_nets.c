@@ -12,7 +12,7 @@
 #include "losses/losses.h"
 #include "nn/gemm.h"
 #include "nn/optim.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "refiner/disc.h"
 #include "refiner/history.h"
 #include "refiner/refiner.h"

@@ -5,10 +5,10 @@
  * The refined file is checked against R applied independently before anything is reported.
  * Usage: bench_refine [threads (2)] */
 #include "bench/bench_util.h"
-#include "io/checkpoint.h"
+#include "refiner/checkpoint.h"
 #include "io/h5ds.h"
-#include "io/status.h"
-#include "nn/rng.h"
+#include "base/status.h"
+#include "base/rng.h"
 #include "pipelines/refine.h"
 #include "pipelines/simulate.h"
 #include "refiner/train_step.h"

@@ -10,7 +10,7 @@
 #include "simulator/sim.h"
 #include "io/config.h"
 #include "io/h5ds.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "pipelines/simulate.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,13 +1,13 @@
 /* refine-pipeline: the command-line entry point. Dispatches to the subcommands in pipelines/;
  * the only place that exits. */
-#include "pipelines/commands.h"
+#include "cli/commands.h"
 #include <stdio.h>
 #include <string.h>
 #ifdef RP_TRAP_FPE
 #include <fenv.h>
 #endif
 
-#include "io/version.h"
+#include "base/version.h"
 
 static const struct {
     const char *name;

@@ -9,7 +9,7 @@
  * than rendering one costs). */
 #include "io/chunkzip.h"
 #include "io/h5ds_deflate.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Table-driven configuration (see config.h): defaults, INI files via libinih, --set overrides. */
 #include "io/config.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <ini.h>
 #include <errno.h>
 #include <math.h>

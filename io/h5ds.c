@@ -5,8 +5,8 @@
 #include "io/h5ds.h"
 #include "io/chunkzip.h"
 #include "io/h5util.h"
-#include "io/status.h"
-#include "io/version.h"
+#include "base/status.h"
+#include "base/version.h"
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * everything is checked here once, so the row reads (h5ds_rows.c) can only fail on I/O. */
 #include "io/h5ds_reader.h"
 #include "io/h5util.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * hyperslab union per call, so each chunk is decompressed once), with conversion to uint8
  * NHWC or float NCHW in any [lo, hi]. */
 #include "io/h5ds_reader.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <stdlib.h>
 #include <string.h>
 

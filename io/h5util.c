@@ -1,6 +1,6 @@
 /* HDF5 helpers (see h5util.h): attributes, type names, the signature/truncation check. */
 #include "io/h5util.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* IDX reading and writing through zlib (see idx.h). gzread passes uncompressed files through
  * unchanged, so one code path serves .idx and .idx.gz. */
 #include "io/idx.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

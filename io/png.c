@@ -1,7 +1,7 @@
 /* PNG reading and writing (see png.h). libpng's simplified API does its setjmp/longjmp error
  * handling internally and reports through image.message, so no jmp_buf crosses our code. */
 #include "io/png.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <errno.h>
 #include <png.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Contact-sheet composition and a tiny bitmap font (see sheet.h). */
 #include "io/sheet.h"
 #include "io/png.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>

@@ -6,8 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/status.h"
-#include "nn/rng.h"
+#include "base/status.h"
+#include "base/rng.h"
 
 #define PARAM_ALIGN 16 /* floats: 64 bytes */
 

@@ -5,8 +5,8 @@
 #include "io/h5ds.h"
 #include "io/idx.h"
 #include "io/png.h"
-#include "io/status.h"
-#include "pipelines/progress.h"
+#include "base/status.h"
+#include "base/progress.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>

@@ -3,10 +3,10 @@
  * name, then renamed); phase 2 assembles the HDF5 output from the parts plus the input's
  * labels/params, then removes the parts. Memory: one chunk of pixels + one batch of floats. */
 #include "pipelines/refine.h"
-#include "pipelines/progress.h"
-#include "io/checkpoint.h"
+#include "base/progress.h"
+#include "refiner/checkpoint.h"
 #include "io/h5ds.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "refiner/refiner.h"
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Writer of the self-contained report.html (see report_html.h). */
 #include "pipelines/report_html.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * bytes do not depend on the thread count. */
 #include "pipelines/simulate.h"
 #include "io/h5ds.h"
-#include "io/status.h"
-#include "pipelines/progress.h"
+#include "base/status.h"
+#include "base/progress.h"
 #include "simulator/sim.h"
 #include <stdlib.h>
 #include <string.h>

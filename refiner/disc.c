@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/status.h"
+#include "base/status.h"
 
 /* Output channels and kernel of conv1..conv5; the pool sits between conv2 and conv3. */
 static const int DISC_F[5] = {96, 64, 32, 32, 2};

@@ -2,7 +2,7 @@
  * algorithm for k distinct indices out of M: k draws, no shuffle array of size M, and the
  * scratch of k indices is allocated once at init. */
 #include "refiner/history.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>

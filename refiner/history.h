@@ -5,7 +5,7 @@
 #ifndef RP_HISTORY_H
 #define RP_HISTORY_H
 #include <stddef.h>
-#include "nn/rng.h"
+#include "base/rng.h"
 
 typedef struct {
     long capacity;      /* images the buffer holds when full */

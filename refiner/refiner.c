@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/status.h"
+#include "base/status.h"
 #include "nn/gemm.h"
 #include "nn/layers.h"
 

@@ -1,6 +1,6 @@
 /* Random mini-batches from HDF5 image datasets, cached in memory when small (see train_data.h). */
 #include "refiner/train_data.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "io/h5ds.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 
 typedef struct {
     h5ds_reader *r;

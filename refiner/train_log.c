@@ -1,7 +1,7 @@
 /* metrics.csv, sample sheets and train.log of a training run (see train_log.h). */
 #include "refiner/train_log.h"
 #include "io/sheet.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>

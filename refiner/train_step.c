@@ -1,7 +1,7 @@
 /* SimGAN refiner and discriminator steps on in-memory batches (see train_step.h).
  * Every buffer is sized once in train_state_init, so the steps never allocate. */
 #include "refiner/train_step.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "losses/losses.h"
 #include <math.h>
 #include <stdlib.h>

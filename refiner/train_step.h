@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "io/config.h"
 #include "nn/optim.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "refiner/disc.h"
 #include "refiner/history.h"
 #include "refiner/refiner.h"

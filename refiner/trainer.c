@@ -4,9 +4,9 @@
  * checkpoints), in an order fixed by the step counters, so n steps + resume + n steps
  * reproduces 2n steps bit for bit (single-threaded BLAS). */
 #include "refiner/trainer.h"
-#include "io/checkpoint.h"
-#include "io/status.h"
-#include "pipelines/progress.h"
+#include "refiner/checkpoint.h"
+#include "base/status.h"
+#include "base/progress.h"
 #include "refiner/train_data.h"
 #include "refiner/train_log.h"
 #include <errno.h>

@@ -4,8 +4,8 @@
  * the aspect ratio and shift so the intensity centre of mass lands on the frame centre. */
 #include "simulator/sim.h"
 #include "simulator/raster.h"
-#include "nn/rng.h"
-#include "io/status.h"
+#include "base/rng.h"
+#include "base/status.h"
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * an eye frame (origin at the eyeball centre, rolled with the head) and mapped to the output size. */
 #include "simulator/sim.h"
 #include "simulator/raster.h"
-#include "nn/rng.h"
-#include "io/status.h"
+#include "base/rng.h"
+#include "base/status.h"
 #include <math.h>
 #include <string.h>
 

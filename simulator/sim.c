@@ -2,7 +2,7 @@
  * and threaded batch rendering: each thread renders a contiguous slice of the batch, and since
  * every sample depends only on (seed, index) the bytes do not depend on the split. */
 #include "simulator/sim.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>

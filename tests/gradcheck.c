@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "nn/rng.h"
+#include "base/rng.h"
 
 gc_opts gc_defaults(void) { return (gc_opts){64, 1e-3, 1e-2, 1e-5, 1, NULL}; }
 

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "io/config.h"
-#include "io/status.h"
-#include "pipelines/args.h"
-#include "pipelines/progress.h"
+#include "base/status.h"
+#include "cli/args.h"
+#include "base/progress.h"
 #include <unistd.h>
 
 /* PCG32 with the reference seeding of pcg32_srandom_r(42, 54) gives 0xa15c02b7 first;

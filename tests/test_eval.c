@@ -16,14 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 #include "io/h5ds.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "tests/tmpdir.h"
 #include "losses/xent.h"
-#include "nn/rng.h"
-#include "pipelines/commands.h"
-#include "pipelines/eval.h"
-#include "pipelines/eval_metrics.h"
-#include "pipelines/evalnet.h"
+#include "base/rng.h"
+#include "cli/commands.h"
+#include "eval/eval.h"
+#include "eval/eval_metrics.h"
+#include "eval/evalnet.h"
 #include "tests/gradcheck.h"
 #ifndef EPS
 #define EPS 1e-3

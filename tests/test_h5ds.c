@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include "io/h5ds.h"
 #include "io/h5ds_deflate.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <zlib.h>
 #include "tests/tmpdir.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "refiner/history.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 
 /* Every image is IMG floats all equal to its tag, so a stored entry names the push it came from. */
 #define IMG 3

@@ -15,7 +15,7 @@
 #include "nn/gemm.h"
 #include "nn/layers.h"
 #include "losses/losses.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "tests/gradcheck.h"
 
 static float *randn(rng_t *r, size_t n, float scale) {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include "losses/xent.h"
 #include "nn/linear.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "tests/gradcheck.h"
 
 static float *randn(rng_t *r, size_t n, float scale) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "losses/losses.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "tests/gradcheck.h"
 
 static float *randn(rng_t *r, size_t n, float scale) {

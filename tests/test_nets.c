@@ -31,7 +31,7 @@
 #include "nn/gemm.h"
 #include "nn/optim.h"
 #include "nn/params.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "refiner/disc.h"
 #include "refiner/refiner.h"
 #include "tests/gradcheck.h"

@@ -15,7 +15,7 @@
 #include "io/idx.h"
 #include "io/png.h"
 #include "io/sheet.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "pipelines/import.h"
 #include "tests/tmpdir.h"
 

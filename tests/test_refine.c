@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "io/checkpoint.h"
+#include "refiner/checkpoint.h"
 #include "io/h5ds.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "pipelines/refine.h"
 #include "refiner/train_step.h"
 

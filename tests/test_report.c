@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "pipelines/report_html.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "tests/tmpdir.h"
 
 static int count(const char *hay, const char *needle) {

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "io/h5ds.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "pipelines/run.h"
 #include "pipelines/simulate.h"
 #include "tests/tmpdir.h"

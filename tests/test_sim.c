@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "simulator/sim.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "io/config.h"
 #include "io/h5ds.h"
 #include "pipelines/simulate.h"

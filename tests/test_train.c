@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "io/config.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "nn/gemm.h"
 #include "refiner/train_step.h"
 #include "tests/train_fixtures.h"

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "io/checkpoint.h"
+#include "refiner/checkpoint.h"
 #include "io/config.h"
 #include "io/h5ds.h"
-#include "io/status.h"
+#include "base/status.h"
 #include "nn/gemm.h"
 #include "tests/tmpdir.h"
 #include "refiner/train_data.h"

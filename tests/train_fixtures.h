@@ -5,7 +5,7 @@
 #define RP_TRAIN_FIXTURES_H
 #include <stdint.h>
 #include "io/config.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include "refiner/train_step.h"
 
 #define TRAINFIX_S 16 /* image side: D maps 16x16 to 4x4 */

@@ -1,9 +1,9 @@
 /* refine-pipeline import: real images (PNG folders/files, IDX/IDX.gz, file.h5:/path) into a
  * refine-dataset file; the work is in import.c. */
-#include "pipelines/commands.h"
-#include "pipelines/args.h"
+#include "cli/commands.h"
+#include "cli/args.h"
 #include "pipelines/import.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

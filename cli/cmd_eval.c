@@ -1,9 +1,9 @@
 /* refine-pipeline eval: trains the fixed evaluation network on a dataset, scores it on the real
  * test set, measures realism against a real pool, prints a table and updates report.json. */
-#include "io/status.h"
-#include "pipelines/args.h"
-#include "pipelines/commands.h"
-#include "pipelines/eval.h"
+#include "base/status.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "eval/eval.h"
 #include <stdio.h>
 #include <string.h>
 

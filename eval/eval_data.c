@@ -1,9 +1,9 @@
 /* Dataset access for the evaluation (see eval_data.h). The cache keeps uint8 pixels (a quarter
  * of float) so mini-batches from files up to the budget cost no decompression; bigger files
  * fall back to the reader's random-row access. */
-#include "pipelines/eval_data.h"
-#include "io/status.h"
-#include "pipelines/eval_metrics.h"
+#include "eval/eval_data.h"
+#include "base/status.h"
+#include "eval/eval_metrics.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

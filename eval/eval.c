@@ -2,15 +2,15 @@
  * set, then the realism metrics against the real pool. The recipe is fixed: He init and batch
  * order from the seed, Adam (beta 0.9/0.999, eps 1e-8, PyTorch semantics), inputs in [0, 1],
  * no augmentation; regression targets are standardised with T's mean/std during training. */
-#include "pipelines/eval.h"
-#include "io/status.h"
+#include "eval/eval.h"
+#include "base/status.h"
 #include "losses/xent.h"
 #include "nn/gemm.h"
 #include "nn/optim.h"
-#include "pipelines/eval_data.h"
-#include "pipelines/eval_metrics.h"
-#include "pipelines/evalnet.h"
-#include "pipelines/progress.h"
+#include "eval/eval_data.h"
+#include "eval/eval_metrics.h"
+#include "eval/evalnet.h"
+#include "base/progress.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* The fixed evaluation CNN (see evalnet.h): layer wiring, forward/backward over a batch, and
  * its tiny HDF5 parameter file. */
-#include "pipelines/evalnet.h"
+#include "eval/evalnet.h"
 #include "io/h5util.h"
-#include "io/status.h"
-#include "io/version.h"
+#include "base/status.h"
+#include "base/version.h"
 #include "nn/linear.h"
 #include <assert.h>
 #include <hdf5.h>

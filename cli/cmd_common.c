@@ -1,6 +1,6 @@
 /* Helpers shared by the subcommands. */
-#include "pipelines/commands.h"
-#include "io/status.h"
+#include "cli/commands.h"
+#include "base/status.h"
 #include <stdio.h>
 
 int cmd_fail(const char *cmd, int rc) {

@@ -1,6 +1,6 @@
 /* refine-pipeline run: the whole job on one run directory (see run.h). */
-#include "pipelines/commands.h"
-#include "pipelines/args.h"
+#include "cli/commands.h"
+#include "cli/args.h"
 #include "pipelines/run.h"
 
 int cmd_run(int argc, char **argv) {

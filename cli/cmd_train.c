@@ -1,10 +1,10 @@
 /* refine-pipeline train: SimGAN training of the refiner against the local discriminator
  * (refiner/trainer.h), with checkpoints and exact --resume. Ctrl-C checkpoints and stops. */
-#include "pipelines/commands.h"
-#include "pipelines/args.h"
+#include "cli/commands.h"
+#include "cli/args.h"
 #include "refiner/trainer.h"
 #include "nn/gemm.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

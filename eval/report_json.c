@@ -3,9 +3,9 @@
  * validates the file and splits its top-level object (and the "evaluations" object) into
  * members whose raw text is copied verbatim; only the member being set is rewritten. The file
  * is replaced atomically (temp + rename), so readers never see half a report. */
-#include "pipelines/eval.h"
-#include "io/status.h"
-#include "pipelines/evalnet.h"
+#include "eval/eval.h"
+#include "base/status.h"
+#include "eval/evalnet.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 /* refine-pipeline simulate: render labeled synthetic images into a refine-dataset. */
-#include "pipelines/commands.h"
-#include "pipelines/args.h"
+#include "cli/commands.h"
+#include "cli/args.h"
 #include "pipelines/simulate.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <stdio.h>
 
 /* Command-line shortcuts are applied as config keys, so the provenance records them. */

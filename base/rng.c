@@ -1,5 +1,5 @@
 /* PCG32 implementation (see rng.h). */
-#include "nn/rng.h"
+#include "base/rng.h"
 #include <math.h>
 
 #define PCG_MULT 6364136223846793005ULL

@@ -1,7 +1,7 @@
 /* The checkpoint folder of a run directory: numbered files step_NNNNNNNNN.h5, a latest.h5
  * symlink to the newest complete one, and pruning to the last K (see checkpoint.h). */
-#include "io/checkpoint.h"
-#include "io/status.h"
+#include "refiner/checkpoint.h"
+#include "base/status.h"
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>

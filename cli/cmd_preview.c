@@ -1,10 +1,10 @@
 /* refine-pipeline preview: a contact-sheet PNG of a dataset's first (or evenly spread) images,
  * optionally captioned with a label; composition is io/sheet.c. */
-#include "pipelines/commands.h"
-#include "pipelines/args.h"
+#include "cli/commands.h"
+#include "cli/args.h"
 #include "io/h5ds.h"
 #include "io/sheet.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #ifndef RP_EVAL_DATA_H
 #define RP_EVAL_DATA_H
 #include "io/h5ds.h"
-#include "nn/rng.h"
+#include "base/rng.h"
 #include <stdint.h>
 
 typedef struct {

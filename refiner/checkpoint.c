@@ -1,9 +1,9 @@
 /* Writing and reading "refine-checkpoint" v1 HDF5 files (see checkpoint.h). Every HDF5 call
  * is checked; loading validates architecture and layout before copying anything in. */
-#include "io/checkpoint.h"
+#include "refiner/checkpoint.h"
 #include "io/h5util.h"
-#include "io/status.h"
-#include "io/version.h"
+#include "base/status.h"
+#include "base/version.h"
 #include <hdf5.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Terminal progress bar / plain log lines (see progress.h). */
-#include "pipelines/progress.h"
+#include "base/progress.h"
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>

@@ -1,9 +1,9 @@
 /* refine-pipeline refine: refine a whole dataset with a trained checkpoint (see refine.h). */
-#include "pipelines/commands.h"
-#include "pipelines/args.h"
+#include "cli/commands.h"
+#include "cli/args.h"
 #include "pipelines/refine.h"
 #include "nn/gemm.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <stdio.h>
 
 int cmd_refine(int argc, char **argv) {

@@ -1,6 +1,6 @@
 /* Option-table parser behind every subcommand (see args.h). */
-#include "pipelines/args.h"
-#include "io/status.h"
+#include "cli/args.h"
+#include "base/status.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

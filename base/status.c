@@ -1,5 +1,5 @@
 /* Thread-local last-error message behind rp_err()/rp_errmsg(). */
-#include "io/status.h"
+#include "base/status.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /* refine-pipeline inspect: a dataset's layout (every object with type, shape, chunking, filters,
  * storage), provenance, image statistics and label histograms/ranges. Streams through the data
  * in batches, so memory does not grow with N. */
-#include "pipelines/commands.h"
-#include "pipelines/args.h"
+#include "cli/commands.h"
+#include "cli/args.h"
 #include "io/h5ds.h"
 #include "io/h5util.h"
-#include "io/status.h"
+#include "base/status.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

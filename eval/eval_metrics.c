@@ -1,8 +1,8 @@
 /* Fréchet distance, matrix square roots, histogram distances, gaze angles (see eval_metrics.h).
  * Jacobi rather than LAPACK: the matrices are at most 128x128 (a fraction of a second), it is
  * accurate for tiny eigenvalues, and it keeps the result independent of the BLAS build. */
-#include "pipelines/eval_metrics.h"
-#include "io/status.h"
+#include "eval/eval_metrics.h"
+#include "base/status.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
