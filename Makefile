@@ -63,7 +63,7 @@ test: deps
 	@$(MAKE) --no-print-directory check
 
 check: $(TEST_BINS) $(CLI)
-	@bash scripts/check_layers.sh
+	@bash scripts/check_layers.sh $(BUILD)
 	@bash scripts/run_tests.sh $(TEST_BINS)
 
 # Tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build tree.

@@ -4,20 +4,20 @@
 #include <time.h>
 #include <unistd.h>
 
-double now_seconds(void) {
+double rp_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void progress_start(progress *p, const char *what, const char *unit, long total, int quiet) {
+void rp_progress_start(rp_progress *p, const char *what, const char *unit, long total, int quiet) {
     p->what = what;
     p->unit = unit;
     p->total = total;
     p->done = 0;
     p->quiet = quiet;
     p->tty = isatty(2);
-    p->t_start = p->t_last = now_seconds();
+    p->t_start = p->t_last = rp_now_seconds();
 }
 
 static void fmt_time(char *buf, size_t n, double s) {
@@ -26,8 +26,8 @@ static void fmt_time(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%02d:%02d", (int)s / 60, (int)s % 60);
 }
 
-static void draw(progress *p, const char *extra, int final) {
-    double t = now_seconds(), el = t - p->t_start;
+static void draw(rp_progress *p, const char *extra, int final) {
+    double t = rp_now_seconds(), el = t - p->t_start;
     double rate = el > 0 ? p->done / el : 0;
     char eta[32], elapsed[32];
     fmt_time(eta, sizeof eta, rate > 0 ? (p->total - p->done) / rate : -1);
@@ -47,16 +47,16 @@ static void draw(progress *p, const char *extra, int final) {
     fflush(stderr);
 }
 
-void progress_update(progress *p, long done, const char *extra) {
+void rp_progress_update(rp_progress *p, long done, const char *extra) {
     p->done = done;
     if (p->quiet) return;
-    double t = now_seconds();
+    double t = rp_now_seconds();
     if (t - p->t_last < (p->tty ? 0.1 : 10.0)) return;
     p->t_last = t;
     draw(p, extra, 0);
 }
 
-void progress_finish(progress *p) {
+void rp_progress_finish(rp_progress *p) {
     if (p->quiet || p->total <= 0) return; /* nothing was left to do (a finished run resumed): no "0/0" line */
     draw(p, NULL, 1);
 }

@@ -10,14 +10,14 @@ typedef struct {
     long done;
     int quiet, tty;
     double t_start, t_last;
-} progress;
+} rp_progress;
 
-double now_seconds(void); /* CLOCK_MONOTONIC */
-void progress_start(progress *p, const char *what, const char *unit, long total, int quiet);
+double rp_now_seconds(void); /* CLOCK_MONOTONIC */
+void rp_progress_start(rp_progress *p, const char *what, const char *unit, long total, int quiet);
 /* Sets the count done; redraws at most ~10 times/s on a terminal, every 10 s otherwise.
  * extra (may be NULL) is appended, e.g. "loss 0.31". */
-void progress_update(progress *p, long done, const char *extra);
+void rp_progress_update(rp_progress *p, long done, const char *extra);
 /* The final line; none when total was 0 (nothing left to do). */
-void progress_finish(progress *p);
+void rp_progress_finish(rp_progress *p);
 
 #endif

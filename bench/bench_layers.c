@@ -127,7 +127,7 @@ static void gemm_bufs_init(gemm_bufs *g, const layer *L) {
     for (size_t i = 0; i < n; i++) g->col[i] = L->in[i % ni]; /* input values as stand-in columns */
 }
 
-/* cblas_sgemm itself, not gemm(): gemm computes products under 1e6 multiply-adds on its own. */
+/* cblas_sgemm itself, not nn_gemm(): gemm computes products under 1e6 multiply-adds on its own. */
 static void sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,

@@ -168,8 +168,8 @@ static int train_net(evalnet *net, const eval_options *o, long steps, eval_task 
     if (!x || !y || !probs || !dout || !cls) rc = rp_err(RP_ENOMEM, "%s: out of memory for a batch of %d", what, B);
     optim opt;
     optim_init_adam(&opt, (float)o->lr, 0.9f, 0.999f, 1e-8f);
-    progress p;
-    progress_start(&p, what, "steps", steps, o->quiet);
+    rp_progress p;
+    rp_progress_start(&p, what, "steps", steps, o->quiet);
     long tail_from = steps - (steps / 10 > 0 ? steps / 10 : 1);
     double tail = 0, ema = 0;
     for (long s = 0; !rc && s < steps; s++) {
@@ -191,9 +191,9 @@ static int train_net(evalnet *net, const eval_options *o, long steps, eval_task 
         ema = s ? 0.98 * ema + 0.02 * loss : loss;
         char extra[48];
         snprintf(extra, sizeof extra, "loss %.4f", ema);
-        progress_update(&p, s + 1, extra);
+        rp_progress_update(&p, s + 1, extra);
     }
-    if (!rc) progress_finish(&p);
+    if (!rc) rp_progress_finish(&p);
     *tail_loss = tail / (steps - tail_from);
     free(x), free(y), free(probs), free(dout), free(cls);
     return rc;
@@ -223,8 +223,8 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
             fprintf(pf, "\n");
         }
     }
-    progress p;
-    progress_start(&p, "eval test", "images", M, o->quiet);
+    rp_progress p;
+    rp_progress_start(&p, "eval test", "images", M, o->quiet);
     double err = 0;
     int gaze = !strcmp(res->metric, "angular_error_deg");
     for (long start = 0; !rc && start < M; start += B) {
@@ -255,10 +255,10 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
                 fprintf(pf, "\n");
             }
         }
-        progress_update(&p, start + n, NULL);
+        rp_progress_update(&p, start + n, NULL);
     }
     if (!rc) {
-        progress_finish(&p);
+        rp_progress_finish(&p);
         if (L->task == EVAL_CLASSIFY) {
             res->correct = 0;
             for (int k = 0; k < L->K; k++) {
@@ -443,7 +443,7 @@ int eval_run(const eval_options *o, eval_result *res) {
         (o->real && (o->domain_steps < 1 || o->domain_rows < 4 || o->frechet_rows < 2)))
         return rp_err(RP_EARG, "eval: steps, batch, lr, domain_steps must be positive, repeats 1..%d, domain_rows >= 4 "
                       "and frechet_rows >= 2", EVAL_MAX_REPEATS);
-    double t0 = now_seconds();
+    double t0 = rp_now_seconds();
     if (o->threads > 0) nn_set_threads(o->threads);
     else nn_blas_init(); /* the fast kernel family even when the caller did not set threads */
     COPY(res->train, o->train), COPY(res->test, o->test), COPY(res->real, o->real), COPY(res->label, o->label);
@@ -518,7 +518,7 @@ int eval_run(const eval_options *o, eval_result *res) {
         res->hist_l1 = metric_hist_l1(h1, h2, 256);
         res->hist_w1 = metric_hist_w1(h1, h2, 256);
     }
-    res->seconds = now_seconds() - t0;
+    res->seconds = rp_now_seconds() - t0;
 done:
     evsampler_free(&tc.smp);
     free(tc.rows);

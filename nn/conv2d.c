@@ -248,7 +248,7 @@ static void forward_shifted(const conv2d_desc *d, float *o, const float *x, cons
     const int L = (int)shift_L(d), N = (int)shift_N(d);
     pad_planes(C, H, W, d->pad, K, x, xp);
     for (int k = 0; k < K * K; k++)
-        gemm(0, 0, F, N, C, 1.0f, wr + (size_t)k * F * C, C, xp + (k / K) * Wp + k % K, L, k ? 1.0f : 0.0f, grid, N);
+        nn_gemm(0, 0, F, N, C, 1.0f, wr + (size_t)k * F * C, C, xp + (k / K) * Wp + k % K, L, k ? 1.0f : 0.0f, grid, N);
     for (int f = 0; f < F; f++) {
         const float bf = b ? b[f] : 0.0f;
         for (int h = 0; h < H; h++) {
@@ -267,7 +267,7 @@ static void din_shifted(const conv2d_desc *d, float *dx, const float *go, const 
     pad_planes(F, H, W, d->pad, K, go, gp);
     for (int k = 0; k < K * K; k++) {
         const float *B = gp + (K - 1 - k / K) * Wp + (K - 1 - k % K);
-        gemm(1, 0, C, N, F, 1.0f, wr + (size_t)k * F * C, C, B, L, k ? 1.0f : 0.0f, grid, N);
+        nn_gemm(1, 0, C, N, F, 1.0f, wr + (size_t)k * F * C, C, B, L, k ? 1.0f : 0.0f, grid, N);
     }
     for (int c = 0; c < C; c++)
         for (int h = 0; h < H; h++) {
@@ -310,7 +310,7 @@ static void forward_image(const conv_batch *j, float *ws, int n) {
     if (j->b)
         for (int f = 0; f < F; f++)
             for (int p = 0; p < P; p++) o[(size_t)f * P + p] = j->b[f];
-    gemm(0, 0, F, P, CKK, 1.0f, j->w, CKK, col, P, j->b ? 1.0f : 0.0f, o, P);
+    nn_gemm(0, 0, F, P, CKK, 1.0f, j->w, CKK, col, P, j->b ? 1.0f : 0.0f, o, P);
 }
 
 /* Sum in 16 interleaved partial sums: a fixed order the compiler can vectorize without
@@ -342,21 +342,21 @@ static void backward_image(const conv_batch *j, float *ws, int n, float *dw, flo
             im2col(&g, col, c, 0, d->OH);
             c = col;
         }
-        gemm(0, 1, F, CKK, P, 1.0f, go, P, c, P, 1.0f, dw, CKK);
+        nn_gemm(0, 1, F, CKK, P, 1.0f, go, P, c, P, 1.0f, dw, CKK);
     }
     if (j->din) {
         float *dx = j->din + (size_t)n * C * HW;
         if (pw)
-            gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 1.0f, dx, P);
+            nn_gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 1.0f, dx, P);
         else if (is_shifted(d))
             din_shifted(d, dx, go, j->wx, col2, col2 + (size_t)F * shift_L(d) + K);
         else if (din_transposed(d)) {
             /* dout seen as the input of a stride-1 convolution: F planes of OH x OW, output H x W. */
             const geom gt = {F, d->OH, d->OW, K, 1, K - 1 - d->pad, d->H, d->W};
             im2col(&gt, col2, go, 0, d->H);
-            gemm(0, 0, C, HW, F * K * K, 1.0f, j->wx, F * K * K, col2, HW, 1.0f, dx, HW);
+            nn_gemm(0, 0, C, HW, F * K * K, 1.0f, j->wx, F * K * K, col2, HW, 1.0f, dx, HW);
         } else {
-            gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 0.0f, col2, P);
+            nn_gemm(1, 0, CKK, P, F, 1.0f, j->w, CKK, go, P, 0.0f, col2, P);
             col2im_add(&g, dx, col2);
         }
     }

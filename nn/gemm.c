@@ -111,8 +111,8 @@ static void gemm_small(int ta, int tb, int M, int N, int K, float alpha, const f
 
 #undef A_AT
 
-void gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-          const float *B, int ldb, float beta, float *C, int ldc) {
+void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc) {
     assert(M >= 0 && N >= 0 && K >= 0);
     if (M == 0 || N == 0) return;
     nn_blas_init();
@@ -126,8 +126,8 @@ void gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const floa
 }
 
 /* Accumulates in double so it can serve as the reference for tolerance checks. */
-void gemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                const float *B, int ldb, float beta, float *C, int ldc) {
+void nn_gemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc) {
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
             double s = 0;

@@ -4,10 +4,10 @@
 #ifndef RP_GEMM_H
 #define RP_GEMM_H
 
-void gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-          const float *B, int ldb, float beta, float *C, int ldc);
-void gemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                const float *B, int ldb, float beta, float *C, int ldc);
+void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+void nn_gemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
 /* Threads the nn core uses: conv2d splits a batch's images across them (each running
  * single-threaded BLAS); other gemm callers get OpenBLAS's own threading with the same count.
  * n is clamped to nn_max_threads(); n <= 0 leaves the default (OpenBLAS's, i.e. all cores or

@@ -108,7 +108,7 @@ typedef struct {
     h5ds_reader *colsrc; /* keeps column names alive until the writer exists */
     int H, W, C;
     uint8_t *batch;      /* IMPORT_BATCH converted images */
-    progress prog;
+    rp_progress prog;
     long seen;
 } import_ctx;
 
@@ -267,7 +267,7 @@ static int do_pngs(import_ctx *x, const char *const *names, int n) {
             else if (!rc) k++;
         }
         if (!rc && k == IMPORT_BATCH) rc = append(x, k, NULL), k = 0;
-        progress_update(&x->prog, ++x->seen, NULL);
+        rp_progress_update(&x->prog, ++x->seen, NULL);
     }
     if (!rc && k) rc = append(x, k, NULL);
     return rc;
@@ -305,7 +305,7 @@ static int do_idx(import_ctx *x, const char *spec) {
         if (!rc) rc = append(x, n, lf ? cv : NULL);
         at += n;
         x->seen += n;
-        progress_update(&x->prog, x->seen, NULL);
+        rp_progress_update(&x->prog, x->seen, NULL);
     }
     idx_close(f), idx_close(lf);
     free(raw), free(lab), free(lab8);
@@ -337,7 +337,7 @@ static int do_h5(import_ctx *x, const char *spec) {
         if (!rc) rc = append(x, n, (const void *const *)cbuf);
         at += n;
         x->seen += n;
-        progress_update(&x->prog, x->seen, NULL);
+        rp_progress_update(&x->prog, x->seen, NULL);
     }
     for (int j = 0; j < x->ncols; j++) free(cbuf[j]);
     free(raw);
@@ -379,7 +379,7 @@ int import_files(const char *const *sources, int nsrc, const char *out, const im
         total += src[i].count;
     }
     if (!rc) rc = plan_columns(&x, src, nsrc);
-    progress_start(&x.prog, "import", "images", total, o->quiet);
+    rp_progress_start(&x.prog, "import", "images", total, o->quiet);
     for (int i = 0; i < nsrc && !rc; i++) {
         if (src[i].bad) continue;
         switch (src[i].type) {
@@ -394,7 +394,7 @@ int import_files(const char *const *sources, int nsrc, const char *out, const im
     else {
         st->H = x.H, st->W = x.W, st->C = x.C, st->ncols = x.ncols;
         rc = h5ds_finish(x.w);
-        progress_finish(&x.prog);
+        rp_progress_finish(&x.prog);
     }
     h5ds_close(x.colsrc);
     for (int i = 0; i < nsrc; i++) {

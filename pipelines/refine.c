@@ -118,16 +118,16 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     float *x = malloc(sizeof(float) * pix_per_img * batch), *y = malloc(sizeof(float) * pix_per_img * batch);
     int rc = (!x || !y) ? rp_err(RP_ENOMEM, "out of memory for a batch of %d images", batch) : 0;
     if (!rc) rc = refiner_prepare(&c->R, batch, i->H, i->W);
-    progress pr;
-    progress_start(&pr, "refine", "images", i->N, c->o->quiet);
-    double t0 = now_seconds();
+    rp_progress pr;
+    rp_progress_start(&pr, "refine", "images", i->N, c->o->quiet);
+    double t0 = rp_now_seconds();
     for (long k = 0; !rc && k < c->nchunks; k++) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
         char part[4352];
         snprintf(part, sizeof part, "%s/chunk-%06ld.u8", c->parts, k);
         if (file_size(part) == (long)(rows * c->img_bytes)) {
             res->chunks_reused++;
-            progress_update(&pr, start + rows, "(reused)");
+            rp_progress_update(&pr, start + rows, "(reused)");
             continue;
         }
         for (long b = 0; !rc && b < rows; b += batch) {
@@ -136,12 +136,12 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
             if (rc) break;
             refiner_forward(&c->R, y, x, nb);
             h5ds_pack_u8(c->pix + b * c->img_bytes, y, nb, i->C, i->H, i->W, -1.0f, 1.0f);
-            progress_update(&pr, start + b + nb, NULL);
+            rp_progress_update(&pr, start + b + nb, NULL);
         }
         if (!rc) rc = write_file_atomic(part, c->pix, rows * c->img_bytes);
     }
-    res->seconds_refine = now_seconds() - t0;
-    if (!rc) progress_finish(&pr);
+    res->seconds_refine = rp_now_seconds() - t0;
+    if (!rc) rp_progress_finish(&pr);
     free(x);
     free(y);
     return rc;
@@ -204,7 +204,7 @@ static int assemble(refine_ctx *c, refine_result *res) {
 
 int refine_run(const refine_options *o, refine_result *res) {
     memset(res, 0, sizeof *res);
-    double t0 = now_seconds();
+    double t0 = rp_now_seconds();
     refine_ctx c = {.o = o};
     int rc = h5ds_open(&c.in, o->input);
     if (rc) return rc;
@@ -229,6 +229,6 @@ int refine_run(const refine_options *o, refine_result *res) {
     if (c.have_R) refiner_free(&c.R);
     h5ds_close(c.in);
     free(c.pix);
-    res->seconds_total = now_seconds() - t0;
+    res->seconds_total = rp_now_seconds() - t0;
     return rc;
 }

@@ -388,13 +388,13 @@ int run_pipeline(const rp_config *cfg, const run_options *o) {
         rc = join(samples, sizeof samples, r->dir, "samples");
         if (!rc) rc = mkdir_p(samples);
     }
-    double t0 = now_seconds();
+    double t0 = rp_now_seconds();
     if (!rc) rc = stage_simulate(r);
     if (!rc) rc = stage_train(r);
     if (!rc) rc = stage_refine(r);
     if (!rc) rc = stage_eval(r);
     if (!rc) rc = write_report(r);
-    if (!rc && !o->quiet) fprintf(stderr, "run: done in %.0f s\n", now_seconds() - t0);
+    if (!rc && !o->quiet) fprintf(stderr, "run: done in %.0f s\n", rp_now_seconds() - t0);
     free(r);
     return rc;
 }

@@ -39,8 +39,8 @@ int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet) 
     h5ds_provenance prov = {"synthetic", sc->name, ini, (long)seed, NULL, NULL, -1};
     h5ds_writer *w = NULL;
     if (!rc) rc = h5ds_create(&w, out, H, W, 1, cols, sc->ncolumns, &prov, &(h5ds_options){.chunk = chunk});
-    progress pr;
-    progress_start(&pr, "simulate", "images", N, quiet);
+    rp_progress pr;
+    rp_progress_start(&pr, "simulate", "images", N, quiet);
     sim_job *job = NULL;
     long first = 0, n = N < chunk ? N : chunk;
     if (!rc && n > 0) rc = sim_job_start(&job, sc, H, W, seed, 0, n, img[0], samp[0], threads);
@@ -52,14 +52,14 @@ int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet) 
         if (!rc && nn > 0) rc = sim_job_start(&job, sc, H, W, seed, next, nn, img[b ^ 1], samp[b ^ 1], threads);
         for (int c = 0; !rc && c < sc->ncolumns; c++) sim_gather_column(sc, c, samp[b], n, vals[c]);
         if (!rc) rc = h5ds_append(w, n, img[b], (const void *const *)vals, NULL);
-        progress_update(&pr, next, NULL);
+        rp_progress_update(&pr, next, NULL);
         first = next, n = nn;
     }
     if (job) sim_job_wait(job);
     if (!rc) {
         rc = h5ds_finish(w);
         w = NULL;
-        if (!rc) progress_finish(&pr);
+        if (!rc) rp_progress_finish(&pr);
     }
     h5ds_abort(w);
     free(ini);

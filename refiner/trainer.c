@@ -44,7 +44,7 @@ struct trainer {
     int nsample;                    /* fixed images shown on every sample sheet */
     float *sample_syn, *sample_real, *sample_ref;
     train_metrics metrics;
-    progress prog;
+    rp_progress prog;
     long prog_base;
     volatile sig_atomic_t *stop;
 };
@@ -169,7 +169,7 @@ int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, con
     }
     if (!rc) rc = load_samples(t);
     if (!rc) rc = open_run(t, resume);
-    progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, quiet);
+    rp_progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, quiet);
     t->prog_base = t->k.step;
     if (rc) {
         trainer_close(t);
@@ -353,13 +353,13 @@ int trainer_run_steps(trainer *t, long max_steps) {
             return rp_err(RP_EINTERNAL, "interrupted at step %ld; checkpoint %s; continue with --resume", t->k.step,
                           t->last_ckpt);
         }
-        double t0 = now_seconds();
+        double t0 = rp_now_seconds();
         train_stats st;
         if ((rc = one_step(t, phase, &st)))
             return rp_err_prefix(rc, "step %ld (%s): ", t->k.step + 1, train_phase_name(phase));
         t->k.step++;
         if (phase == TRAIN_PHASE_ADVERSARIAL) watch(t, &st);
-        if ((rc = train_metrics_row(&t->metrics, t->k.step, phase, &st, now_seconds() - t0))) return rc;
+        if ((rc = train_metrics_row(&t->metrics, t->k.step, phase, &st, rp_now_seconds() - t0))) return rc;
         if (t->cfg.train.sample_every && t->k.step % t->cfg.train.sample_every == 0 && (rc = write_sheet(t))) return rc;
         if (t->k.step % t->cfg.train.checkpoint_every == 0 && (rc = trainer_checkpoint(t))) return rc;
         if (phase == TRAIN_PHASE_PRETRAIN_REFINER)
@@ -370,7 +370,7 @@ int trainer_run_steps(trainer *t, long max_steps) {
         else
             snprintf(extra, sizeof extra, "R adv %.3f |R(x)-x| %.4f D acc real %.2f refined %.2f", st.r_adv, st.r_l1,
                      st.acc_real, st.acc_fake);
-        progress_update(&t->prog, t->k.step - t->prog_base, extra);
+        rp_progress_update(&t->prog, t->k.step - t->prog_base, extra);
     }
     if (advance_phase(t) == TRAIN_PHASE_DONE) {
         if ((rc = trainer_checkpoint(t))) return rc;
@@ -381,14 +381,14 @@ int trainer_run_steps(trainer *t, long max_steps) {
 
 int trainer_run(trainer *t) {
     t->prog_base = t->k.step;
-    progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, t->quiet);
+    rp_progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, t->quiet);
     int rc = trainer_run_steps(t, LONG_MAX);
     if (rc) {
         train_log(t->log_path, 1, t->k.step, "stopped: %s", rp_errmsg());
         if (!t->quiet && t->prog.tty) fputc('\n', stderr);
         return rc;
     }
-    progress_finish(&t->prog);
+    rp_progress_finish(&t->prog);
     train_log(t->log_path, t->quiet, t->k.step, "done; latest checkpoint %s", t->last_ckpt);
     return 0;
 }

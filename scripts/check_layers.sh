@@ -2,6 +2,8 @@
 # The layering rule, checked from the #include lines: each library folder may include only
 # itself and the folders below it. Prints every offending include as FILE:LINE and exits 1.
 # tests/, bench/ and scripts/ sit outside the layers and may include anything.
+# With BUILD_DIR (`scripts/check_layers.sh build`), it also checks the library's exported names:
+# every global symbol of DIR/file.o starts with one of DIR's module prefixes below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,5 +46,35 @@ for d in */; do
   ls "$d"/*.[ch] >/dev/null 2>&1 || continue
   [ -n "${allowed[$d]+x}" ] || { echo "$d/: a source folder missing from scripts/check_layers.sh's table" >&2; bad=1; }
 done
-[ $bad = 0 ] && echo "layers: every #include points down"
+
+# folder -> the prefixes its exported names may start with: a module's name (conv2d_, h5ds_),
+# an operation's (relu_forward, l1_backward), or nn_ / rp_ for the shared helpers
+declare -A prefixes=(
+  [base]="rp_ rng_"
+  [nn]="nn_ conv2d_ param_block_ optim_ linear_ relu_ tanh_ clamp_ add_ maxpool_"
+  [losses]="l1_ mse_ adv_loss_ cellmean_ xent_"
+  [io]="h5ds_ h5u_ chunkzip_ config_ idx_ pngio_ sheet_ json_"
+  [simulator]="sim_ raster_"
+  [refiner]="refiner_ disc_ history_ train_ trainer_ checkpoint_"
+  [eval]="eval_ evalnet_ evsrc_ evsampler_ metric_ report_json_"
+  [pipelines]="simulate_ import_ refine_ run_ report_html_ report_base64"
+  [cli]="cmd_ args_"
+)
+if [ -n "${1:-}" ]; then
+  for dir in $(printf "%s\n" "${!prefixes[@]}" | sort); do
+    for src in "$dir"/*.c; do
+      o="$1/${src%.c}.o"
+      [ -e "$o" ] || continue
+      for sym in $(nm -g --defined-only "$o" | awk 'NF == 3 { print $3 }'); do
+        ok=0
+        for p in ${prefixes[$dir]}; do case "$sym" in "$p"*) ok=1 ;; esac; done
+        if [ $ok = 0 ]; then
+          echo "$src: exports \"$sym\": $dir/ names start with ${prefixes[$dir]}" >&2
+          bad=1
+        fi
+      done
+    done
+  done
+fi
+[ $bad = 0 ] && echo "layers: every #include points down${1:+, every exported name carries its module prefix}"
 exit $bad

@@ -58,7 +58,7 @@ static double max_rel_diff(const char *what, const float *a, const float *b, siz
 /* ------------------------------------------------------------------------------------------ */
 /* gemm */
 
-/* gemm vs gemm_naive for one shape and transpose pair, padded leading dimensions, beta 0.3 or 0. */
+/* gemm vs nn_gemm_naive for one shape and transpose pair, padded leading dimensions, beta 0.3 or 0. */
 static void check_gemm(rng_t *r, int M, int N, int K, int ta, int tb, int beta_zero) {
     int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N; /* stored shapes */
     int lda = ac + 3, ldb = bc + 5, ldc = N + 2;
@@ -69,8 +69,8 @@ static void check_gemm(rng_t *r, int M, int N, int K, int ta, int tb, int beta_z
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C1[i * ldc + j] = NAN;
     memcpy(C2, C1, sizeof(float) * M * ldc);
-    gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, beta, C1, ldc);
-    gemm_naive(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, beta, C2, ldc);
+    nn_gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, beta, C1, ldc);
+    nn_gemm_naive(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, beta, C2, ldc);
     double worst = 0;
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
@@ -121,7 +121,7 @@ static void test_gemm_threads_flush_denormals(void **state) {
     int saved = nn_get_threads();
     for (int th = 1; th <= 2; th++) {
         nn_set_threads(th);
-        gemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        nn_gemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
         long nonzero = 0;
         for (int i = 0; i < M * N; i++) nonzero += C[i] != 0;
         if (nonzero) printf("threads %d: %ld of %d outputs nonzero (denormal products)\n", th, nonzero, M * N);
