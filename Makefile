@@ -41,6 +41,11 @@ $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Per-file instruction sets: the SIMD kernels are chosen at run time by CPU features, so each is
+# compiled for its own level whatever -march says (-mno-avx512f keeps the AVX2 file AVX2-only).
+$(BUILD)/nn/conv2d_fast_avx512.o: CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl
+$(BUILD)/nn/conv2d_fast_avx2.o: CFLAGS += -mavx2 -mfma -mno-avx512f
+
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -1,0 +1,451 @@
+/* conv2d_fast: kernel-level selection, Winograd weight transforms, and the drivers that split
+ * each call over the worker pool (see conv2d_fast.h). The SIMD kernels are in conv2d_fast_kern.h.
+ *
+ * Threads take units of work from a shared counter. Units are fixed by the shapes alone (TB tiles,
+ * or groups of images), and every unit's result, and every sum over units, is formed in the same
+ * order whoever computes it, so results do not depend on the thread count:
+ *   forward / backward-data: a unit is TB consecutive tiles (input transform, 36 GEMMs, output
+ *     transform with the epilogue, all in the thread's scratch);
+ *   backward-weights: per super-block of tiles, (1) units transform their tiles of in and dout
+ *     into shared buffers, (2) each of the 36 GEMMs dU_xi += V_xi^T dM_xi is one unit, summing over
+ *     tiles in tile order; dW = G^T dU G at the end;
+ *   expand / project gradients: per-group partial sums (NSLOT groups of consecutive images, as in
+ *     conv2d.c) added in group order. */
+#include "nn/conv2d_fast.h"
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nn/conv2d_fast_impl.h"
+#include "nn/gemm.h"
+#include "nn/parallel.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kernel level */
+
+static conv2d_kernels best_level(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return CONV2D_KERNELS_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CONV2D_KERNELS_AVX2;
+    return CONV2D_KERNELS_REFERENCE;
+}
+
+static atomic_int level = -1;
+static conv2d_kernels best = CONV2D_KERNELS_REFERENCE;
+
+static void detect(void) {
+    best = best_level();
+    conv2d_kernels k = best;
+    const char *env = getenv("RP_CONV_KERNELS");
+    if (env && !strcmp(env, "reference")) k = CONV2D_KERNELS_REFERENCE;
+    else if (env && !strcmp(env, "avx2") && k > CONV2D_KERNELS_AVX2) k = CONV2D_KERNELS_AVX2;
+    atomic_store(&level, (int)k);
+}
+
+conv2d_kernels conv2d_kernels_active(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, detect);
+    return (conv2d_kernels)atomic_load(&level);
+}
+
+conv2d_kernels conv2d_kernels_select(conv2d_kernels k) {
+    conv2d_kernels_active();
+    if (k > best) k = best;
+    if (k < CONV2D_KERNELS_REFERENCE) k = CONV2D_KERNELS_REFERENCE;
+    atomic_store(&level, (int)k);
+    return k;
+}
+
+const char *conv2d_kernels_name(conv2d_kernels k) {
+    return k == CONV2D_KERNELS_AVX512 ? "avx512" : k == CONV2D_KERNELS_AVX2 ? "avx2" : "reference";
+}
+
+static const cf_kernels *kern(void) {
+    switch (conv2d_kernels_active()) {
+    case CONV2D_KERNELS_AVX512: return &conv2d_fast_avx512;
+    case CONV2D_KERNELS_AVX2: return &conv2d_fast_avx2;
+    default: return NULL;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Work split */
+
+/* Backward gradient partials of expand/project: at most NSLOT groups of consecutive images. */
+enum { NSLOT = 16 };
+static int group_size(int N) { return (N + NSLOT - 1) / NSLOT; }
+static int group_count(int N) { return (N + group_size(N) - 1) / group_size(N); }
+
+/* Threads for work of `flops` split in `units` pieces: as in conv2d.c, none beyond one for work
+ * too small to amortise waking a worker. */
+static int plan_threads(double flops, int units) {
+    int t = nn_get_threads();
+    if (t > nn_max_threads()) t = nn_max_threads();
+    if (t > units) t = units;
+    if (flops < 2e7) t = 1;
+    return t < 1 ? 1 : t;
+}
+
+/* Runs fn on T threads with BLAS single-threaded meanwhile (none of these call BLAS, but a caller's
+ * later GEMM must find OpenBLAS's thread count as it was). */
+static void run(int T, nn_task_fn fn, void *ctx) {
+    if (T <= 1) {
+        fn(ctx, 0);
+        return;
+    }
+    nn_parallel_run(T, fn, ctx);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Winograd: geometry, workspace, weight transforms */
+
+/* Tiles per forward unit; the backward-weights super-block holds up to SB_UNITS units. */
+enum { TB = 24, SB_UNITS = 32 };
+
+static int is_3x3_same(const conv2d_desc *d) { return d->K == 3 && d->stride == 1 && d->pad == 1; }
+
+int conv2d_wino_eligible(const conv2d_desc *d) {
+    return kern() && is_3x3_same(d) && d->C % 16 == 0 && d->F % 16 == 0;
+}
+
+size_t conv2d_wino_weights_size(const conv2d_desc *d) { return (size_t)WINO_XI * d->C * d->F; }
+
+static cf_geom geom_of(const conv2d_desc *d, int C, int F) {
+    cf_geom g = {d->N, d->H, d->W, C, F, (d->W + 3) / 4, 0};
+    g.T = ((d->H + 3) / 4) * g.TW;
+    return g;
+}
+
+/* Tiles per backward-weights super-block: 16 images' worth, within [TB, SB_UNITS * TB]. */
+static int sb_tiles(const conv2d_desc *d) {
+    int T = ((d->H + 3) / 4) * ((d->W + 3) / 4), s = (16 * T + TB - 1) / TB * TB;
+    return s < TB ? TB : s > SB_UNITS * TB ? SB_UNITS * TB : s;
+}
+
+static size_t max_cf(const conv2d_desc *d) { return (size_t)(d->C > d->F ? d->C : d->F); }
+static size_t wino_block(const conv2d_desc *d) { return ((size_t)WINO_XI * TB * 2 * max_cf(d) + 15) & ~(size_t)15; }
+
+/* Layout: per-thread blocks | Vs (36, S, C) | dMs (36, S, F) | dU (36, C, F) | db partials (units, F). */
+size_t conv2d_wino_workspace(const conv2d_desc *d) {
+    const size_t S = (size_t)sb_tiles(d);
+    return (size_t)nn_max_threads() * wino_block(d) + WINO_XI * S * (d->C + d->F) + conv2d_wino_weights_size(d) +
+           (S / TB) * d->F + 16;
+}
+
+/* G of F(4x4, 3x3), 6x3. */
+static const float G[6][3] = {{0.25f, 0, 0},
+                              {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                              {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                              {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                              {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                              {0, 0, 1}};
+
+/* u[xi][l] = (G g_l G^T)_xi for 16 kernels g[l] (3x3 each, row-major): the lanes vectorize. */
+static void transform16(float u[WINO_XI][16], const float g[9][16]) {
+    float t[6][3][16];
+    for (int i = 0; i < 6; i++)
+        for (int b = 0; b < 3; b++)
+            for (int l = 0; l < 16; l++) t[i][b][l] = G[i][0] * g[b][l] + G[i][1] * g[3 + b][l] + G[i][2] * g[6 + b][l];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++)
+            for (int l = 0; l < 16; l++)
+                u[i * 6 + j][l] = t[i][0][l] * G[j][0] + t[i][1][l] * G[j][1] + t[i][2][l] * G[j][2];
+}
+
+/* U[xi][a][b] for a in [0, A), b in [0, Bn) (b fastest) from kernel(a, b); flip rotates kernels. */
+static void weights_transform(float *U, int A, int Bn, const float *w, int C, int f_is_a, int flip) {
+    float g[9][16], u[WINO_XI][16];
+    for (int a = 0; a < A; a++)
+        for (int b0 = 0; b0 < Bn; b0 += 16) {
+            const int nb = Bn - b0 < 16 ? Bn - b0 : 16;
+            for (int l = 0; l < 16; l++) {
+                const int b = b0 + (l < nb ? l : 0);
+                const int f = f_is_a ? a : b, c = f_is_a ? b : a;
+                for (int k = 0; k < 9; k++) g[k][l] = w[((size_t)f * C + c) * 9 + (flip ? 8 - k : k)];
+            }
+            transform16(u, g);
+            for (int xi = 0; xi < WINO_XI; xi++)
+                memcpy(U + ((size_t)xi * A + a) * Bn + b0, u[xi], nb * sizeof(float));
+        }
+}
+
+void conv2d_wino_weights(const conv2d_desc *d, float *U, const float *w) {
+    weights_transform(U, d->C, d->F, w, d->C, 0, 0); /* U[xi][c][f] */
+}
+
+void conv2d_wino_weights_t(const conv2d_desc *d, float *Ut, const float *w) {
+    weights_transform(Ut, d->F, d->C, w, d->C, 1, 1); /* Ut[xi][f][c] of the rotated kernels */
+}
+
+/* dw (F, C, 3, 3) += G^T dU_(c,f) G for dU (36, C, F). */
+static void weights_gradient(const conv2d_desc *d, float *dw, const float *dU) {
+    const int C = d->C, F = d->F;
+    for (int c = 0; c < C; c++)
+        for (int f0 = 0; f0 < F; f0 += 16) {
+            float u[WINO_XI][16], t[6][3][16], g[9][16];
+            for (int xi = 0; xi < WINO_XI; xi++) memcpy(u[xi], dU + ((size_t)xi * C + c) * F + f0, sizeof u[xi]);
+            for (int i = 0; i < 6; i++)
+                for (int b = 0; b < 3; b++)
+                    for (int l = 0; l < 16; l++) {
+                        float s = 0;
+                        for (int j = 0; j < 6; j++) s += u[i * 6 + j][l] * G[j][b];
+                        t[i][b][l] = s;
+                    }
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                    for (int l = 0; l < 16; l++) {
+                        float s = 0;
+                        for (int i = 0; i < 6; i++) s += G[i][a] * t[i][b][l];
+                        g[a * 3 + b][l] = s;
+                    }
+            for (int l = 0; l < 16; l++)
+                for (int k = 0; k < 9; k++) dw[((size_t)(f0 + l) * C + c) * 9 + k] += g[k][l];
+        }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Winograd: forward and backward-data */
+
+typedef struct {
+    const cf_kernels *k;
+    cf_geom g;
+    float *out;
+    const float *in, *U;
+    const conv2d_epilogue *e;
+    float *ws;
+    size_t block;
+    int units, tiles;
+    atomic_int next;
+} wf_job;
+
+static void wf_task(void *p, int t) {
+    wf_job *j = p;
+    float *V = j->ws + t * j->block, *M = V + (size_t)WINO_XI * TB * (j->g.C > j->g.F ? j->g.C : j->g.F);
+    for (int u; (u = atomic_fetch_add(&j->next, 1)) < j->units;) {
+        const int t0 = u * TB, nt = j->tiles - t0 < TB ? j->tiles - t0 : TB;
+        j->k->wino_forward(&j->g, j->out, j->in, j->U, j->e, t0, nt, V, M);
+    }
+}
+
+static void wino_run(const conv2d_desc *d, int C, int F, float *out, const float *in, const float *U,
+                     const conv2d_epilogue *e, float *ws) {
+    static const conv2d_epilogue none = {0};
+    wf_job j = {.k = kern(), .g = geom_of(d, C, F), .out = out, .in = in, .U = U, .e = e ? e : &none, .ws = ws,
+                .block = wino_block(d)};
+    assert(j.k);
+    j.tiles = d->N * j.g.T;
+    j.units = (j.tiles + TB - 1) / TB;
+    atomic_init(&j.next, 0);
+    run(plan_threads(conv2d_flops(d), j.units), wf_task, &j);
+}
+
+void conv2d_wino_forward(const conv2d_desc *d, float *out, const float *in, const float *U,
+                         const conv2d_epilogue *e, float *ws) {
+    assert(conv2d_wino_eligible(d));
+    wino_run(d, d->C, d->F, out, in, U, e, ws);
+}
+
+void conv2d_wino_backward_data(const conv2d_desc *d, float *din, const float *dout, const float *Ut,
+                               const conv2d_epilogue *e, float *ws) {
+    assert(conv2d_wino_eligible(d));
+    wino_run(d, d->F, d->C, din, dout, Ut, e, ws);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Winograd: backward-weights */
+
+typedef struct {
+    const cf_kernels *k;
+    cf_geom g;
+    const float *in, *dout;
+    float *Vs, *dMs, *dU, *dbp;
+    long S;       /* tiles per super-block (row stride of Vs and dMs) */
+    int first, n; /* the super-block's first tile and tile count */
+    int units;
+    atomic_int next;
+} ww_job;
+
+static void ww_transform(void *p, int t) {
+    (void)t;
+    ww_job *j = p;
+    const int C = j->g.C, F = j->g.F;
+    for (int u; (u = atomic_fetch_add(&j->next, 1)) < j->units;) {
+        const int r0 = u * TB, nt = j->n - r0 < TB ? j->n - r0 : TB;
+        float *db = j->dbp ? j->dbp + (size_t)u * F : NULL;
+        if (db) memset(db, 0, F * sizeof(float));
+        j->k->wino_grad_transform(&j->g, j->Vs + (size_t)r0 * C, j->dMs + (size_t)r0 * F, j->S, db, j->in, j->dout,
+                                  j->first + r0, nt);
+    }
+}
+
+static void ww_gemm(void *p, int t) {
+    (void)t;
+    ww_job *j = p;
+    const int C = j->g.C, F = j->g.F;
+    for (int xi; (xi = atomic_fetch_add(&j->next, 1)) < WINO_XI;)
+        j->k->gemm(C, F, j->n, j->Vs + (size_t)xi * j->S * C, 1, C, j->dMs + (size_t)xi * j->S * F, F,
+                   j->dU + (size_t)xi * C * F, F, 1);
+}
+
+void conv2d_wino_backward_weights(const conv2d_desc *d, float *dw, float *db, const float *dout, const float *in,
+                                  float *ws) {
+    assert(conv2d_wino_eligible(d));
+    if (!dw && !db) return;
+    const int C = d->C, F = d->F, S = sb_tiles(d);
+    ww_job j = {.k = kern(), .g = geom_of(d, C, F), .in = in, .dout = dout, .S = S};
+    float *p = ws + (size_t)nn_max_threads() * wino_block(d);
+    j.Vs = p, p += (size_t)WINO_XI * S * C;
+    j.dMs = p, p += (size_t)WINO_XI * S * F;
+    j.dU = p, p += conv2d_wino_weights_size(d);
+    j.dbp = db ? p : NULL;
+    memset(j.dU, 0, conv2d_wino_weights_size(d) * sizeof(float));
+    const int tiles = d->N * j.g.T;
+    /* The GEMM phase has 36 units: worth a second thread whenever the layer is. */
+    const int T = plan_threads(conv2d_flops(d), WINO_XI);
+    for (int first = 0; first < tiles; first += S) {
+        j.first = first;
+        j.n = tiles - first < S ? tiles - first : S;
+        j.units = (j.n + TB - 1) / TB;
+        atomic_init(&j.next, 0);
+        run(T < j.units ? T : j.units, ww_transform, &j);
+        if (dw) {
+            atomic_init(&j.next, 0);
+            run(T, ww_gemm, &j);
+        }
+        if (db)
+            for (int u = 0; u < j.units; u++)
+                for (int f = 0; f < F; f++) db[f] += j.dbp[(size_t)u * F + f];
+    }
+    if (dw) weights_gradient(d, dw, j.dU);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Expand (few-channel NCHW -> NHWC, 3x3) and project (NHWC -> few-channel NCHW, 1x1) */
+
+int conv2d_expand_eligible(const conv2d_desc *d) { return kern() && is_3x3_same(d) && d->F % 16 == 0; }
+
+int conv2d_project_eligible(const conv2d_desc *d) {
+    return kern() && d->K == 1 && d->stride == 1 && d->pad == 0 && d->C % 16 == 0;
+}
+
+/* Expand scratch: wt (C*9, F) | per-thread partial (C*9*F + F) | NSLOT group slots (C*9*F + F). */
+static size_t expand_slot(const conv2d_desc *d) { return (size_t)d->C * 9 * d->F + d->F; }
+
+size_t conv2d_expand_workspace(const conv2d_desc *d) {
+    return (size_t)d->C * 9 * d->F + ((size_t)nn_max_threads() + NSLOT) * expand_slot(d);
+}
+
+/* Project scratch: per-thread partial (F*C + F) | NSLOT group slots. */
+static size_t project_slot(const conv2d_desc *d) { return (size_t)d->F * d->C + d->F; }
+
+size_t conv2d_project_workspace(const conv2d_desc *d) {
+    return ((size_t)nn_max_threads() + NSLOT) * project_slot(d);
+}
+
+typedef struct {
+    const cf_kernels *k;
+    const conv2d_desc *d;
+    float *out, *din, *dw, *db, *ws, *slots;
+    const float *in, *w, *b, *dout, *mask;
+    const conv2d_epilogue *e;
+    int project; /* 0: expand, 1: project */
+    atomic_int next;
+} ep_job;
+
+static void ep_forward(void *p, int t) {
+    (void)t;
+    ep_job *j = p;
+    for (int n; (n = atomic_fetch_add(&j->next, 1)) < j->d->N;) {
+        if (j->project) j->k->project_forward(j->d, j->out, j->in, j->w, j->b, n, n + 1);
+        else j->k->expand_forward(j->d, j->out, j->in, j->w, j->e, n, n + 1);
+    }
+}
+
+void conv2d_expand_forward(const conv2d_desc *d, float *out, const float *in, const float *w,
+                           const conv2d_epilogue *e, float *ws) {
+    assert(conv2d_expand_eligible(d));
+    static const conv2d_epilogue none = {0};
+    const int C = d->C, F = d->F;
+    for (int f = 0; f < F; f++)
+        for (int k = 0; k < C * 9; k++) ws[(size_t)k * F + f] = w[(size_t)f * C * 9 + k];
+    ep_job j = {.k = kern(), .d = d, .out = out, .in = in, .w = ws, .e = e ? e : &none};
+    atomic_init(&j.next, 0);
+    run(plan_threads(conv2d_flops(d), d->N), ep_forward, &j);
+}
+
+void conv2d_project_forward(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b,
+                            float *ws) {
+    assert(conv2d_project_eligible(d));
+    (void)ws;
+    ep_job j = {.k = kern(), .d = d, .out = out, .in = in, .w = w, .b = b, .project = 1};
+    atomic_init(&j.next, 0);
+    run(plan_threads(conv2d_flops(d), d->N), ep_forward, &j);
+}
+
+/* Each group of images sums its images' partials (in image order) into its slot. */
+static void ep_backward(void *p, int t) {
+    ep_job *j = p;
+    const conv2d_desc *d = j->d;
+    const size_t slot = j->project ? project_slot(d) : expand_slot(d), nw = slot - d->F;
+    float *tmp = j->ws + (size_t)t * slot;
+    const int G = group_size(d->N), S = group_count(d->N);
+    for (int s; (s = atomic_fetch_add(&j->next, 1)) < S;) {
+        float *acc = j->slots + (size_t)s * slot;
+        memset(acc, 0, slot * sizeof(float));
+        for (int n = s * G; n < (s + 1) * G && n < d->N; n++) {
+            float *dw = j->dw ? tmp : NULL, *db = j->db ? tmp + nw : NULL;
+            if (j->project) {
+                conv2d_epilogue e = {.mask = j->mask};
+                j->k->project_backward(d, j->din, dw, db, j->dout, j->in, j->w, &e, n);
+            } else {
+                j->k->expand_backward(d, j->din, dw, db, j->dout, j->in, j->w, n);
+            }
+            if (j->dw)
+                for (size_t i = 0; i < nw; i++) acc[i] += tmp[i];
+            if (j->db)
+                for (size_t i = nw; i < slot; i++) acc[i] += tmp[i];
+        }
+    }
+}
+
+/* dw, db += the group slots in group order; expand's slots hold dw as (C*9, F). */
+static void ep_reduce(const conv2d_desc *d, const float *slots, size_t slot, float *dw, float *db, int transposed) {
+    const int S = group_count(d->N), F = d->F;
+    const size_t nw = slot - F;
+    for (size_t i = 0; dw && i < nw; i++) {
+        float acc = slots[i];
+        for (int s = 1; s < S; s++) acc += slots[s * slot + i];
+        /* expand: i = k * F + f, dw index f * (C*9) + k */
+        const size_t o = transposed ? (i % F) * (nw / F) + i / F : i;
+        dw[o] += acc;
+    }
+    for (int f = 0; db && f < F; f++) {
+        float acc = slots[nw + f];
+        for (int s = 1; s < S; s++) acc += slots[s * slot + nw + f];
+        db[f] += acc;
+    }
+}
+
+void conv2d_expand_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
+                            const float *in, const float *w, float *ws) {
+    assert(conv2d_expand_eligible(d));
+    float *tmp = ws + (size_t)d->C * 9 * d->F;
+    ep_job j = {.k = kern(), .d = d, .din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .ws = tmp,
+                .slots = tmp + (size_t)nn_max_threads() * expand_slot(d)};
+    atomic_init(&j.next, 0);
+    run(plan_threads(2 * conv2d_flops(d), group_count(d->N)), ep_backward, &j);
+    if (dw || db) ep_reduce(d, j.slots, expand_slot(d), dw, db, 1);
+}
+
+void conv2d_project_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
+                             const float *in, const float *w, const float *mask, float *ws) {
+    assert(conv2d_project_eligible(d));
+    ep_job j = {.k = kern(), .d = d, .din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .mask = mask,
+                .ws = ws, .slots = ws + (size_t)nn_max_threads() * project_slot(d), .project = 1};
+    atomic_init(&j.next, 0);
+    run(plan_threads(2 * conv2d_flops(d), group_count(d->N)), ep_backward, &j);
+    if (dw || db) ep_reduce(d, j.slots, project_slot(d), dw, db, 0);
+}
