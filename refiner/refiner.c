@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/status.h"
+#include "nn/conv2d_fast.h"
 #include "nn/gemm.h"
 #include "nn/layers.h"
 
@@ -58,7 +59,8 @@ static void release_buffers(refiner *r) {
     free(r->acts);
     free(r->dacts);
     free(r->ws);
-    r->acts = r->dacts = r->ws = NULL;
+    free(r->wino);
+    r->acts = r->dacts = r->ws = r->wino = NULL;
     r->N = r->H = r->W = 0;
     r->last_in = NULL;
 }
@@ -89,6 +91,17 @@ static int chunk_images(int N) {
     return c < N ? c : N;
 }
 
+/* The fast path's shape rule (F a multiple of 16), whatever the CPU: buffers are sized for it. */
+static int fast_possible(const refiner *r) { return r->cfg.F % 16 == 0; }
+
+/* Whether this call runs the fast path: the shape allows it and a fast kernel level is active. */
+static int fast_now(const refiner *r) {
+    conv2d_desc in, blk, out;
+    descs(r, 1, &in, &blk, &out);
+    return fast_possible(r) && r->wino && conv2d_expand_eligible(&in) && conv2d_project_eligible(&out) &&
+           (r->cfg.B == 0 || conv2d_wino_eligible(&blk));
+}
+
 static int alloc_buffers(refiner *r, int N, int H, int W, int training) {
     release_buffers(r);
     assert(N > 0 && H > 0 && W > 0);
@@ -98,13 +111,21 @@ static int alloc_buffers(refiner *r, int N, int H, int W, int training) {
     const size_t nacts = training ? (2 * (size_t)r->cfg.B + 1) * N * fm + N * im : 3 * ch * fm;
     conv2d_desc in, blk, out;
     descs(r, r->chunk, &in, &blk, &out); /* the workspace grows with the images per call */
-    size_t nws = conv2d_workspace(&in);
+    size_t nws = conv2d_workspace(&in), nwino = 0;
     if (conv2d_workspace(&blk) > nws) nws = conv2d_workspace(&blk);
     if (conv2d_workspace(&out) > nws) nws = conv2d_workspace(&out);
+    /* Sized for both paths, so the kernel level may change between calls (tests switch it). */
+    if (fast_possible(r)) {
+        if (conv2d_wino_workspace(&blk) > nws) nws = conv2d_wino_workspace(&blk);
+        if (conv2d_expand_workspace(&in) > nws) nws = conv2d_expand_workspace(&in);
+        if (conv2d_project_workspace(&out) > nws) nws = conv2d_project_workspace(&out);
+        nwino = 4 * (size_t)r->cfg.B * conv2d_wino_weights_size(&blk) + 1;
+    }
     r->acts = malloc(nacts * sizeof(float));
     r->dacts = training ? malloc((3 * ch * fm + ch * im) * sizeof(float)) : NULL;
     r->ws = malloc((nws ? nws : 1) * sizeof(float));
-    if (!r->acts || (training && !r->dacts) || !r->ws) {
+    r->wino = nwino ? malloc(nwino * sizeof(float)) : NULL;
+    if (!r->acts || (training && !r->dacts) || !r->ws || (nwino && !r->wino)) {
         release_buffers(r);
         return rp_err(RP_ENOMEM, "refiner: cannot allocate activations for batch %d of %dx%d", N, H, W);
     }
@@ -189,12 +210,104 @@ static void forward_chunk(refiner *r, float *out, const float *in, int i0, int c
     memcpy(out, y, cimg * sizeof(float));
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Fast path: NHWC maps, Winograd block convolutions with fused epilogues (conv2d_fast.h). */
+
+/* Transformed weights of block i: which = 0 conv1, 1 conv2 (forward); 2 conv1, 3 conv2 (backward-data). */
+static float *wino_u(const refiner *r, int i, int which) {
+    return r->wino + ((size_t)i * 4 + which) * 36 * (size_t)r->cfg.F * r->cfg.F;
+}
+
+/* Transforms every block's weights for the forward (backward = 0) or the backward-data pass. */
+static void fast_weights(refiner *r, int backward) {
+    conv2d_desc cin, cblk, cout;
+    descs(r, 1, &cin, &cblk, &cout);
+    for (int i = 0; i < r->cfg.B; i++) {
+        if (backward) {
+            conv2d_wino_weights_t(&cblk, wino_u(r, i, 2), r->blk_w1[i]);
+            conv2d_wino_weights_t(&cblk, wino_u(r, i, 3), r->blk_w2[i]);
+        } else {
+            conv2d_wino_weights(&cblk, wino_u(r, i, 0), r->blk_w1[i]);
+            conv2d_wino_weights(&cblk, wino_u(r, i, 1), r->blk_w2[i]);
+        }
+    }
+}
+
+/* One block forward: t = relu(conv1(h) + b1), next = relu(conv2(t) + b2 + h). */
+static void fast_block(refiner *r, const conv2d_desc *d, int i, float *next, float *t, const float *h) {
+    conv2d_epilogue e1 = {.bias = r->blk_b1[i], .relu = 1}, e2 = {.bias = r->blk_b2[i], .res = h, .relu = 1};
+    conv2d_wino_forward(d, t, h, wino_u(r, i, 0), &e1, r->ws);
+    conv2d_wino_forward(d, next, t, wino_u(r, i, 1), &e2, r->ws);
+}
+
+static void fast_forward_chunk(refiner *r, float *out, const float *in, int i0, int c) {
+    conv2d_desc cin, cblk, cout;
+    descs(r, c, &cin, &cblk, &cout);
+    const conv2d_epilogue e = {.bias = r->in_b, .relu = 1};
+    conv2d_expand_forward(&cin, act_h(r, 0, i0), in, r->in_w, &e, r->ws);
+    for (int i = 0; i < r->cfg.B; i++) fast_block(r, &cblk, i, act_h(r, i + 1, i0), act_r(r, i, i0), act_h(r, i, i0));
+    float *y = act_y(r, i0);
+    conv2d_project_forward(&cout, y, act_h(r, r->cfg.B, i0), r->out_w, r->out_b, r->ws);
+    output_forward(r, y, (size_t)c * imsz(r));
+    memcpy(out, y, (size_t)c * imsz(r) * sizeof(float));
+}
+
+/* Y carries the gradient at each block's residual sum (before its ReLU), Z the one inside. The
+ * ReLU masks and the residual add are fused into the backward-data output transforms. */
+static void fast_backward_chunk(refiner *r, float *din, const float *dout, int i0, int c) {
+    const size_t chmap = (size_t)r->chunk * fmap(r), cimg = (size_t)c * imsz(r);
+    conv2d_desc cin, cblk, cout;
+    descs(r, c, &cin, &cblk, &cout);
+    float *Y = r->dacts, *Z = Y + chmap, *dy = Z + 2 * chmap;
+    const float *x = r->last_in + i0 * imsz(r);
+    memset(dy, 0, cimg * sizeof(float));
+    output_backward(r, dy, dout, act_y(r, i0), x, cimg);
+    const float *hB = act_h(r, r->cfg.B, i0);
+    conv2d_project_backward(&cout, Y, grad_of(r, r->out_w), grad_of(r, r->out_b), dy, hB, r->out_w, hB, r->ws);
+    for (int i = r->cfg.B - 1; i >= 0; i--) {
+        const float *t = act_r(r, i, i0), *h = act_h(r, i, i0);
+        const conv2d_epilogue e2 = {.mask = t}, e1 = {.res = Y, .mask = h};
+        conv2d_wino_backward_data(&cblk, Z, Y, wino_u(r, i, 3), &e2, r->ws);
+        conv2d_wino_backward_weights(&cblk, grad_of(r, r->blk_w2[i]), grad_of(r, r->blk_b2[i]), Y, t, r->ws);
+        conv2d_wino_backward_weights(&cblk, grad_of(r, r->blk_w1[i]), grad_of(r, r->blk_b1[i]), Z, h, r->ws);
+        conv2d_wino_backward_data(&cblk, Y, Z, wino_u(r, i, 2), &e1, r->ws);
+    }
+    conv2d_expand_backward(&cin, din, grad_of(r, r->in_w), grad_of(r, r->in_b), Y, x, r->in_w, r->ws);
+}
+
+static void fast_infer(refiner *r, float *out, const float *in, int n) {
+    const size_t chmap = (size_t)r->chunk * fmap(r);
+    fast_weights(r, 0);
+    for (int i0 = 0; i0 < n; i0 += r->chunk) {
+        const int c = n - i0 < r->chunk ? n - i0 : r->chunk;
+        conv2d_desc cin, cblk, cout;
+        descs(r, c, &cin, &cblk, &cout);
+        float *h = r->acts, *t = h + chmap, *s = t + chmap;
+        const conv2d_epilogue e = {.bias = r->in_b, .relu = 1};
+        conv2d_expand_forward(&cin, h, in + i0 * imsz(r), r->in_w, &e, r->ws);
+        for (int i = 0; i < r->cfg.B; i++) {
+            fast_block(r, &cblk, i, s, t, h);
+            float *u = h;
+            h = s;
+            s = u;
+        }
+        float *o = out + i0 * imsz(r);
+        conv2d_project_forward(&cout, o, h, r->out_w, r->out_b, r->ws);
+        output_forward(r, o, (size_t)c * imsz(r));
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
 void refiner_forward(refiner *r, float *out, const float *in, int n) {
     assert(r->acts && r->training && n > 0 && n <= r->N);
     r->last_in = in;
+    r->fast = fast_now(r);
+    if (r->fast) fast_weights(r, 0);
     for (int i0 = 0; i0 < n; i0 += r->chunk) {
         int c = n - i0 < r->chunk ? n - i0 : r->chunk;
-        forward_chunk(r, out + i0 * imsz(r), in + i0 * imsz(r), i0, c);
+        if (r->fast) fast_forward_chunk(r, out + i0 * imsz(r), in + i0 * imsz(r), i0, c);
+        else forward_chunk(r, out + i0 * imsz(r), in + i0 * imsz(r), i0, c);
     }
 }
 
@@ -230,14 +343,23 @@ static void backward_chunk(refiner *r, float *din, const float *dout, int i0, in
 
 void refiner_backward(refiner *r, float *din, const float *dout, int n) {
     assert(r->acts && r->training && r->last_in && n > 0 && n <= r->N);
+    /* The saved activations are in the layout of the forward pass: the level must not have changed. */
+    assert(r->fast == fast_now(r));
+    if (r->fast) fast_weights(r, 1);
     for (int i0 = 0; i0 < n; i0 += r->chunk) {
         int c = n - i0 < r->chunk ? n - i0 : r->chunk;
-        backward_chunk(r, din ? din + i0 * imsz(r) : NULL, dout + i0 * imsz(r), i0, c);
+        if (r->fast) fast_backward_chunk(r, din ? din + i0 * imsz(r) : NULL, dout + i0 * imsz(r), i0, c);
+        else backward_chunk(r, din ? din + i0 * imsz(r) : NULL, dout + i0 * imsz(r), i0, c);
     }
 }
 
 void refiner_infer(refiner *r, float *out, const float *in, int n) {
     assert(r->acts && n > 0 && n <= r->N);
+    if (fast_now(r)) {
+        fast_infer(r, out, in, n);
+        if (r->training) r->last_in = NULL;
+        return;
+    }
     const size_t chmap = (size_t)r->chunk * fmap(r);
     for (int i0 = 0; i0 < n; i0 += r->chunk) {
         const int c = n - i0 < r->chunk ? n - i0 : r->chunk;

@@ -43,6 +43,11 @@ typedef struct {
     int chunk;       /* images run through every layer together (forward, backward, infer) */
     float *ws;       /* shared conv workspace */
     const float *last_in;
+    /* Fast path (conv2d_fast.h), used when the CPU has AVX2 or AVX-512 and F is a multiple of 16:
+     * feature maps are channels-last (N,H,W,F) and the 3x3 F->F layers run Winograd F(4x4,3x3)
+     * with bias, ReLU and the residual add fused. fast: the layout of the last refiner_forward. */
+    int fast;
+    float *wino;     /* per block conv: U (36,F,F) for the forward, Ut (36,F,F) for backward-data */
 } refiner;
 
 /* Builds the parameter table and allocates parameters (He init from seed). 0 or RP_E*. */
