@@ -128,7 +128,7 @@ static int sb_tiles(const conv2d_desc *d) {
 static size_t max_cf(const conv2d_desc *d) { return (size_t)(d->C > d->F ? d->C : d->F); }
 static size_t wino_block(const conv2d_desc *d) { return ((size_t)WINO_XI * TB * 2 * max_cf(d) + 15) & ~(size_t)15; }
 
-/* Layout: per-thread blocks | Vs (36, S, C) | dMs (36, S, F) | dU (36, C, F) | db partials (units, F). */
+/* Layout: per-thread blocks | Vs (S, 36, C) | dMs (S, 36, F) | dU (36, C, F) | db partials (units, F). */
 size_t conv2d_wino_workspace(const conv2d_desc *d) {
     const size_t S = (size_t)sb_tiles(d);
     return (size_t)nn_max_threads() * wino_block(d) + WINO_XI * S * (d->C + d->F) + conv2d_wino_weights_size(d) +
@@ -276,8 +276,8 @@ static void ww_transform(void *p, int t) {
         const int r0 = u * TB, nt = j->n - r0 < TB ? j->n - r0 : TB;
         float *db = j->dbp ? j->dbp + (size_t)u * F : NULL;
         if (db) memset(db, 0, F * sizeof(float));
-        j->k->wino_grad_transform(&j->g, j->Vs + (size_t)r0 * C, j->dMs + (size_t)r0 * F, j->S, db, j->in, j->dout,
-                                  j->first + r0, nt);
+        j->k->wino_grad_transform(&j->g, j->Vs + (size_t)r0 * WINO_XI * C, j->dMs + (size_t)r0 * WINO_XI * F, db,
+                                  j->in, j->dout, j->first + r0, nt);
     }
 }
 
@@ -286,7 +286,7 @@ static void ww_gemm(void *p, int t) {
     ww_job *j = p;
     const int C = j->g.C, F = j->g.F;
     for (int xi; (xi = atomic_fetch_add(&j->next, 1)) < WINO_XI;)
-        j->k->gemm(C, F, j->n, j->Vs + (size_t)xi * j->S * C, 1, C, j->dMs + (size_t)xi * j->S * F, F,
+        j->k->gemm(C, F, j->n, j->Vs + (size_t)xi * C, 1, WINO_XI * C, j->dMs + (size_t)xi * F, WINO_XI * F,
                    j->dU + (size_t)xi * C * F, F, 1);
 }
 

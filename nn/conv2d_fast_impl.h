@@ -20,12 +20,13 @@ typedef struct {
     const char *name;
     int vl; /* floats per vector */
     /* out (tiles [t0, t0 + nt)) = epilogue(conv(in) with transformed weights U (36, C, F)).
-     * V, M: scratch of 36 * nt * C and 36 * nt * F floats. */
+     * V, M: scratch of nt * 36 * C and nt * 36 * F floats (tile-major: each tile's 36 transformed
+     * vectors are contiguous, so the transforms stream). */
     void (*wino_forward)(const cf_geom *g, float *out, const float *in, const float *U, const conv2d_epilogue *e,
                          int t0, int nt, float *V, float *M);
-    /* For tiles [t0, t0 + nt): V (36, ld, C) = input transform of in, dM (36, ld, F) = adjoint output
-     * transform of dout, both written from row 0; db (F) += the sum of dout over the tiles. */
-    void (*wino_grad_transform)(const cf_geom *g, float *V, float *dM, long ld, float *db, const float *in,
+    /* For tiles [t0, t0 + nt): V (nt, 36, C) = input transform of in, dM (nt, 36, F) = adjoint
+     * output transform of dout; db (F) += the sum of dout over the tiles. */
+    void (*wino_grad_transform)(const cf_geom *g, float *V, float *dM, float *db, const float *in,
                                 const float *dout, int t0, int nt);
     /* Cm (M, N; ldc) (+)= A (M, K) B (K, N; ldb) with A[i][k] at A[i * ars + k * aks]; N a multiple of vl. */
     void (*gemm)(int M, int N, int K, const float *A, long ars, long aks, const float *B, long ldb, float *Cm,

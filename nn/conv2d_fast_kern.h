@@ -2,7 +2,7 @@
  * conv2d_fast_avx512.c (16 floats per vector) and conv2d_fast_avx2.c (8), each compiled with its
  * own -m flags. The includer defines: KSUF (name suffix), V (vector type), VL, NBMAX (vectors per
  * micro-kernel row), ACCMAX (accumulator registers), VLOAD VSTORE VSET1 VZERO VADD VSUB VMUL VFMA
- * (a*b+c) VFNMA (c-a*b) VMAX0 VMASKPOS(v, m) (v where m > 0, else 0) VHSUM.
+ * (a*b+c) VFNMA (c-a*b) VMAX0 VMASKPOS(v, m) (v where m > 0, else 0) VKEEP(b, v) (v if b is 1, 0 if 0) VHSUM.
  *
  * Winograd F(4x4, 3x3) (Lavin & Gray 2016, points 0, +-1, +-2, inf): for a 6x6 input window d
  * and a 3x3 kernel g, the 4x4 output is Y = A^T [(G g G^T) . (B^T d B)] A. Summed over input
@@ -146,42 +146,101 @@ INL KN(tile_pos) KN(tile_at)(const cf_geom *g, int t, int ch) {
     return p;
 }
 
-/* Vt[xi * xs + c] = (B^T d B)_xi for the 6x6 window of tile t, all C channels. */
+/* Window addressing: element (i, j) of a window is p[ro[i] + co[j]], kept where rv[i] & cv[j]
+ * (windows crossing the image border point their outside rows and columns at the nearest inside
+ * ones and zero them with VKEEP: no branches, no reads outside the map). */
+typedef struct {
+    long ro[6], co[6];
+    int rv[6], cv[6];
+} KN(window);
+
+/* The n-row window starting at row y0 of an image with H rows of pitch rs (same for columns). */
+INL void KN(window_rows)(KN(window) *w, int n, int y0, int H, long rs) {
+    for (int i = 0; i < n; i++) {
+        const int y = y0 + i;
+        w->rv[i] = y >= 0 && y < H;
+        w->ro[i] = (long)(y < 0 ? 0 : y >= H ? H - 1 : y) * rs;
+    }
+}
+
+INL void KN(window_cols)(KN(window) *w, int n, int x0, int W, long cs) {
+    for (int j = 0; j < n; j++) {
+        const int x = x0 + j;
+        w->cv[j] = x >= 0 && x < W;
+        w->co[j] = (long)(x < 0 ? 0 : x >= W ? W - 1 : x) * cs;
+    }
+}
+
+/* Vt[xi * xs] = (B^T d B)_xi for one vector of channels of the 6x6 window (clip: apply rv, cv). */
+INL void KN(in_window)(const float *p, const KN(window) *w, int clip, float *Vt, long xs) {
+    V tmp[6][6];
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) {
+        V col[6], o[6];
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) {
+            col[i] = VLOAD(p + w->ro[i] + w->co[j]);
+            if (clip) col[i] = VKEEP(w->rv[i] & w->cv[j], col[i]);
+        }
+        KN(bt6)(col, o);
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) tmp[i][j] = o[i];
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        V o[6];
+        KN(bt6)(tmp[i], o);
+#pragma GCC unroll 6
+        for (int j = 0; j < 6; j++) {
+            VSTORE(Vt, o[j]);
+            Vt += xs;
+        }
+    }
+}
+
+/* Vt[xi * xs + c] for tile t, all C channels. */
 static void KN(in_tile)(const cf_geom *g, float *Vt, long xs, const float *in, int t) {
     const int C = g->C, H = g->H, W = g->W;
     const KN(tile_pos) p = KN(tile_at)(g, t, C);
     const int y0 = p.y0 - 1, x0 = p.x0 - 1;
+    KN(window) w;
+    KN(window_rows)(&w, 6, y0, H, (long)W * C);
+    KN(window_cols)(&w, 6, x0, W, C);
     const float *base = in + p.img;
-    const int inner = y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W;
-    for (int c = 0; c < C; c += VL) {
-        V d[6][6], tmp[6][6];
-        if (inner) {
+    if (y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W)
+        for (int c = 0; c < C; c += VL) KN(in_window)(base + c, &w, 0, Vt + c, xs);
+    else
+        for (int c = 0; c < C; c += VL) KN(in_window)(base + c, &w, 1, Vt + c, xs);
+}
+
+/* out (4x4 at q, rows rs apart, columns cs) = epilogue(A^T m A) for one vector of channels,
+ * m[xi] at Mt[xi * xs]; only the first ny x nx outputs are written. */
+INL void KN(out_window)(const float *Mt, long xs, float *out, long q, long rs, long cs, int ny, int nx, V bias,
+                        const conv2d_epilogue *e) {
+    V tmp[4][6], o[4][4];
 #pragma GCC unroll 6
-            for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 6; j++) {
+        V col[6], r[4];
 #pragma GCC unroll 6
-                for (int j = 0; j < 6; j++) d[i][j] = VLOAD(base + ((long)(y0 + i) * W + x0 + j) * C + c);
-        } else {
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++) {
-                    const int y = y0 + i, x = x0 + j;
-                    d[i][j] = y >= 0 && y < H && x >= 0 && x < W ? VLOAD(base + ((long)y * W + x) * C + c) : VZERO();
-                }
-        }
-#pragma GCC unroll 6
-        for (int j = 0; j < 6; j++) {
-            V col[6] = {d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j]}, o[6];
-            KN(bt6)(col, o);
-#pragma GCC unroll 6
-            for (int i = 0; i < 6; i++) tmp[i][j] = o[i];
-        }
-#pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) {
-            V o[6];
-            KN(bt6)(tmp[i], o);
-#pragma GCC unroll 6
-            for (int j = 0; j < 6; j++) VSTORE(Vt + (i * 6 + j) * xs + c, o[j]);
-        }
+        for (int i = 0; i < 6; i++) col[i] = VLOAD(Mt + (i * 6 + j) * xs);
+        KN(at6)(col, r);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) tmp[i][j] = r[i];
     }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) KN(at6)(tmp[i], o[i]);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            if (i >= ny || j >= nx) continue;
+            const long a = q + i * rs + j * cs;
+            V v = VADD(o[i][j], bias);
+            if (e->res) v = VADD(v, VLOAD(e->res + a));
+            if (e->mask) v = VMASKPOS(v, VLOAD(e->mask + a));
+            if (e->relu) v = VMAX0(v);
+            VSTORE(out + a, v);
+        }
 }
 
 /* The output tile t from Mt[xi * xs + f], through the epilogue. */
@@ -189,78 +248,74 @@ static void KN(out_tile)(const cf_geom *g, float *out, const float *Mt, long xs,
     const int F = g->F, H = g->H, W = g->W;
     const KN(tile_pos) p = KN(tile_at)(g, t, F);
     const int ny = H - p.y0 < 4 ? H - p.y0 : 4, nx = W - p.x0 < 4 ? W - p.x0 : 4;
+    const long q = p.img + ((long)p.y0 * W + p.x0) * F;
     for (int f = 0; f < F; f += VL) {
-        V m[6][6], tmp[4][6], o[4][4];
+        const V bias = e->bias ? VLOAD(e->bias + f) : VZERO();
+        if (ny == 4 && nx == 4) KN(out_window)(Mt + f, xs, out, q + f, (long)W * F, F, 4, 4, bias, e);
+        else KN(out_window)(Mt + f, xs, out, q + f, (long)W * F, F, ny, nx, bias, e);
+    }
+}
+
+/* dMt[xi * xs] = (A y A^T)_xi for one vector of channels of the 4x4 block w (clip: apply rv, cv);
+ * returns the block's sum. */
+INL V KN(dy_window)(const float *p, const KN(window) *w, int clip, float *dMt, long xs) {
+    V tmp[6][4], s = VZERO();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        V col[4], o[6];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            col[i] = VLOAD(p + w->ro[i] + w->co[j]);
+            if (clip) col[i] = VKEEP(w->rv[i] & w->cv[j], col[i]);
+            s = VADD(s, col[i]);
+        }
+        KN(a4)(col, o);
 #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < 6; i++) tmp[i][j] = o[i];
+    }
 #pragma GCC unroll 6
-            for (int j = 0; j < 6; j++) m[i][j] = VLOAD(Mt + (i * 6 + j) * xs + f);
+    for (int i = 0; i < 6; i++) {
+        V o[6];
+        KN(a4)(tmp[i], o);
 #pragma GCC unroll 6
         for (int j = 0; j < 6; j++) {
-            V col[6] = {m[0][j], m[1][j], m[2][j], m[3][j], m[4][j], m[5][j]}, r[4];
-            KN(at6)(col, r);
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++) tmp[i][j] = r[i];
+            VSTORE(dMt, o[j]);
+            dMt += xs;
         }
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) KN(at6)(tmp[i], o[i]);
-        const V bias = e->bias ? VLOAD(e->bias + f) : VZERO();
-        for (int i = 0; i < ny; i++)
-            for (int j = 0; j < nx; j++) {
-                const long q = p.img + ((long)(p.y0 + i) * W + p.x0 + j) * F + f;
-                V v = VADD(o[i][j], bias);
-                if (e->res) v = VADD(v, VLOAD(e->res + q));
-                if (e->mask) v = VMASKPOS(v, VLOAD(e->mask + q));
-                if (e->relu) v = VMAX0(v);
-                VSTORE(out + q, v);
-            }
     }
+    return s;
 }
 
 /* dMt[xi * xs + f] = (A dY A^T)_xi for output tile t of dout (zero outside the image); db += its sum. */
 static void KN(dy_tile)(const cf_geom *g, float *dMt, long xs, float *db, const float *dout, int t) {
     const int F = g->F, H = g->H, W = g->W;
     const KN(tile_pos) p = KN(tile_at)(g, t, F);
-    const int ny = H - p.y0 < 4 ? H - p.y0 : 4, nx = W - p.x0 < 4 ? W - p.x0 : 4;
+    KN(window) w;
+    KN(window_rows)(&w, 4, p.y0, H, (long)W * F);
+    KN(window_cols)(&w, 4, p.x0, W, F);
+    const float *base = dout + p.img;
+    const int full = p.y0 + 4 <= H && p.x0 + 4 <= W;
     for (int f = 0; f < F; f += VL) {
-        V y[4][4], tmp[6][4], s = VZERO();
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                y[i][j] = i < ny && j < nx ? VLOAD(dout + p.img + ((long)(p.y0 + i) * W + p.x0 + j) * F + f) : VZERO();
-                s = VADD(s, y[i][j]);
-            }
+        const V s = full ? KN(dy_window)(base + f, &w, 0, dMt + f, xs) : KN(dy_window)(base + f, &w, 1, dMt + f, xs);
         if (db) VSTORE(db + f, VADD(VLOAD(db + f), s));
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            V col[4] = {y[0][j], y[1][j], y[2][j], y[3][j]}, o[6];
-            KN(a4)(col, o);
-#pragma GCC unroll 6
-            for (int i = 0; i < 6; i++) tmp[i][j] = o[i];
-        }
-#pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) {
-            V o[6];
-            KN(a4)(tmp[i], o);
-#pragma GCC unroll 6
-            for (int j = 0; j < 6; j++) VSTORE(dMt + (i * 6 + j) * xs + f, o[j]);
-        }
     }
 }
 
 static void KN(wino_forward)(const cf_geom *g, float *out, const float *in, const float *U, const conv2d_epilogue *e,
                              int t0, int nt, float *Vb, float *Mb) {
     const int C = g->C, F = g->F;
-    for (int t = 0; t < nt; t++) KN(in_tile)(g, Vb + (long)t * C, (long)nt * C, in, t0 + t);
+    for (int t = 0; t < nt; t++) KN(in_tile)(g, Vb + (long)t * WINO_XI * C, C, in, t0 + t);
     for (int xi = 0; xi < WINO_XI; xi++)
-        KN(gemm)(nt, F, C, Vb + (long)xi * nt * C, C, 1, U + (long)xi * C * F, F, Mb + (long)xi * nt * F, F, 0);
-    for (int t = 0; t < nt; t++) KN(out_tile)(g, out, Mb + (long)t * F, (long)nt * F, e, t0 + t);
+        KN(gemm)(nt, F, C, Vb + (long)xi * C, WINO_XI * C, 1, U + (long)xi * C * F, F, Mb + (long)xi * F,
+                 WINO_XI * F, 0);
+    for (int t = 0; t < nt; t++) KN(out_tile)(g, out, Mb + (long)t * WINO_XI * F, F, e, t0 + t);
 }
 
-static void KN(wino_grad_transform)(const cf_geom *g, float *Vb, float *dMb, long ld, float *db, const float *in,
+static void KN(wino_grad_transform)(const cf_geom *g, float *Vb, float *dMb, float *db, const float *in,
                                     const float *dout, int t0, int nt) {
     for (int t = 0; t < nt; t++) {
-        KN(in_tile)(g, Vb + (long)t * g->C, ld * g->C, in, t0 + t);
-        KN(dy_tile)(g, dMb + (long)t * g->F, ld * g->F, db, dout, t0 + t);
+        KN(in_tile)(g, Vb + (long)t * WINO_XI * g->C, g->C, in, t0 + t);
+        KN(dy_tile)(g, dMb + (long)t * WINO_XI * g->F, g->F, db, dout, t0 + t);
     }
 }
 
