@@ -63,13 +63,15 @@ const char *conv2d_kernels_name(conv2d_kernels k) {
     return k == CONV2D_KERNELS_AVX512 ? "avx512" : k == CONV2D_KERNELS_AVX2 ? "avx2" : "reference";
 }
 
-static const cf_kernels *kern(void) {
+const cf_kernels *conv2d_fast_kernels(void) {
     switch (conv2d_kernels_active()) {
     case CONV2D_KERNELS_AVX512: return &conv2d_fast_avx512;
     case CONV2D_KERNELS_AVX2: return &conv2d_fast_avx2;
     default: return NULL;
     }
 }
+
+static const cf_kernels *kern(void) { return conv2d_fast_kernels(); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Work split */
@@ -81,7 +83,7 @@ static int group_count(int N) { return (N + group_size(N) - 1) / group_size(N); 
 
 /* Threads for work of `flops` split in `units` pieces: as in conv2d.c, none beyond one for work
  * too small to amortise waking a worker. */
-static int plan_threads(double flops, int units) {
+int conv2d_fast_threads(double flops, int units) {
     int t = nn_get_threads();
     if (t > nn_max_threads()) t = nn_max_threads();
     if (t > units) t = units;
@@ -239,7 +241,7 @@ static void wino_run(const conv2d_desc *d, int C, int F, float *out, const float
     j.tiles = d->N * j.g.T;
     j.units = (j.tiles + TB - 1) / TB;
     atomic_init(&j.next, 0);
-    run(plan_threads(conv2d_flops(d), j.units), wf_task, &j);
+    run(conv2d_fast_threads(conv2d_flops(d), j.units), wf_task, &j);
 }
 
 void conv2d_wino_forward(const conv2d_desc *d, float *out, const float *in, const float *U,
@@ -304,7 +306,7 @@ void conv2d_wino_backward_weights(const conv2d_desc *d, float *dw, float *db, co
     memset(j.dU, 0, conv2d_wino_weights_size(d) * sizeof(float));
     const int tiles = d->N * j.g.T;
     /* The GEMM phase has 36 units: worth a second thread whenever the layer is. */
-    const int T = plan_threads(conv2d_flops(d), WINO_XI);
+    const int T = conv2d_fast_threads(conv2d_flops(d), WINO_XI);
     for (int first = 0; first < tiles; first += S) {
         j.first = first;
         j.n = tiles - first < S ? tiles - first : S;
@@ -373,7 +375,7 @@ void conv2d_expand_forward(const conv2d_desc *d, float *out, const float *in, co
         for (int k = 0; k < C * 9; k++) ws[(size_t)k * F + f] = w[(size_t)f * C * 9 + k];
     ep_job j = {.k = kern(), .d = d, .out = out, .in = in, .w = ws, .e = e ? e : &none};
     atomic_init(&j.next, 0);
-    run(plan_threads(conv2d_flops(d), d->N), ep_forward, &j);
+    run(conv2d_fast_threads(conv2d_flops(d), d->N), ep_forward, &j);
 }
 
 void conv2d_project_forward(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b,
@@ -382,7 +384,7 @@ void conv2d_project_forward(const conv2d_desc *d, float *out, const float *in, c
     (void)ws;
     ep_job j = {.k = kern(), .d = d, .out = out, .in = in, .w = w, .b = b, .project = 1};
     atomic_init(&j.next, 0);
-    run(plan_threads(conv2d_flops(d), d->N), ep_forward, &j);
+    run(conv2d_fast_threads(conv2d_flops(d), d->N), ep_forward, &j);
 }
 
 /* Each group of images sums its images' partials (in image order) into its slot. */
@@ -436,7 +438,7 @@ void conv2d_expand_backward(const conv2d_desc *d, float *din, float *dw, float *
     ep_job j = {.k = kern(), .d = d, .din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .ws = tmp,
                 .slots = tmp + (size_t)nn_max_threads() * expand_slot(d)};
     atomic_init(&j.next, 0);
-    run(plan_threads(2 * conv2d_flops(d), group_count(d->N)), ep_backward, &j);
+    run(conv2d_fast_threads(2 * conv2d_flops(d), group_count(d->N)), ep_backward, &j);
     if (dw || db) ep_reduce(d, j.slots, expand_slot(d), dw, db, 1);
 }
 
@@ -446,6 +448,6 @@ void conv2d_project_backward(const conv2d_desc *d, float *din, float *dw, float 
     ep_job j = {.k = kern(), .d = d, .din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .mask = mask,
                 .ws = ws, .slots = ws + (size_t)nn_max_threads() * project_slot(d), .project = 1};
     atomic_init(&j.next, 0);
-    run(plan_threads(2 * conv2d_flops(d), group_count(d->N)), ep_backward, &j);
+    run(conv2d_fast_threads(2 * conv2d_flops(d), group_count(d->N)), ep_backward, &j);
     if (dw || db) ep_reduce(d, j.slots, project_slot(d), dw, db, 0);
 }

@@ -82,4 +82,19 @@ void conv2d_project_forward(const conv2d_desc *d, float *out, const float *in, c
 void conv2d_project_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
                              const float *in, const float *w, const float *mask, float *ws);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Any kernel, stride and padding on NHWC maps (im2col + the SIMD GEMM): the discriminator's layers */
+
+/* 1 if a fast level is active and F is a multiple of 16. */
+int conv2d_nhwc_eligible(const conv2d_desc *d);
+size_t conv2d_nhwc_workspace(const conv2d_desc *d);
+/* out (N, OH, OW, F) = epilogue(conv(in (N, H, W, C))). */
+void conv2d_nhwc_forward(const conv2d_desc *d, float *out, const float *in, const float *w,
+                         const conv2d_epilogue *e, float *ws);
+/* dw (F, C, K, K) +=, db (F) += (either may be NULL); din (N, H, W, C; may be NULL) = conv^T(dout),
+ * then zeroed where mask (NHWC, may be NULL) <= 0; with accumulate, din += conv^T(dout) instead
+ * (no mask then). A 1x1 layer's din needs C a multiple of 16. */
+void conv2d_nhwc_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout, const float *in,
+                          const float *w, const float *mask, int accumulate, float *ws);
+
 #endif

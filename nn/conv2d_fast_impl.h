@@ -49,6 +49,11 @@ typedef struct {
                              const float *in, const float *w, const conv2d_epilogue *e, int n);
 } cf_kernels;
 
+/* The active level's kernels, NULL for the reference level. */
+const cf_kernels *conv2d_fast_kernels(void);
+/* Threads worth using for `flops` of work in `units` pieces (at most nn_get_threads()). */
+int conv2d_fast_threads(double flops, int units);
+
 extern const cf_kernels conv2d_fast_avx512;
 extern const cf_kernels conv2d_fast_avx2;
 

@@ -76,8 +76,9 @@ enum { GEMM_KB = 48 };
 
 static void KN(gemm)(int M, int N, int K, const float *A, long ars, long aks, const float *B, long ldb, float *Cm,
                      long ldc, int acc) {
-    for (int k0 = 0; k0 < K; k0 += GEMM_KB) {
-        const int kb = K - k0 < GEMM_KB ? K - k0 : GEMM_KB, a = acc || k0 > 0;
+    const int nkb = (K + GEMM_KB - 1) / GEMM_KB, KB = nkb ? (K + nkb - 1) / nkb : 0; /* balanced blocks */
+    for (int k0 = 0; k0 < K; k0 += KB) {
+        const int kb = K - k0 < KB ? K - k0 : KB, a = acc || k0 > 0;
         for (int j0 = 0; j0 < N; j0 += NBMAX * VL) {
             int nb = (N - j0) / VL;
             if (nb > NBMAX) nb = NBMAX;

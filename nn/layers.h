@@ -37,4 +37,11 @@ void maxpool_desc_init(maxpool_desc *d, int N, int C, int H, int W, int K, int s
 void maxpool_forward(const maxpool_desc *d, float *out, int *argmax, const float *in);
 void maxpool_backward(const maxpool_desc *d, float *din, const float *dout, const int *argmax);
 
+/* The same on NHWC maps (N, H, W, C): argmax holds, per output element, the input pixel index
+ * h * W + w of its maximum. Backward overwrites din: the scattered dout, zeroed where mask (NHWC
+ * of din's shape, may be NULL: a ReLU below) <= 0. */
+void maxpool_nhwc_forward(const maxpool_desc *d, float *out, int *argmax, const float *in);
+void maxpool_nhwc_backward(const maxpool_desc *d, float *din, const float *dout, const int *argmax,
+                           const float *mask);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/status.h"
+#include "nn/conv2d_fast.h"
 
 /* Output channels and kernel of conv1..conv5; the pool sits between conv2 and conv3. */
 static const int DISC_F[5] = {96, 64, 32, 32, 2};
@@ -65,7 +66,8 @@ static void release_buffers(disc *d) {
     free(d->dacts);
     free(d->ws);
     free(d->argmax);
-    d->acts = d->dacts = d->ws = NULL;
+    free(d->xh);
+    d->acts = d->dacts = d->ws = d->xh = NULL;
     d->argmax = NULL;
     d->N = d->H = d->W = d->OH = d->OW = 0;
     d->last_in = NULL;
@@ -99,12 +101,16 @@ int disc_prepare(disc *d, int N, int H, int W) {
         total += sz[i];
         if (sz[i] > largest) largest = sz[i];
         if (conv2d_workspace(&g.conv[i]) > nws) nws = conv2d_workspace(&g.conv[i]);
+        /* sized for the fast path too, so the kernel level may change between calls */
+        size_t f = i < 4 ? conv2d_nhwc_workspace(&g.conv[i]) : conv2d_project_workspace(&g.conv[i]);
+        if (f > nws) nws = f;
     }
     d->acts = malloc((size_t)N * total * sizeof(float));
     d->dacts = malloc((size_t)N * (total + largest) * sizeof(float));
     d->ws = malloc((nws ? nws : 1) * sizeof(float));
     d->argmax = malloc((size_t)N * sz[2] * sizeof(int));
-    if (!d->acts || !d->dacts || !d->ws || !d->argmax) {
+    d->xh = d->cfg.C > 1 ? malloc(2 * (size_t)N * d->cfg.C * H * W * sizeof(float)) : NULL;
+    if (!d->acts || !d->dacts || !d->ws || !d->argmax || (d->cfg.C > 1 && !d->xh)) {
         release_buffers(d);
         return rp_err(RP_ENOMEM, "discriminator: cannot allocate activations for batch %d of %dx%d", N, H, W);
     }
@@ -124,6 +130,69 @@ static void maps(const disc *d, float *base, const disc_geom *g, float *m[5]) {
     }
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Fast path: NHWC maps, every layer on the SIMD GEMM (conv2d_nhwc_*), bias and ReLU fused, the
+ * ReLU gradients folded into the backward-data passes as masks. */
+
+static int fast_now(const disc_geom *g) {
+    for (int i = 0; i < 4; i++)
+        if (!conv2d_nhwc_eligible(&g->conv[i])) return 0;
+    return conv2d_project_eligible(&g->conv[4]);
+}
+
+/* dst (n, H, W, C) from src (n, C, H, W), or back (add: dst (n, C, H, W) += src (n, H, W, C)). */
+static void nchw_to_nhwc(float *dst, const float *src, int n, int C, int H, int W) {
+    const size_t P = (size_t)H * W;
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (size_t p = 0; p < P; p++)
+            for (int c = 0; c < C; c++) dst[(i * P + p) * C + c] = src[(i * C + c) * P + p];
+}
+
+static void nhwc_add_to_nchw(float *dst, const float *src, int n, int C, int H, int W) {
+    const size_t P = (size_t)H * W;
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (int c = 0; c < C; c++)
+            for (size_t p = 0; p < P; p++) dst[(i * C + c) * P + p] += src[(i * P + p) * C + c];
+}
+
+static void fast_forward(disc *d, const disc_geom *g, float *a[5], float *logits, const float *in, int n) {
+    const float *x = in;
+    if (d->cfg.C > 1) {
+        nchw_to_nhwc(d->xh, in, n, d->cfg.C, d->H, d->W);
+        x = d->xh;
+    }
+    const float *src[4] = {x, a[0], a[2], a[3]};
+    float *dst[4] = {a[0], a[1], a[3], a[4]};
+    for (int i = 0; i < 4; i++) {
+        const conv2d_epilogue e = {.bias = d->b[i], .relu = 1};
+        conv2d_nhwc_forward(&g->conv[i], dst[i], src[i], d->w[i], &e, d->ws);
+        if (i == 1) maxpool_nhwc_forward(&g->pool, a[2], d->argmax, a[1]);
+    }
+    conv2d_project_forward(&g->conv[4], logits, a[4], d->w[4], d->b[4], d->ws);
+}
+
+/* da[k]: the gradient at the input of the layer that reads map k, each ReLU's mask applied. */
+static void fast_backward(disc *d, const disc_geom *g, float *a[5], float *da[5], float *din, const float *dlogits,
+                          int n, float *dw[5], float *db[5], int param_grads) {
+    conv2d_project_backward(&g->conv[4], da[4], dw[4], db[4], dlogits, a[4], d->w[4], a[4], d->ws);
+    conv2d_nhwc_backward(&g->conv[3], da[3], dw[3], db[3], da[4], a[3], d->w[3], a[3], 0, d->ws);
+    conv2d_nhwc_backward(&g->conv[2], da[2], dw[2], db[2], da[3], a[2], d->w[2], NULL, 0, d->ws);
+    maxpool_nhwc_backward(&g->pool, da[1], da[2], d->argmax, a[1]);
+    const int below = din || param_grads;
+    conv2d_nhwc_backward(&g->conv[1], below ? da[0] : NULL, dw[1], db[1], da[1], a[0], d->w[1], a[0], 0, d->ws);
+    if (!below) return;
+    const int C = d->cfg.C;
+    if (C == 1) { /* NCHW and NHWC coincide: accumulate straight into din */
+        conv2d_nhwc_backward(&g->conv[0], din, dw[0], db[0], da[0], d->last_in, d->w[0], NULL, 1, d->ws);
+        return;
+    }
+    float *dxh = d->xh + (size_t)d->N * C * d->H * d->W;
+    conv2d_nhwc_backward(&g->conv[0], din ? dxh : NULL, dw[0], db[0], da[0], d->xh, d->w[0], NULL, 0, d->ws);
+    if (din) nhwc_add_to_nchw(din, dxh, n, C, d->H, d->W);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
 void disc_forward(disc *d, float *logits, const float *in, int n) {
     assert(d->acts && n > 0 && n <= d->N);
     disc_geom g;
@@ -133,6 +202,11 @@ void disc_forward(disc *d, float *logits, const float *in, int n) {
     size_t sz[5];
     map_sizes(&g, sz);
     d->last_in = in;
+    d->fast = fast_now(&g);
+    if (d->fast) {
+        fast_forward(d, &g, a, logits, in, n);
+        return;
+    }
     conv2d_forward(&g.conv[0], a[0], in, d->w[0], d->b[0], d->ws);
     relu_forward(a[0], a[0], n * sz[0]);
     conv2d_forward(&g.conv[1], a[1], a[0], d->w[1], d->b[1], d->ws);
@@ -160,6 +234,11 @@ void disc_backward(disc *d, float *din, const float *dlogits, int n, int param_g
     for (int i = 0; i < 5; i++) {
         dw[i] = param_grads ? d->p.grad + (d->w[i] - d->p.data) : NULL;
         db[i] = param_grads ? d->p.grad + (d->b[i] - d->p.data) : NULL;
+    }
+    assert(d->fast == fast_now(&g)); /* the saved maps are in the layout of the forward pass */
+    if (d->fast) {
+        fast_backward(d, &g, a, da, din, dlogits, n, dw, db, param_grads);
+        return;
     }
 #define ZERO(x, k) memset((x), 0, (size_t)n * sz[k] * sizeof(float))
     ZERO(da[4], 4);

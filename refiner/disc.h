@@ -24,6 +24,11 @@ typedef struct {
                                 * dacts: the same layout plus one map of the largest size */
     int *argmax;               /* (N,64,OH,OW) max-pool winners */
     const float *last_in;
+    /* Fast path (conv2d_fast.h) when the CPU has AVX2 or AVX-512: the maps above are channels-last
+     * (N,H,W,C) and every layer runs on the SIMD GEMM. fast: the layout of the last disc_forward;
+     * xh: the input as NHWC and its gradient (2 (N,H,W,C) maps) when C > 1. */
+    int fast;
+    float *xh;
 } disc;
 
 int disc_init(disc *d, const disc_config *cfg, uint64_t seed);
