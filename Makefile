@@ -45,6 +45,8 @@ $(BUILD)/%.o: %.c $(HDRS)
 # compiled for its own level whatever -march says (-mno-avx512f keeps the AVX2 file AVX2-only).
 $(BUILD)/nn/conv2d_fast_avx512.o: CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl
 $(BUILD)/nn/conv2d_fast_avx2.o: CFLAGS += -mavx2 -mfma -mno-avx512f
+# Their plain-C loops (weight transforms, im2col, masks, max-pool) vectorize only with -O3's cost model.
+$(BUILD)/nn/conv2d_fast.o $(BUILD)/nn/conv2d_nhwc.o: CFLAGS += -O3
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@

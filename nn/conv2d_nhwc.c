@@ -80,8 +80,8 @@ static void col2im_add(const conv2d_desc *d, float *restrict dx, const float *re
                 for (int kj = 0; kj < K; kj++) {
                     const int iw = ow * d->stride - d->pad + kj;
                     if (iw < 0 || iw >= W) continue;
-                    float *dst = dx + ((long)ih * W + iw) * C;
-                    const float *src = row + (ki * K + kj) * C;
+                    float *restrict dst = dx + ((long)ih * W + iw) * C;
+                    const float *restrict src = row + (ki * K + kj) * C;
                     for (int c = 0; c < C; c++) dst[c] += src[c];
                 }
             }
@@ -105,6 +105,32 @@ static float *thread_col(const nh_job *j, int t) {
     return j->ws + (size_t)kkc(d) * d->F + (size_t)d->F * kkc_pad(d) + (size_t)t * col_size(d);
 }
 
+/* o (P, F) = epilogue(o); res and mask are read at offset off. Branch-free, so it vectorizes. */
+static void epilogue(float *restrict o, long P, int F, const conv2d_epilogue *e, size_t off) {
+    const float *restrict res = e->res ? e->res + off : NULL, *restrict mask = e->mask ? e->mask + off : NULL;
+    for (long q = 0; q < P * F; q += F) {
+        if (e->bias)
+            for (int f = 0; f < F; f++) o[q + f] += e->bias[f];
+        if (res)
+            for (int f = 0; f < F; f++) o[q + f] += res[q + f];
+        if (mask)
+            for (int f = 0; f < F; f++) o[q + f] = mask[q + f] > 0 ? o[q + f] : 0.0f;
+        if (e->relu)
+            for (int f = 0; f < F; f++) o[q + f] = o[q + f] > 0 ? o[q + f] : 0.0f;
+    }
+}
+
+/* x[i] = m[i] > 0 ? x[i] : 0 (the ReLU gradient mask). */
+static void mask_pos(float *restrict x, const float *restrict m, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = m[i] > 0 ? x[i] : 0.0f;
+}
+
+/* acc (F) += the sum of the P rows of g (P, F). */
+static void sum_rows(float *restrict acc, const float *restrict g, long P, int F) {
+    for (long q = 0; q < P; q++)
+        for (int f = 0; f < F; f++) acc[f] += g[q * F + f];
+}
+
 static void fwd_task(void *p, int t) {
     nh_job *j = p;
     const conv2d_desc *d = j->d;
@@ -121,14 +147,7 @@ static void fwd_task(void *p, int t) {
             im2col(d, col, n_k, x);
             j->k->gemm((int)P, F, n_k, col, n_k, 1, j->wp, F, o, F, 0);
         }
-        for (long q = 0; q < P * F; q += F)
-            for (int f = 0; f < F; f++) {
-                float v = o[q + f] + (e->bias ? e->bias[f] : 0.0f);
-                if (e->res) v += e->res[(size_t)n * P * F + q + f];
-                if (e->mask && !(e->mask[(size_t)n * P * F + q + f] > 0)) v = 0;
-                if (e->relu && !(v > 0)) v = 0;
-                o[q + f] = v;
-            }
+        epilogue(o, P, F, e, (size_t)n * P * F);
     }
 }
 
@@ -155,9 +174,7 @@ static void bwd_task(void *p, int t) {
         const int n0 = s * G, n1 = n0 + G < d->N ? n0 + G : d->N;
         float *slot = j->slots + (size_t)s * slot_size(d);
         if (j->dw || j->db) memset(slot, 0, slot_size(d) * sizeof(float));
-        for (int n = n0; j->db && n < n1; n++)
-            for (long q = 0; q < P; q++)
-                for (int f = 0; f < F; f++) slot[(size_t)n_k * F + f] += j->dout[((size_t)n * P + q) * F + f];
+        for (int n = n0; j->db && n < n1; n++) sum_rows(slot + (size_t)n_k * F, j->dout + (size_t)n * P * F, P, F);
         for (int a = n0; j->dw && a < n1; a += SUB) {
             const int m = n1 - a < SUB ? n1 - a : SUB;
             const float *A = j->in + (size_t)a * HWC;
@@ -179,9 +196,7 @@ static void bwd_task(void *p, int t) {
                 if (!j->accumulate) memset(dx, 0, HWC * sizeof(float));
                 col2im_add(d, dx, col, np);
             }
-            if (j->mask)
-                for (long i = 0; i < HWC; i++)
-                    if (!(j->mask[(size_t)n * HWC + i] > 0)) dx[i] = 0;
+            if (j->mask) mask_pos(dx, j->mask + (size_t)n * HWC, HWC);
         }
     }
 }
@@ -233,17 +248,21 @@ void maxpool_nhwc_forward(const maxpool_desc *d, float *out, int *argmax, const 
                 if (w0 < 0) w0 = 0;
                 if (w1 > W) w1 = W;
                 const size_t o = (((size_t)n * d->OH + oh) * d->OW + ow) * C;
-                float *m = out + o;
-                int *am = argmax + o;
+                float *restrict m = out + o;
+                int *restrict am = argmax + o;
                 const int first = h0 * W + w0;
                 for (int c = 0; c < C; c++) m[c] = x[(size_t)first * C + c], am[c] = first;
                 for (int h = h0; h < h1; h++)
                     for (int w = w0; w < w1; w++) {
                         const int q = h * W + w;
                         if (q == first) continue;
-                        const float *v = x + (size_t)q * C;
-                        for (int c = 0; c < C; c++)
-                            if (v[c] > m[c] || (isnan(v[c]) && !isnan(m[c]))) m[c] = v[c], am[c] = q;
+                        const float *restrict v = x + (size_t)q * C;
+                        /* branch-free so it vectorizes: v wins if larger, or NaN over a number */
+                        for (int c = 0; c < C; c++) {
+                            const int win = v[c] > m[c] || (v[c] != v[c] && m[c] == m[c]);
+                            m[c] = win ? v[c] : m[c];
+                            am[c] = win ? q : am[c];
+                        }
                     }
             }
         }
@@ -262,7 +281,5 @@ void maxpool_nhwc_backward(const maxpool_desc *d, float *din, const float *dout,
             for (int c = 0; c < C; c++) dx[(size_t)argmax[o + c] * C + c] += dout[o + c];
         }
     }
-    if (mask)
-        for (size_t i = 0; i < d->N * in_img; i++)
-            if (!(mask[i] > 0)) din[i] = 0;
+    if (mask) mask_pos(din, mask, d->N * in_img);
 }
