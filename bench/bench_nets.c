@@ -1,34 +1,41 @@
-/* Benchmark of the networks: images/s of R(64,4) inference at batch 256, and SimGAN training
- * iterations/s at batch 64 (2 refiner steps + 1 discriminator step with a history buffer), for
- * EYES (1x35x55) and DIGITS (1x28x28), with 1 and 2 threads, next to the PyTorch figures of
- * issue 2. Outputs are checked before anything is timed; times are medians after a warm-up.
- * Usage: bench_nets [runs (3)] */
+/* Benchmark of the networks, shaped like the PyTorch peer (../shared/peer-bench, run right after
+ * it on the same machine and compare ratios):
+ *   refine    = R inference at batch 256 (refiner_infer), images/s;
+ *   iteration = the trainer's SimGAN iteration at batch 64: 2 refiner steps + 1 D step on 64 real
+ *               and 64 refined images (32 fresh, 32 from the history buffer), Adam on both, with
+ *               train_refiner_step / train_disc_step as `train` runs them (config defaults
+ *               otherwise), iterations/s.
+ * Configs as the peer names them: DIGITS (28x28) and EYES (35x55) with R(64,4); DIGITS-SMALL and
+ * EYES-SMALL with R(32,3), the default refiner. Effective GFLOP/s counts convolution flops as the
+ * peer's flops.py does (R and D forward; backward twice the forward), whatever algorithm ran;
+ * "% peak" is that against this machine's register-only FMA peak for the same thread count,
+ * measured here first (AVX-512 when the CPU has it, else AVX2). Outputs are checked before
+ * anything is timed; times are medians after one warm-up.
+ * Usage: bench_nets [runs (3)] [--configs DIGITS,EYES,...] [--threads 1,2] */
+#include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include "losses/losses.h"
-#include "nn/gemm.h"
-#include "nn/optim.h"
 #include "base/rng.h"
-#include "refiner/disc.h"
-#include "refiner/history.h"
-#include "refiner/refiner.h"
 #include "bench/bench_util.h"
+#include "io/config.h"
+#include "nn/conv2d_fast.h"
+#include "nn/gemm.h"
+#include "refiner/train_step.h"
 
 #define REFINE_BATCH 256
 #define TRAIN_BATCH 64
-#define LAMBDA 1e-3f
 
 typedef struct {
     const char *name;
-    int H, W;
-    double torch_refine, torch_iter; /* PyTorch 1.13, 2 threads (issue 2) */
+    int H, W, F, B;
 } config;
 
-static const config CONFIGS[2] = {{"EYES", 35, 55, 309, 0.70}, {"DIGITS", 28, 28, 753, 1.75}};
+static const config CONFIGS[] = {
+    {"DIGITS", 28, 28, 64, 4}, {"EYES", 35, 55, 64, 4}, {"DIGITS-SMALL", 28, 28, 32, 3}, {"EYES-SMALL", 35, 55, 32, 3}};
+enum { NCONFIGS = sizeof CONFIGS / sizeof *CONFIGS };
 
 static void die(const char *what) {
     fprintf(stderr, "bench_nets: %s\n", what);
@@ -43,11 +50,64 @@ static float *images(rng_t *r, size_t n) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* FMA peak: 12 independent accumulator chains of register-only FMAs per thread (as
+ * ../shared/peer-bench/fma_peak.c), 2 flops per lane per FMA. */
+
+enum { PEAK_ACC = 12 };
+static const long PEAK_LOOPS = 20000000L;
+static volatile float peak_sink;
+
+__attribute__((target("avx512f"))) static void *fma512(void *arg) {
+    (void)arg;
+    __m512 acc[PEAK_ACC], a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < PEAK_ACC; i++) acc[i] = _mm512_set1_ps((float)i);
+    for (long l = 0; l < PEAK_LOOPS; l++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < PEAK_ACC; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+    }
+    float s = 0;
+    for (int i = 0; i < PEAK_ACC; i++) s += _mm512_cvtss_f32(acc[i]);
+    peak_sink = s;
+    return NULL;
+}
+
+__attribute__((target("avx2,fma"))) static void *fma256(void *arg) {
+    (void)arg;
+    __m256 acc[PEAK_ACC], a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < PEAK_ACC; i++) acc[i] = _mm256_set1_ps((float)i);
+    for (long l = 0; l < PEAK_LOOPS; l++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < PEAK_ACC; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+    }
+    float s = 0;
+    for (int i = 0; i < PEAK_ACC; i++) s += _mm256_cvtss_f32(acc[i]);
+    peak_sink = s;
+    return NULL;
+}
+
+/* Median of 5 runs on `threads` threads, GFLOP/s; lanes: 16 (AVX-512) or 8 (AVX2). */
+static double fma_peak(int threads, int lanes) {
+    void *(*fn)(void *) = lanes == 16 ? fma512 : fma256;
+    double t[5];
+    fn(NULL);
+    for (int r = 0; r < 5; r++) {
+        pthread_t th[16];
+        double t0 = bench_now();
+        for (int i = 1; i < threads; i++)
+            if (pthread_create(&th[i], NULL, fn, NULL)) die("pthread_create");
+        fn(NULL);
+        for (int i = 1; i < threads; i++) pthread_join(th[i], NULL);
+        t[r] = bench_now() - t0;
+    }
+    return 2.0 * lanes * PEAK_ACC * (double)PEAK_LOOPS * threads / bench_median(t, 5) * 1e-9;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* (a) inference */
 
 static double bench_refine(const config *c, int runs, double *gflops) {
     refiner R;
-    refiner_config rc = {1, 64, 4, REFINER_OUT_TANH};
+    refiner_config rc = {1, c->F, c->B, REFINER_OUT_CLAMP};
     if (refiner_init(&R, &rc, 1) || refiner_prepare_infer(&R, REFINE_BATCH, c->H, c->W)) die("refiner setup failed");
     rng_t rng;
     rng_seed(&rng, 2, 0);
@@ -79,143 +139,118 @@ static double bench_refine(const config *c, int runs, double *gflops) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* (b) one training iteration */
+/* (b) one training iteration, as the trainer runs it */
 
-typedef struct {
-    refiner R;
-    disc D;
-    optim oR, oD;
-    history hist;
+/* Convolution flops of one iteration, counted as the peer's flops.py: a refiner step is R and D
+ * forward and backward on b images (3x forward), a D step R forward on b/2 fresh images and D
+ * forward and backward on 2b. */
+static double iteration_flops(const train_state *s) {
+    const double b = s->setup.batch, r = refiner_flops(&s->R, 1), d = disc_flops(&s->D, 1);
+    return 2 * (b * 3 * (r + d)) + (b / 2 * r + 2 * b * 3 * d);
+}
+
+static int iteration(train_state *s, const float *synth, const float *real) {
+    train_stats st;
+    for (int k = 0; k < 2; k++)
+        if (train_refiner_step(s, synth, 1, &st)) return -1;
+    return train_disc_step(s, real, synth, &st);
+}
+
+static double bench_train(const config *c, int runs, double *gflops) {
+    rp_config cfg;
+    config_defaults(&cfg);
+    char v[32];
+    snprintf(v, sizeof v, "%d", TRAIN_BATCH);
+    config_set(&cfg, "train.batch", v);
+    snprintf(v, sizeof v, "%d", c->F);
+    config_set(&cfg, "refiner.filters", v);
+    snprintf(v, sizeof v, "%d", c->B);
+    config_set(&cfg, "refiner.blocks", v);
+    train_setup su;
+    train_state s;
+    if (train_setup_from_config(&su, &cfg, 1, c->H, c->W) || train_state_init(&s, &su)) die("trainer setup failed");
     rng_t rng;
-    int b, OH, OW;
-    size_t img;
-    float *synth, *real, *rx, *drx, *batch, *logits, *probs, *dlogits;
-    int target[TRAIN_BATCH];
-    double adv, l1, dloss;
-} trainer;
-
-static void trainer_init(trainer *t, const config *c) {
-    memset(t, 0, sizeof *t);
-    t->b = TRAIN_BATCH;
-    refiner_config rc = {1, 64, 4, REFINER_OUT_TANH};
-    disc_config dc = {1};
-    if (refiner_init(&t->R, &rc, 1) || refiner_prepare(&t->R, t->b, c->H, c->W)) die("refiner setup failed");
-    if (disc_init(&t->D, &dc, 2) || disc_prepare(&t->D, t->b, c->H, c->W)) die("discriminator setup failed");
-    optim_init_adam(&t->oR, 1e-3f, 0.9f, 0.999f, 1e-8f);
-    optim_init_adam(&t->oD, 1e-3f, 0.9f, 0.999f, 1e-8f);
-    t->OH = t->D.OH, t->OW = t->D.OW;
-    t->img = (size_t)c->H * c->W;
-    rng_seed(&t->rng, 3, 0);
-    t->synth = images(&t->rng, t->b * t->img);
-    t->real = images(&t->rng, t->b * t->img);
-    const size_t map = (size_t)t->b * 2 * t->OH * t->OW;
-    t->rx = malloc(t->b * t->img * sizeof(float));
-    t->drx = malloc(t->b * t->img * sizeof(float));
-    t->batch = malloc(t->b * t->img * sizeof(float));
-    t->logits = malloc(map * sizeof(float));
-    t->probs = malloc(map * sizeof(float));
-    t->dlogits = malloc(map * sizeof(float));
-    if (!t->rx || !t->drx || !t->batch || !t->logits || !t->probs || !t->dlogits) die("out of memory");
-    /* a history of 100 half-batches of refined images, filled before timing starts */
-    if (history_init(&t->hist, 100L * t->b / 2, t->img, t->b)) die("history setup failed");
-    for (int i = 0; i < 100; i++) history_push(&t->hist, &t->rng, t->synth, t->b / 2);
-}
-
-static void trainer_free(trainer *t) {
-    refiner_free(&t->R);
-    disc_free(&t->D);
-    history_free(&t->hist);
-    float *p[] = {t->synth, t->real, t->rx, t->drx, t->batch, t->logits, t->probs, t->dlogits};
-    for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
-}
-
-/* R forward, D forward, adv loss + L1, D backward without D's gradients, R backward, Adam. */
-static void refiner_step(trainer *t) {
-    const int b = t->b;
-    const size_t n = b * t->img, map = (size_t)b * 2 * t->OH * t->OW;
-    param_block_zero_grad(&t->R.p);
-    refiner_forward(&t->R, t->rx, t->synth, b);
-    disc_forward(&t->D, t->logits, t->rx, b);
-    for (int i = 0; i < b; i++) t->target[i] = ADV_REAL;
-    t->adv = adv_loss_forward(t->probs, t->logits, t->target, b, t->OH, t->OW, NULL);
-    t->l1 = l1_forward(t->rx, t->synth, n);
-    memset(t->dlogits, 0, map * sizeof(float));
-    adv_loss_backward(t->dlogits, t->probs, t->target, b, t->OH, t->OW, 1.0f);
-    memset(t->drx, 0, n * sizeof(float));
-    disc_backward(&t->D, t->drx, t->dlogits, b, 0);
-    l1_backward(t->drx, t->rx, t->synth, n, LAMBDA);
-    refiner_backward(&t->R, NULL, t->drx, b);
-    optim_step(&t->oR, &t->R.p);
-}
-
-/* D on b/2 real + b/2 refined (b/4 fresh, b/4 from the history), both halves forward and
- * backward with D's gradients, Adam; the fresh images then enter the history. */
-static void disc_step(trainer *t) {
-    const int b = t->b, h = b / 2, q = b / 4;
-    const size_t map = (size_t)b * 2 * t->OH * t->OW, half = map / 2;
-    memcpy(t->batch, t->real, h * t->img * sizeof(float));
-    float *fresh = t->batch + h * t->img;
-    refiner_infer(&t->R, fresh, t->synth, q);
-    history_sample(&t->hist, &t->rng, fresh + q * t->img, h - q);
-    for (int i = 0; i < b; i++) t->target[i] = i < h ? ADV_REAL : ADV_REFINED;
-    param_block_zero_grad(&t->D.p);
-    disc_forward(&t->D, t->logits, t->batch, b);
-    t->dloss = adv_loss_forward(t->probs, t->logits, t->target, h, t->OH, t->OW, NULL) +
-               adv_loss_forward(t->probs + half, t->logits + half, t->target + h, h, t->OH, t->OW, NULL);
-    memset(t->dlogits, 0, map * sizeof(float));
-    adv_loss_backward(t->dlogits, t->probs, t->target, h, t->OH, t->OW, 1.0f);
-    adv_loss_backward(t->dlogits + half, t->probs + half, t->target + h, h, t->OH, t->OW, 1.0f);
-    disc_backward(&t->D, NULL, t->dlogits, b, 1);
-    optim_step(&t->oD, &t->D.p);
-    history_push(&t->hist, &t->rng, fresh, q);
-}
-
-static void iteration(trainer *t) {
-    refiner_step(t);
-    refiner_step(t);
-    disc_step(t);
-}
-
-static double bench_train(const config *c, int runs) {
-    trainer t;
-    trainer_init(&t, c);
-    /* check: the losses are finite and both networks move */
-    float r0 = t.R.blk_w1[2][5], d0 = t.D.w[1][7];
-    iteration(&t);
-    if (!isfinite(t.adv) || !isfinite(t.l1) || !isfinite(t.dloss)) die("non-finite loss");
-    if (t.R.blk_w1[2][5] == r0 || t.D.w[1][7] == d0) die("a network did not move");
-    if (t.hist.count != t.hist.capacity) die("history not full");
+    rng_seed(&rng, 3, 0);
+    const int b = TRAIN_BATCH;
+    float *synth = images(&rng, (size_t)b * s.img), *real = images(&rng, (size_t)b * s.img);
+    /* a full history, as the peer's */
+    while (s.hist.count < s.hist.capacity) history_push(&s.hist, &s.rng_hist, synth, b / 2);
+    /* check: the iteration succeeds and both networks move */
+    float r0 = s.R.blk_w1[c->B - 1][5], d0 = s.D.w[1][7];
+    if (iteration(&s, synth, real)) die("training iteration failed");
+    if (s.R.blk_w1[c->B - 1][5] == r0 || s.D.w[1][7] == d0) die("a network did not move");
     double tm[32];
     for (int r = 0; r < runs; r++) {
         double t0 = bench_now();
-        iteration(&t);
+        if (iteration(&s, synth, real)) die("training iteration failed");
         tm[r] = bench_now() - t0;
     }
-    trainer_free(&t);
-    return 1.0 / bench_median(tm, runs);
+    const double med = bench_median(tm, runs);
+    *gflops = iteration_flops(&s) / med * 1e-9;
+    train_state_free(&s);
+    free(synth), free(real);
+    return 1.0 / med;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* "1,2" -> {1, 2}; returns the count. */
+static int parse_ints(const char *s, int *out, int max) {
+    int n = 0;
+    for (const char *p = s; *p && n < max;) {
+        out[n++] = atoi(p);
+        p = strchr(p, ',');
+        if (!p) break;
+        p++;
+    }
+    return n;
 }
 
 int main(int argc, char **argv) {
-    int runs = argc > 1 ? atoi(argv[1]) : 3;
-    if (runs < 1 || runs > 32) die("usage: bench_nets [runs (1..32, default 3)]");
+    int runs = 3, threads[4] = {1, 2}, nthreads = 2;
+    const char *configs = "DIGITS,EYES,DIGITS-SMALL,EYES-SMALL";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--configs") && i + 1 < argc) configs = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) nthreads = parse_ints(argv[++i], threads, 4);
+        else runs = atoi(argv[i]);
+    }
+    if (runs < 1 || runs > 32 || nthreads < 1)
+        die("usage: bench_nets [runs (1..32, default 3)] [--configs DIGITS,EYES,DIGITS-SMALL,EYES-SMALL] "
+            "[--threads 1,2]");
     bench_print_machine(argc, argv);
-    printf("R(64,4) and D of SimGAN; refine = R inference at batch %d; iteration = 2 refiner steps + 1 D step at\n"
-           "batch %d (D: %d real + %d refined, of which %d fresh and %d from a history of %d), Adam on both.\n"
-           "Medians of %d runs after one warm-up. PyTorch: 1.13, oneDNN AVX-512, 2 threads (issue 2).\n\n",
-           REFINE_BATCH, TRAIN_BATCH, TRAIN_BATCH / 2, TRAIN_BATCH / 2, TRAIN_BATCH / 4, TRAIN_BATCH / 4,
-           100 * TRAIN_BATCH / 2, runs);
-    printf("%-7s %-6s %7s | %10s %7s %9s | %8s %9s\n", "config", "size", "threads", "refine/s", "GFLOP/s", "vs torch",
-           "iter/s", "vs torch");
-    for (int ci = 0; ci < 2; ci++) {
+    __builtin_cpu_init();
+    const int lanes = __builtin_cpu_supports("avx512f") ? 16 : 8;
+    double peak[4];
+    printf("FMA peak (register-only %s FMAs):", lanes == 16 ? "AVX-512" : "AVX2");
+    for (int t = 0; t < nthreads; t++) {
+        peak[t] = fma_peak(threads[t], lanes);
+        printf(" %.1f GFLOP/s with %d thread%s%s", peak[t], threads[t], threads[t] == 1 ? "" : "s",
+               t + 1 < nthreads ? "," : "\n");
+    }
+    printf("conv kernels: %s (RP_CONV_KERNELS=reference|avx2|avx512 to choose)\n",
+           conv2d_kernels_name(conv2d_kernels_active()));
+    printf("refine = R inference at batch %d; iteration = 2 refiner steps + 1 D step at batch %d (D: %d real + %d\n"
+           "refined, %d fresh and %d from the history), Adam on both, as `train` runs them. DIGITS/EYES: R(64,4);\n"
+           "-SMALL: R(32,3). GFLOP/s: convolution flops as the peer's flops.py counts them. Medians of %d runs\n"
+           "after one warm-up.\n\n",
+           REFINE_BATCH, TRAIN_BATCH, TRAIN_BATCH, TRAIN_BATCH, TRAIN_BATCH / 2, TRAIN_BATCH / 2, runs);
+    printf("%-12s %-6s %7s | %10s %7s %6s | %8s %7s %6s\n", "config", "size", "threads", "refine/s", "GFLOP/s", "%peak",
+           "iter/s", "GFLOP/s", "%peak");
+    for (int ci = 0; ci < NCONFIGS; ci++) {
         const config *c = &CONFIGS[ci];
-        for (int th = 1; th <= 2; th++) {
-            nn_set_threads(th);
-            double gf, ref = bench_refine(c, runs, &gf);
-            double it = bench_train(c, runs);
+        /* whole names only: DIGITS must not select DIGITS-SMALL */
+        char want[128];
+        snprintf(want, sizeof want, ",%s,", configs);
+        char key[32];
+        snprintf(key, sizeof key, ",%s,", c->name);
+        if (!strstr(want, key)) continue;
+        for (int t = 0; t < nthreads; t++) {
+            nn_set_threads(threads[t]);
+            double gf_r, gf_t, ref = bench_refine(c, runs, &gf_r), it = bench_train(c, runs, &gf_t);
             char size[16];
             snprintf(size, sizeof size, "%dx%d", c->H, c->W);
-            printf("%-7s %-6s %7d | %10.1f %7.1f %8.2fx | %8.3f %8.2fx\n", c->name, size, th, ref, gf,
-                   ref / c->torch_refine, it, it / c->torch_iter);
+            printf("%-12s %-6s %7d | %10.1f %7.1f %5.1f%% | %8.3f %7.1f %5.1f%%\n", c->name, size, threads[t], ref, gf_r,
+                   100 * gf_r / peak[t], it, gf_t, 100 * gf_t / peak[t]);
             fflush(stdout);
         }
     }
