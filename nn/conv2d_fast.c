@@ -51,6 +51,11 @@ conv2d_kernels conv2d_kernels_active(void) {
     return (conv2d_kernels)atomic_load(&level);
 }
 
+conv2d_kernels conv2d_kernels_supported(void) {
+    conv2d_kernels_active();
+    return best;
+}
+
 conv2d_kernels conv2d_kernels_select(conv2d_kernels k) {
     conv2d_kernels_active();
     if (k > best) k = best;

@@ -20,6 +20,8 @@ typedef enum { CONV2D_KERNELS_REFERENCE = 0, CONV2D_KERNELS_AVX2 = 1, CONV2D_KER
 /* The level in use: the best the CPU supports, unless RP_CONV_KERNELS (reference | avx2 | avx512)
  * asked for a lower one. */
 conv2d_kernels conv2d_kernels_active(void);
+/* The best level this CPU supports (whatever RP_CONV_KERNELS says). */
+conv2d_kernels conv2d_kernels_supported(void);
 /* Test hook: use level k from now on (clamped to what the CPU supports); returns the level in use. */
 conv2d_kernels conv2d_kernels_select(conv2d_kernels k);
 const char *conv2d_kernels_name(conv2d_kernels k);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "losses/losses.h"
+#include "nn/conv2d_fast.h"
 #include "nn/gemm.h"
 #include "nn/optim.h"
 #include "nn/params.h"
@@ -442,15 +443,20 @@ static void test_pytorch_reference(void **state) {
     (void)state;
     fixture fx;
     fx_open(&fx);
-    /* once on one thread, once with the batch split across two (when there are two) */
-    for (int threads = 1; threads <= (nn_max_threads() > 1 ? 2 : 1); threads++) {
-        nn_set_threads(threads);
-        printf("  with %d thread(s):\n", threads);
-        cmp_stats st;
-        check_all(&fx, &st);
-        assert_true(st.tensors > 100);
-        assert_int_equal(st.failed, 0);
-    }
+    /* every kernel level the CPU has (the reference im2col + BLAS path, AVX2, AVX-512: see
+     * conv2d_fast.h), once on one thread, once with the batch split across two (when there are two) */
+    const conv2d_kernels saved = conv2d_kernels_active();
+    for (int k = CONV2D_KERNELS_REFERENCE; k <= (int)conv2d_kernels_supported(); k++)
+        for (int threads = 1; threads <= (nn_max_threads() > 1 ? 2 : 1); threads++) {
+            conv2d_kernels_select((conv2d_kernels)k);
+            nn_set_threads(threads);
+            printf("  kernels %s, %d thread(s):\n", conv2d_kernels_name((conv2d_kernels)k), threads);
+            cmp_stats st;
+            check_all(&fx, &st);
+            assert_true(st.tensors > 100);
+            assert_int_equal(st.failed, 0);
+        }
+    conv2d_kernels_select(saved);
     nn_set_threads(1);
     fx_close(&fx);
 }
@@ -616,11 +622,13 @@ static int fd_direction(const char *what, fd_ctx *c, float *x, const float *g, s
     return ok < 0 ? 2 : !ok;
 }
 
-static void test_whole_network_directional_fd(void **state) {
-    (void)state;
+/* R(4,1) runs the reference path (im2col + BLAS); R(16,1) the fast one (Winograd on NHWC maps)
+ * when the CPU has AVX2 or AVX-512. D takes the fast path whenever there is one. */
+static void whole_network_fd(int F) {
     fd_ctx c;
     memset(&c, 0, sizeof c);
-    refiner_config rc = {1, 4, 1, REFINER_OUT_TANH};
+    printf("  R(%d,1):\n", F);
+    refiner_config rc = {1, F, 1, REFINER_OUT_TANH};
     disc_config dc = {1};
     assert_int_equal(refiner_init(&c.r, &rc, 11), 0);
     assert_int_equal(disc_init(&c.d, &dc, 12), 0);
@@ -675,6 +683,12 @@ static void test_whole_network_directional_fd(void **state) {
     refiner_free(&c.r);
     disc_free(&c.d);
     free(c.x), free(c.rx), free(c.logits), free(c.probs), free(dlogits), free(drx), free(dx);
+}
+
+static void test_whole_network_directional_fd(void **state) {
+    (void)state;
+    whole_network_fd(4);
+    whole_network_fd(16);
 }
 
 /* R with the clamp output reaches exact black, which tanh only approaches (its gradient is
