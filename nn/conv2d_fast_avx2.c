@@ -29,6 +29,7 @@ static inline float hsum256(__m256 v) {
 #define VMAX0(a) _mm256_max_ps((a), _mm256_setzero_ps())
 #define VMASKPOS(v, m) _mm256_and_ps((v), _mm256_cmp_ps((m), _mm256_setzero_ps(), _CMP_GT_OQ))
 #define VKEEP(b, v) _mm256_and_ps((v), _mm256_castsi256_ps(_mm256_set1_epi32(-(b))))
+#define VLOADM(b, p) _mm256_maskload_ps((p), _mm256_set1_epi32(-(int)(b)))
 #define VHSUM(v) hsum256(v)
 
 #include "nn/conv2d_fast_kern.h"

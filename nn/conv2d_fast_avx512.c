@@ -21,6 +21,7 @@
 #define VMAX0(a) _mm512_max_ps((a), _mm512_setzero_ps())
 #define VMASKPOS(v, m) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((m), _mm512_setzero_ps(), _CMP_GT_OQ), (v))
 #define VKEEP(b, v) _mm512_maskz_mov_ps((__mmask16)-(b), (v))
+#define VLOADM(b, p) _mm512_maskz_loadu_ps((__mmask16) - (b), (p))
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 
 #include "nn/conv2d_fast_kern.h"

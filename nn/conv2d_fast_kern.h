@@ -2,7 +2,7 @@
  * conv2d_fast_avx512.c (16 floats per vector) and conv2d_fast_avx2.c (8), each compiled with its
  * own -m flags. The includer defines: KSUF (name suffix), V (vector type), VL, NBMAX (vectors per
  * micro-kernel row), ACCMAX (accumulator registers), VLOAD VSTORE VSET1 VZERO VADD VSUB VMUL VFMA
- * (a*b+c) VFNMA (c-a*b) VMAX0 VMASKPOS(v, m) (v where m > 0, else 0) VKEEP(b, v) (v if b is 1, 0 if 0) VHSUM.
+ * (a*b+c) VFNMA (c-a*b) VMAX0 VMASKPOS(v, m) (v where m > 0, else 0) VKEEP(b, v) (v if b is 1, 0 if 0) VLOADM(b, p) (load if b is 1, else 0 without touching p) VHSUM.
  *
  * Winograd F(4x4, 3x3) (Lavin & Gray 2016, points 0, +-1, +-2, inf): for a 6x6 input window d
  * and a 3x3 kernel g, the 4x4 output is Y = A^T [(G g G^T) . (B^T d B)] A. Summed over input
@@ -172,17 +172,18 @@ INL void KN(window_cols)(KN(window) *w, int n, int x0, int W, long cs) {
     }
 }
 
-/* Vt[xi * xs] = (B^T d B)_xi for one vector of channels of the 6x6 window (clip: apply rv, cv). */
-INL void KN(in_window)(const float *p, const KN(window) *w, int clip, float *Vt, long xs) {
+/* Vt[xi * xs] = (B^T d B)_xi for one vector of channels of the 6x6 window at p: rows rs floats
+ * apart, columns cs (a constant once inlined), so every address is a row pointer plus an immediate. Element (i, j) is loaded only where bit 6i + j of m is set,
+ * zero elsewhere: masked loads never fault, so windows across the border need no clamping. */
+INL void KN(in_window_inner)(const float *p, long rs, const int cs, float *Vt, const int xs, const int masked,
+                             unsigned long long m) {
     V tmp[6][6];
 #pragma GCC unroll 6
     for (int j = 0; j < 6; j++) {
         V col[6], o[6];
 #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) {
-            col[i] = VLOAD(p + w->ro[i] + w->co[j]);
-            if (clip) col[i] = VKEEP(w->rv[i] & w->cv[j], col[i]);
-        }
+        for (int i = 0; i < 6; i++)
+            col[i] = masked ? VLOADM((m >> (i * 6 + j)) & 1, p + i * rs + j * cs) : VLOAD(p + i * rs + j * cs);
         KN(bt6)(col, o);
 #pragma GCC unroll 6
         for (int i = 0; i < 6; i++) tmp[i][j] = o[i];
@@ -192,32 +193,48 @@ INL void KN(in_window)(const float *p, const KN(window) *w, int clip, float *Vt,
         V o[6];
         KN(bt6)(tmp[i], o);
 #pragma GCC unroll 6
-        for (int j = 0; j < 6; j++) {
-            VSTORE(Vt, o[j]);
-            Vt += xs;
-        }
+        for (int j = 0; j < 6; j++) VSTORE(Vt + (i * 6 + j) * xs, o[j]);
     }
 }
 
-/* Vt[xi * xs + c] for tile t, all C channels. */
-static void KN(in_tile)(const cf_geom *g, float *Vt, long xs, const float *in, int t) {
-    const int C = g->C, H = g->H, W = g->W;
+/* Vt[xi * C + c] for tile t, all C channels (C a constant once inlined). */
+INL void KN(in_tile_c)(const cf_geom *g, float *Vt, const float *in, int t, const int C) {
+    const int H = g->H, W = g->W;
     const KN(tile_pos) p = KN(tile_at)(g, t, C);
     const int y0 = p.y0 - 1, x0 = p.x0 - 1;
-    KN(window) w;
-    KN(window_rows)(&w, 6, y0, H, (long)W * C);
-    KN(window_cols)(&w, 6, x0, W, C);
     const float *base = in + p.img;
-    if (y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W)
-        for (int c = 0; c < C; c += VL) KN(in_window)(base + c, &w, 0, Vt + c, xs);
-    else
-        for (int c = 0; c < C; c += VL) KN(in_window)(base + c, &w, 1, Vt + c, xs);
+    const float *q = base + ((long)y0 * W + x0) * C; /* may lie outside the map: only masked loads use it */
+    if (y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W) {
+        for (int c = 0; c < C; c += VL) KN(in_window_inner)(q + c, (long)W * C, C, Vt + c, C, 0, 0);
+        return;
+    }
+    unsigned long long m = 0;
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++)
+            if (y0 + i >= 0 && y0 + i < H && x0 + j >= 0 && x0 + j < W) m |= 1ULL << (i * 6 + j);
+    for (int c = 0; c < C; c += VL) KN(in_window_inner)(q + c, (long)W * C, C, Vt + c, C, 1, m);
 }
+
+static void KN(in_tile)(const cf_geom *g, float *Vt, const float *in, int t) {
+    switch (g->C) {
+    case 16: KN(in_tile_c)(g, Vt, in, t, 16); break;
+    case 32: KN(in_tile_c)(g, Vt, in, t, 32); break;
+    case 64: KN(in_tile_c)(g, Vt, in, t, 64); break;
+    default: KN(in_tile_c)(g, Vt, in, t, g->C); break;
+    }
+}
+
+/* The epilogue's pointers, copied out of conv2d_epilogue so stores to out cannot make the compiler
+ * reload them. */
+typedef struct {
+    const float *bias, *res, *mask;
+    int relu;
+} KN(epi);
 
 /* out (4x4 at q, rows rs apart, columns cs) = epilogue(A^T m A) for one vector of channels,
  * m[xi] at Mt[xi * xs]; only the first ny x nx outputs are written. */
-INL void KN(out_window)(const float *Mt, long xs, float *out, long q, long rs, long cs, int ny, int nx, V bias,
-                        const conv2d_epilogue *e) {
+INL void KN(out_window)(const float *Mt, const int xs, float *out, long q, long rs, const int cs, int ny, int nx,
+                        V bias, const KN(epi) *e) {
     V tmp[4][6], o[4][4];
 #pragma GCC unroll 6
     for (int j = 0; j < 6; j++) {
@@ -244,16 +261,26 @@ INL void KN(out_window)(const float *Mt, long xs, float *out, long q, long rs, l
         }
 }
 
-/* The output tile t from Mt[xi * xs + f], through the epilogue. */
-static void KN(out_tile)(const cf_geom *g, float *out, const float *Mt, long xs, const conv2d_epilogue *e, int t) {
-    const int F = g->F, H = g->H, W = g->W;
+/* The output tile t from Mt[xi * F + f], through the epilogue (F a constant once inlined). */
+INL void KN(out_tile_c)(const cf_geom *g, float *out, const float *Mt, const KN(epi) *e, int t, const int F) {
+    const int H = g->H, W = g->W;
     const KN(tile_pos) p = KN(tile_at)(g, t, F);
     const int ny = H - p.y0 < 4 ? H - p.y0 : 4, nx = W - p.x0 < 4 ? W - p.x0 : 4;
     const long q = p.img + ((long)p.y0 * W + p.x0) * F;
     for (int f = 0; f < F; f += VL) {
         const V bias = e->bias ? VLOAD(e->bias + f) : VZERO();
-        if (ny == 4 && nx == 4) KN(out_window)(Mt + f, xs, out, q + f, (long)W * F, F, 4, 4, bias, e);
-        else KN(out_window)(Mt + f, xs, out, q + f, (long)W * F, F, ny, nx, bias, e);
+        if (ny == 4 && nx == 4) KN(out_window)(Mt + f, F, out, q + f, (long)W * F, F, 4, 4, bias, e);
+        else KN(out_window)(Mt + f, F, out, q + f, (long)W * F, F, ny, nx, bias, e);
+    }
+}
+
+static void KN(out_tile)(const cf_geom *g, float *out, const float *Mt, const conv2d_epilogue *ep, int t) {
+    const KN(epi) e = {ep->bias, ep->res, ep->mask, ep->relu};
+    switch (g->F) {
+    case 16: KN(out_tile_c)(g, out, Mt, &e, t, 16); break;
+    case 32: KN(out_tile_c)(g, out, Mt, &e, t, 32); break;
+    case 64: KN(out_tile_c)(g, out, Mt, &e, t, 64); break;
+    default: KN(out_tile_c)(g, out, Mt, &e, t, g->F); break;
     }
 }
 
@@ -305,17 +332,17 @@ static void KN(dy_tile)(const cf_geom *g, float *dMt, long xs, float *db, const 
 static void KN(wino_forward)(const cf_geom *g, float *out, const float *in, const float *U, const conv2d_epilogue *e,
                              int t0, int nt, float *Vb, float *Mb) {
     const int C = g->C, F = g->F;
-    for (int t = 0; t < nt; t++) KN(in_tile)(g, Vb + (long)t * WINO_XI * C, C, in, t0 + t);
+    for (int t = 0; t < nt; t++) KN(in_tile)(g, Vb + (long)t * WINO_XI * C, in, t0 + t);
     for (int xi = 0; xi < WINO_XI; xi++)
         KN(gemm)(nt, F, C, Vb + (long)xi * C, WINO_XI * C, 1, U + (long)xi * C * F, F, Mb + (long)xi * F,
                  WINO_XI * F, 0);
-    for (int t = 0; t < nt; t++) KN(out_tile)(g, out, Mb + (long)t * WINO_XI * F, F, e, t0 + t);
+    for (int t = 0; t < nt; t++) KN(out_tile)(g, out, Mb + (long)t * WINO_XI * F, e, t0 + t);
 }
 
 static void KN(wino_grad_transform)(const cf_geom *g, float *Vb, float *dMb, float *db, const float *in,
                                     const float *dout, int t0, int nt) {
     for (int t = 0; t < nt; t++) {
-        KN(in_tile)(g, Vb + (long)t * WINO_XI * g->C, g->C, in, t0 + t);
+        KN(in_tile)(g, Vb + (long)t * WINO_XI * g->C, in, t0 + t);
         KN(dy_tile)(g, dMb + (long)t * WINO_XI * g->F, g->F, db, dout, t0 + t);
     }
 }
