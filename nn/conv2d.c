@@ -21,6 +21,7 @@
 #include <assert.h>
 #include <stdatomic.h>
 #include <string.h>
+#include "nn/conv2d_fast.h"
 #include "nn/gemm.h"
 #include "nn/parallel.h"
 
@@ -95,10 +96,112 @@ static size_t off_slots(const conv2d_desc *d) {
     return off_weights(d) + (((size_t)d->F * d->C * d->K * d->K + 15) & ~(size_t)15);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Fast paths (conv2d_fast.h) behind this API: chunks of FAST_CHUNK images are transposed to NHWC
+ * in the workspace, run through Winograd F(4x4, 3x3) (same-padded stride-1 3x3 layers with C and F
+ * multiples of 16) or NHWC im2col + the SIMD GEMM (F a multiple of 16), and transposed back. Taken
+ * whenever a fast kernel level is active (conv2d_kernels_active); the sizes below are by shape
+ * alone, so a workspace fits whichever level runs. */
+
+enum { FAST_CHUNK = 8 };
+typedef enum { FAST_NONE, FAST_WINO, FAST_NHWC } fast_kind;
+
+static int wino_shape(const conv2d_desc *d) {
+    return d->K == 3 && d->stride == 1 && d->pad == 1 && d->C % 16 == 0 && d->F % 16 == 0;
+}
+static int nhwc_shape(const conv2d_desc *d) { return d->F % 16 == 0 && !(is_pointwise(d) && d->C % 16); }
+
+static fast_kind fast_of(const conv2d_desc *d) {
+    if (conv2d_kernels_active() == CONV2D_KERNELS_REFERENCE) return FAST_NONE;
+    return wino_shape(d) ? FAST_WINO : nhwc_shape(d) ? FAST_NHWC : FAST_NONE;
+}
+
+static conv2d_desc chunk_desc(const conv2d_desc *d, int n) {
+    conv2d_desc c = *d;
+    c.N = n;
+    return c;
+}
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t in_chunk(const conv2d_desc *d) { return round16((size_t)FAST_CHUNK * d->C * d->H * d->W); }
+static size_t out_chunk(const conv2d_desc *d) { return round16((size_t)FAST_CHUNK * d->F * d->OH * d->OW); }
+
+/* xh, dxh (in chunks), yh, dyh (out chunks), U and Ut (Winograd), then the kernels' own scratch. */
+static size_t fast_workspace(const conv2d_desc *d) {
+    if (!wino_shape(d) && !nhwc_shape(d)) return 0;
+    const conv2d_desc c = chunk_desc(d, FAST_CHUNK);
+    size_t k = conv2d_nhwc_workspace(&c);
+    if (wino_shape(d) && 2 * conv2d_wino_weights_size(d) + conv2d_wino_workspace(&c) > k)
+        k = 2 * conv2d_wino_weights_size(d) + conv2d_wino_workspace(&c);
+    return 2 * in_chunk(d) + 2 * out_chunk(d) + k;
+}
+
+/* dst (n, P, C) = src (n, C, P); add_back: dst (n, C, P) += src (n, P, C). */
+static void to_nhwc(float *restrict dst, const float *restrict src, int n, int C, size_t P) {
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (int c = 0; c < C; c++)
+            for (size_t p = 0; p < P; p++) dst[(i * P + p) * C + c] = src[(i * C + c) * P + p];
+}
+
+static void from_nhwc(float *restrict dst, const float *restrict src, int n, int C, size_t P, int add) {
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (int c = 0; c < C; c++)
+            for (size_t p = 0; p < P; p++) {
+                const float v = src[(i * P + p) * C + c];
+                dst[(i * C + c) * P + p] = add ? dst[(i * C + c) * P + p] + v : v;
+            }
+}
+
+static void forward_fast(const conv2d_desc *d, fast_kind k, float *out, const float *in, const float *w,
+                         const float *b, float *ws) {
+    const size_t CHW = (size_t)d->C * d->H * d->W, P = (size_t)d->OH * d->OW;
+    float *xh = ws, *yh = ws + 2 * in_chunk(d), *U = yh + 2 * out_chunk(d);
+    float *kws = k == FAST_WINO ? U + 2 * conv2d_wino_weights_size(d) : U;
+    if (k == FAST_WINO) conv2d_wino_weights(d, U, w);
+    const conv2d_epilogue e = {.bias = b};
+    for (int n0 = 0; n0 < d->N; n0 += FAST_CHUNK) {
+        const int c = d->N - n0 < FAST_CHUNK ? d->N - n0 : FAST_CHUNK;
+        const conv2d_desc cd = chunk_desc(d, c);
+        to_nhwc(xh, in + n0 * CHW, c, d->C, (size_t)d->H * d->W);
+        if (k == FAST_WINO) conv2d_wino_forward(&cd, yh, xh, U, &e, kws);
+        else conv2d_nhwc_forward(&cd, yh, xh, w, &e, kws);
+        from_nhwc(out + n0 * d->F * P, yh, c, d->F, P, 0);
+    }
+}
+
+static void backward_fast(const conv2d_desc *d, fast_kind k, float *din, float *dw, float *db, const float *dout,
+                          const float *in, const float *w, float *ws) {
+    const size_t HW = (size_t)d->H * d->W, P = (size_t)d->OH * d->OW;
+    float *xh = ws, *dxh = xh + in_chunk(d), *dyh = dxh + in_chunk(d) + out_chunk(d), *Ut = dyh + out_chunk(d);
+    float *kws = k == FAST_WINO ? Ut + 2 * conv2d_wino_weights_size(d) : Ut;
+    if (din && k == FAST_WINO) conv2d_wino_weights_t(d, Ut, w);
+    for (int n0 = 0; n0 < d->N; n0 += FAST_CHUNK) {
+        const int c = d->N - n0 < FAST_CHUNK ? d->N - n0 : FAST_CHUNK;
+        const conv2d_desc cd = chunk_desc(d, c);
+        to_nhwc(dyh, dout + n0 * d->F * P, c, d->F, P);
+        if (dw || db || k == FAST_NHWC) to_nhwc(xh, in + n0 * d->C * HW, c, d->C, HW);
+        if (k == FAST_WINO) {
+            if (din) conv2d_wino_backward_data(&cd, dxh, dyh, Ut, NULL, kws);
+            conv2d_wino_backward_weights(&cd, dw, db, dyh, xh, kws);
+        } else {
+            conv2d_nhwc_backward(&cd, din ? dxh : NULL, dw, db, dyh, xh, w, NULL, 0, kws);
+        }
+        if (din) from_nhwc(din + n0 * d->C * HW, dxh, c, d->C, HW, 1);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
 /* NSLOT slots whatever N is: the size depends on the layer's shape only, never on the batch. */
-size_t conv2d_workspace(const conv2d_desc *d) { return off_slots(d) + (size_t)NSLOT * slot_size(d); }
+size_t conv2d_workspace(const conv2d_desc *d) {
+    const size_t ref = off_slots(d) + (size_t)NSLOT * slot_size(d), fast = fast_workspace(d);
+    return ref > fast ? ref : fast;
+}
 
 const char *conv2d_algorithm(const conv2d_desc *d) {
+    const fast_kind k = fast_of(d);
+    if (k == FAST_WINO) return "winograd";
+    if (k == FAST_NHWC) return "nhwc-im2col";
     if (is_pointwise(d)) return "pointwise";
     if (is_shifted(d)) return "shifted";
     return din_transposed(d) ? "im2col/transposed" : "im2col/col2im";
@@ -435,6 +538,11 @@ static void reduce_slots(const conv2d_desc *d, const float *slots, float *dw, fl
 void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const float *w, const float *b,
                     float *ws) {
     assert(ws || is_pointwise(d));
+    const fast_kind k = ws ? fast_of(d) : FAST_NONE;
+    if (k != FAST_NONE) {
+        forward_fast(d, k, out, in, w, b, ws);
+        return;
+    }
     float *wx = NULL;
     if (is_shifted(d)) {
         wx = ws + off_weights(d);
@@ -447,6 +555,11 @@ void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const flo
 void conv2d_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
                      const float *in, const float *w, float *ws) {
     assert(ws || is_pointwise(d));
+    const fast_kind k = ws ? fast_of(d) : FAST_NONE;
+    if (k != FAST_NONE) {
+        backward_fast(d, k, din, dw, db, dout, in, w, ws);
+        return;
+    }
     float *wx = NULL;
     if (din && is_shifted(d)) {
         wx = ws + off_weights(d);

@@ -659,6 +659,80 @@ static void test_maxpool_nhwc_matches(void **state) {
     }
 }
 
+/* The NCHW API (conv2d_forward / conv2d_backward) on the fast paths: chunks of 8 images transposed
+ * to NHWC and back; a batch of 10 crosses a chunk boundary. Same bounds as the layers above. */
+static void test_nchw_api_fast_paths(void **state) {
+    (void)state;
+    static const int shapes[][8] = {{10, 16, 9, 13, 32, 3, 1, 1}, {3, 32, 14, 14, 64, 3, 1, 1}, {10, 3, 11, 7, 16, 3, 2, 1},
+                                    {2, 32, 5, 6, 16, 1, 1, 0}};
+    static const char *algo[] = {"winograd", "winograd", "nhwc-im2col", "nhwc-im2col"};
+    conv2d_kernels lv[2];
+    const int nl = levels(lv);
+    if (!nl) {
+        printf("skipped: no AVX2 or AVX-512 on this CPU\n");
+        skip();
+    }
+    const conv2d_kernels saved = conv2d_kernels_active();
+    double worst = 0;
+    for (int l = 0; l < nl; l++) {
+        conv2d_kernels_select(lv[l]);
+        printf("  kernels %s\n", conv2d_kernels_name(lv[l]));
+        for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+            const int *sh = shapes[t];
+            conv2d_desc d;
+            conv2d_desc_init(&d, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], sh[6], sh[7]);
+            assert_string_equal(conv2d_algorithm(&d), algo[t]);
+            rng_t r;
+            rng_seed(&r, 400 + t, 0);
+            const int KK = d.K * d.K;
+            const size_t ni = (size_t)d.N * d.C * d.H * d.W, no = (size_t)d.N * d.F * d.OH * d.OW, nw = (size_t)d.F * d.C * KK;
+            float *x = randn(&r, ni, 1, 0), *w = randn(&r, nw, 1.0f / sqrtf((float)d.C * KK), 0), *b = randn(&r, d.F, 0.5f, 0);
+            float *dy = randn(&r, no, 1, 0), *ref = zeros(no), *gi = zeros(ni), *gw = zeros(nw), *gb = zeros(d.F);
+            float *out = zeros(no), *din = zeros(ni), *dw = zeros(nw), *db = zeros(d.F), *ws = zeros(conv2d_workspace(&d));
+            conv2d_forward_naive(&d, ref, x, w, b);
+            conv2d_backward_naive(&d, gi, gw, gb, dy, x, w);
+            conv2d_forward(&d, out, x, w, b, ws);
+            conv2d_backward(&d, din, dw, db, dy, x, w, ws);
+            char what[128];
+            const int wino = !strcmp(algo[t], "winograd");
+            direct_bounds e = direct_bound(&d, x, w, b, dy);
+            double *E = wino ? wino_bound(d.N, d.C, d.H, d.W, d.F, x, w, 0) : e.out;
+            if (wino)
+                for (size_t i = 0; i < no; i++) E[i] += fabs(b[i / ((size_t)d.OH * d.OW) % d.F]);
+            double *Ed = wino ? wino_bound(d.N, d.F, d.H, d.W, d.C, dy, w, 1) : e.din;
+            double *Ew = wino ? wino_bound_dw(d.N, d.C, d.H, d.W, d.F, x, dy) : e.dw;
+            const double tiles = (double)d.N * ((d.H + 3) / 4) * ((d.W + 3) / 4);
+            snprintf(what, sizeof what, "%s forward N%d C%d F%d", algo[t], d.N, d.C, d.F);
+            worst = fmax(worst, check_bound(what, out, ref, E, wino ? d.C + 22.0 : (double)d.C * KK + 2, no));
+            snprintf(what, sizeof what, "%s din N%d C%d F%d", algo[t], d.N, d.C, d.F);
+            worst = fmax(worst, check_bound(what, din, gi, Ed, wino ? d.F + 23.0 : (double)d.F * KK + 3, ni));
+            snprintf(what, sizeof what, "%s dW N%d C%d F%d", algo[t], d.N, d.C, d.F);
+            worst = fmax(worst, check_bound(what, dw, gw, Ew, wino ? tiles + 27 : (double)d.N * d.OH * d.OW + 2, nw));
+            snprintf(what, sizeof what, "%s db N%d C%d F%d", algo[t], d.N, d.C, d.F);
+            worst = fmax(worst, check_bound(what, db, gb, e.db, (double)d.N * d.OH * d.OW + 2, d.F));
+            if (nn_max_threads() > 1) {
+                const int th = nn_get_threads();
+                nn_set_threads(2);
+                float *o2 = zeros(no), *din2 = zeros(ni), *dw2 = zeros(nw), *db2 = zeros(d.F);
+                conv2d_forward(&d, o2, x, w, b, ws);
+                conv2d_backward(&d, din2, dw2, db2, dy, x, w, ws);
+                assert_memory_equal(o2, out, no * sizeof(float));
+                assert_memory_equal(din2, din, ni * sizeof(float));
+                assert_memory_equal(dw2, dw, nw * sizeof(float));
+                assert_memory_equal(db2, db, d.F * sizeof(float));
+                free(o2), free(din2), free(dw2), free(db2);
+                nn_set_threads(th);
+            }
+            if (wino) free(E), free(Ed), free(Ew);
+            free_bounds(&e);
+            free(x), free(w), free(b), free(dy), free(ref), free(gi), free(gw), free(gb), free(out), free(din), free(dw);
+            free(db), free(ws);
+        }
+    }
+    conv2d_kernels_select(saved);
+    assert_true(worst <= 1);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The networks: fast path against the reference path */
 
@@ -865,6 +939,7 @@ int main(void) {
         cmocka_unit_test(test_nhwc_conv_matches_naive),
         cmocka_unit_test(test_expand_project_match_naive),
         cmocka_unit_test(test_maxpool_nhwc_matches),
+        cmocka_unit_test(test_nchw_api_fast_paths),
         cmocka_unit_test(test_refiner_fast_matches_reference),
         cmocka_unit_test(test_disc_fast_matches_reference),
     };

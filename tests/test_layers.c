@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nn/conv2d.h"
+#include "nn/conv2d_fast.h"
 #include "nn/gemm.h"
 #include "nn/layers.h"
 #include "losses/losses.h"
@@ -156,8 +157,9 @@ static void conv_ctx_free(conv_ctx *c) {
 
 static size_t conv_out_n(const conv2d_desc *d) { return (size_t)d->N * d->F * d->OH * d->OW; }
 
-static void test_conv_matches_naive_random_shapes(void **state) {
-    (void)state;
+/* At the reference level every one of the four im2col / BLAS algorithms must be chosen; at a
+ * fast level (conv2d_fast.h) the same shapes run Winograd or NHWC im2col where they qualify. */
+static void conv_random_shapes(int reference) {
     rng_t r;
     rng_seed(&r, 2024, 1);
     /* float32 sums of at most a few thousand terms of unit scale, compared relative to the
@@ -200,16 +202,28 @@ static void test_conv_matches_naive_random_shapes(void **state) {
         free(ref), free(g1), free(g2), free(w1), free(w2), free(b1), free(b2);
         conv_ctx_free(&c);
     }
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < 4 && reference; a++) {
         if (!seen[a]) printf("    algorithm %s never chosen\n", algos[a]);
         assert_true(seen[a] > 0);
     }
 }
 
+static void test_conv_matches_naive_random_shapes(void **state) {
+    (void)state;
+    const conv2d_kernels saved = conv2d_kernels_active();
+    conv2d_kernels_select(CONV2D_KERNELS_REFERENCE);
+    conv_random_shapes(1);
+    if (conv2d_kernels_select(conv2d_kernels_supported()) != CONV2D_KERNELS_REFERENCE) conv_random_shapes(0);
+    conv2d_kernels_select(saved);
+}
+
 /* Batches big enough for conv2d to split images across threads: each algorithm with 1 and 2
- * threads against the naive conv, and bitwise equal between thread counts. */
+ * threads against the naive conv, and bitwise equal between thread counts. The algorithms named
+ * are the reference level's; tests/test_fast.c covers the fast ones the same way. */
 static void test_conv_threaded_matches_naive(void **state) {
     (void)state;
+    const conv2d_kernels saved_level = conv2d_kernels_active();
+    conv2d_kernels_select(CONV2D_KERNELS_REFERENCE);
     rng_t r;
     rng_seed(&r, 31, 6);
     static const int shapes[][8] = {
@@ -262,6 +276,7 @@ static void test_conv_threaded_matches_naive(void **state) {
         conv_ctx_free(&c);
     }
     nn_set_threads(saved);
+    conv2d_kernels_select(saved_level);
 }
 
 /* ------------------------------------------------------------------------------------------ */
