@@ -222,11 +222,12 @@ int train_disc_step(train_state *s, const float *real, const float *synth, train
     size_t img = s->img, map1 = (size_t)b * 2 * s->OH * s->OW;
     float *fake = s->dbatch + (size_t)b * img;
     memcpy(s->dbatch, real, sizeof(float) * b * img);
+    /* Inference only (nothing is saved for a backward pass): the same values as refiner_forward. */
     if (history_ready(&s->hist, half)) {
-        refiner_forward(&s->R, fake, synth, half);
+        refiner_infer(&s->R, fake, synth, half);
         history_sample(&s->hist, &s->rng_hist, fake + (size_t)half * img, half);
     } else {
-        refiner_forward(&s->R, fake, synth, b); /* too few past images yet: all fresh */
+        refiner_infer(&s->R, fake, synth, b); /* too few past images yet: all fresh */
     }
     disc_forward(&s->D, s->logits, s->dbatch, 2 * b);
     long c_real = 0, c_fake = 0;
