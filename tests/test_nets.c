@@ -623,8 +623,13 @@ static int fd_direction(const char *what, fd_ctx *c, float *x, const float *g, s
 }
 
 /* R(4,1) runs the reference path (im2col + BLAS); R(16,1) the fast one (Winograd on NHWC maps)
- * when the CPU has AVX2 or AVX-512. D takes the fast path whenever there is one. */
+ * when the CPU has AVX2 or AVX-512. D takes the fast path whenever there is one. R(16,1) sums 4x
+ * more terms per value, so its float32 loss is noisier: at the h the kinks allow (1.6e-4) the
+ * differences are ~1e-4 of the loss and the noise ~1e-7, so its directions get 2e-3 (measured:
+ * up to 1.4e-3 on the reference path, 7e-4 on the fast one); a 10% wrong gradient still shows
+ * as 4e-2. */
 static void whole_network_fd(int F) {
+    const double rtol = F > 4 ? 2e-3 : 1e-3;
     fd_ctx c;
     memset(&c, 0, sizeof c);
     printf("  R(%d,1):\n", F);
@@ -663,9 +668,9 @@ static void whole_network_fd(int F) {
 
     int bad = 0;
     for (uint64_t seed = 1; seed <= 3; seed++) {
-        bad += fd_direction("R params", &c, c.r.p.data, c.r.p.grad, c.r.p.count, seed, 1e-3) != 0;
-        bad += fd_direction("D params", &c, c.d.p.data, c.d.p.grad, c.d.p.count, seed, 1e-3) != 0;
-        bad += fd_direction("input x", &c, c.x, dx, img, seed, 1e-3) != 0;
+        bad += fd_direction("R params", &c, c.r.p.data, c.r.p.grad, c.r.p.count, seed, rtol) != 0;
+        bad += fd_direction("D params", &c, c.d.p.data, c.d.p.grad, c.d.p.count, seed, rtol) != 0;
+        bad += fd_direction("input x", &c, c.x, dx, img, seed, rtol) != 0;
     }
     assert_int_equal(bad, 0);
 
@@ -677,7 +682,7 @@ static void whole_network_fd(int F) {
         for (size_t j = 0; j < t->count; j++) blocks[b]->grad[t->offset + j] *= 1.1f;
         int rc = 2;
         for (uint64_t seed = 1; seed <= 5 && rc == 2; seed++)
-            rc = fd_direction(sabotage[b], &c, blocks[b]->data, blocks[b]->grad, blocks[b]->count, seed, 1e-3);
+            rc = fd_direction(sabotage[b], &c, blocks[b]->data, blocks[b]->grad, blocks[b]->count, seed, rtol);
         assert_int_equal(rc, 1);
     }
     refiner_free(&c.r);
