@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include "nn/gemm.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -108,4 +110,16 @@ void nn_parallel_run(int T, nn_task_fn fn, void *ctx) {
             pthread_mutex_unlock(&pool.mu);
         }
     }
+}
+
+void *nn_alloc_big(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge) return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    const size_t n = (bytes + huge - 1) & ~(huge - 1);
+    if (posix_memalign(&p, huge, n)) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE); /* advice only: failure leaves ordinary pages */
+#endif
+    return p;
 }

@@ -2,6 +2,7 @@
  * training step neither creates threads nor allocates. Used by conv2d to split a batch's images. */
 #ifndef RP_PARALLEL_H
 #define RP_PARALLEL_H
+#include <stddef.h>
 
 typedef void (*nn_task_fn)(void *ctx, int t);
 
@@ -14,5 +15,10 @@ void nn_parallel_run(int T, nn_task_fn fn, void *ctx);
 /* Starts the workers for T-way runs now (nn_set_threads calls it), so that the first run does
  * not allocate. Returns the number of threads available (1 + workers). */
 int nn_parallel_reserve(int T);
+
+/* Large buffers (activations, workspaces): 2 MB aligned and, where the kernel offers transparent
+ * huge pages on request (madvise mode), backed by them. Streamed maps of 10-100 MB otherwise miss
+ * the TLB once every 4 KB. Release with free(). NULL when out of memory. */
+void *nn_alloc_big(size_t bytes);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "base/status.h"
 #include "nn/conv2d_fast.h"
+#include "nn/parallel.h"
 
 /* Output channels and kernel of conv1..conv5; the pool sits between conv2 and conv3. */
 static const int DISC_F[5] = {96, 64, 32, 32, 2};
@@ -105,9 +106,9 @@ int disc_prepare(disc *d, int N, int H, int W) {
         size_t f = i < 4 ? conv2d_nhwc_workspace(&g.conv[i]) : conv2d_project_workspace(&g.conv[i]);
         if (f > nws) nws = f;
     }
-    d->acts = malloc((size_t)N * total * sizeof(float));
-    d->dacts = malloc((size_t)N * (total + largest) * sizeof(float));
-    d->ws = malloc((nws ? nws : 1) * sizeof(float));
+    d->acts = nn_alloc_big((size_t)N * total * sizeof(float));
+    d->dacts = nn_alloc_big((size_t)N * (total + largest) * sizeof(float));
+    d->ws = nn_alloc_big((nws ? nws : 1) * sizeof(float));
     d->argmax = malloc((size_t)N * sz[2] * sizeof(int));
     d->xh = d->cfg.C > 1 ? malloc(2 * (size_t)N * d->cfg.C * H * W * sizeof(float)) : NULL;
     if (!d->acts || !d->dacts || !d->ws || !d->argmax || (d->cfg.C > 1 && !d->xh)) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "base/status.h"
 #include "nn/conv2d_fast.h"
+#include "nn/parallel.h"
 #include "nn/gemm.h"
 #include "nn/layers.h"
 
@@ -121,10 +122,10 @@ static int alloc_buffers(refiner *r, int N, int H, int W, int training) {
         if (conv2d_project_workspace(&out) > nws) nws = conv2d_project_workspace(&out);
         nwino = 4 * (size_t)r->cfg.B * conv2d_wino_weights_size(&blk) + 1;
     }
-    r->acts = malloc(nacts * sizeof(float));
-    r->dacts = training ? malloc((3 * ch * fm + ch * im) * sizeof(float)) : NULL;
-    r->ws = malloc((nws ? nws : 1) * sizeof(float));
-    r->wino = nwino ? malloc(nwino * sizeof(float)) : NULL;
+    r->acts = nn_alloc_big(nacts * sizeof(float));
+    r->dacts = training ? nn_alloc_big((3 * ch * fm + ch * im) * sizeof(float)) : NULL;
+    r->ws = nn_alloc_big((nws ? nws : 1) * sizeof(float));
+    r->wino = nwino ? nn_alloc_big(nwino * sizeof(float)) : NULL;
     if (!r->acts || (training && !r->dacts) || !r->ws || (nwino && !r->wino)) {
         release_buffers(r);
         return rp_err(RP_ENOMEM, "refiner: cannot allocate activations for batch %d of %dx%d", N, H, W);
