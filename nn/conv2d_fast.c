@@ -106,6 +106,33 @@ static void run(int T, nn_task_fn fn, void *ctx) {
     nn_parallel_run(T, fn, ctx);
 }
 
+/* fn(ctx, a0, a1) over [0, n) in RANGES pieces taken from a counter (each piece's results are
+ * its own: the split cannot change them), on up to `threads` threads. */
+enum { RANGES = 16 };
+typedef void (*range_fn)(void *ctx, int a0, int a1);
+
+typedef struct {
+    range_fn fn;
+    void *ctx;
+    int n;
+    atomic_int next;
+} range_job;
+
+static void range_task(void *p, int t) {
+    (void)t;
+    range_job *j = p;
+    for (int r; (r = atomic_fetch_add(&j->next, 1)) < RANGES;) {
+        const int a0 = (int)((long)j->n * r / RANGES), a1 = (int)((long)j->n * (r + 1) / RANGES);
+        if (a1 > a0) j->fn(j->ctx, a0, a1);
+    }
+}
+
+static void parallel_ranges(int n, int threads, range_fn fn, void *ctx) {
+    range_job j = {.fn = fn, .ctx = ctx, .n = n};
+    atomic_init(&j.next, 0);
+    run(threads < n ? threads : n, range_task, &j);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Winograd: geometry, workspace, weight transforms */
 
@@ -159,9 +186,9 @@ static void transform16(float u[WINO_XI][16], const float g[9][16]) {
 }
 
 /* U[xi][a][b] for a in [0, A), b in [0, Bn) (b fastest) from kernel(a, b); flip rotates kernels. */
-static void weights_transform(float *U, int A, int Bn, const float *w, int C, int f_is_a, int flip) {
+static void weights_transform(float *U, int A, int Bn, const float *w, int C, int f_is_a, int flip, int a0, int a1) {
     float g[9][16], u[WINO_XI][16];
-    for (int a = 0; a < A; a++)
+    for (int a = a0; a < a1; a++)
         for (int b0 = 0; b0 < Bn; b0 += 16) {
             const int nb = Bn - b0 < 16 ? Bn - b0 : 16;
             for (int l = 0; l < 16; l++) {
@@ -175,18 +202,41 @@ static void weights_transform(float *U, int A, int Bn, const float *w, int C, in
         }
 }
 
-void conv2d_wino_weights(const conv2d_desc *d, float *U, const float *w) {
-    weights_transform(U, d->C, d->F, w, d->C, 0, 0); /* U[xi][c][f] */
+/* Rows of n layers' transforms: row r is layer r / A, row r % A. */
+typedef struct {
+    const conv2d_desc *d;
+    float *const *U;
+    const float *const *w;
+    int transposed, A;
+} wt_job;
+
+static void wt_rows(void *p, int r0, int r1) {
+    const wt_job *j = p;
+    const conv2d_desc *d = j->d;
+    for (int r = r0; r < r1;) {
+        const int l = r / j->A, a0 = r % j->A, a1 = r1 - l * j->A < j->A ? r1 - l * j->A : j->A;
+        if (j->transposed) weights_transform(j->U[l], d->F, d->C, j->w[l], d->C, 1, 1, a0, a1); /* Ut[xi][f][c], rotated */
+        else weights_transform(j->U[l], d->C, d->F, j->w[l], d->C, 0, 0, a0, a1); /* U[xi][c][f] */
+        r = l * j->A + a1;
+    }
 }
 
+void conv2d_wino_weights_many(const conv2d_desc *d, int n, float *const *U, const float *const *w, int transposed) {
+    wt_job j = {d, U, w, transposed, transposed ? d->F : d->C};
+    /* 162 flops per (c, f) pair and layer, plain C: threads pay from a few layers of 64 x 64 on */
+    parallel_ranges(n * j.A, conv2d_fast_threads(1000.0 * n * d->C * d->F, RANGES), wt_rows, &j);
+}
+
+void conv2d_wino_weights(const conv2d_desc *d, float *U, const float *w) { conv2d_wino_weights_many(d, 1, &U, &w, 0); }
+
 void conv2d_wino_weights_t(const conv2d_desc *d, float *Ut, const float *w) {
-    weights_transform(Ut, d->F, d->C, w, d->C, 1, 1); /* Ut[xi][f][c] of the rotated kernels */
+    conv2d_wino_weights_many(d, 1, &Ut, &w, 1);
 }
 
 /* dw (F, C, 3, 3) += G^T dU_(c,f) G for dU (36, C, F). */
-static void weights_gradient(const conv2d_desc *d, float *dw, const float *dU) {
+static void weights_gradient(const conv2d_desc *d, float *dw, const float *dU, int c0, int c1) {
     const int C = d->C, F = d->F;
-    for (int c = 0; c < C; c++)
+    for (int c = c0; c < c1; c++)
         for (int f0 = 0; f0 < F; f0 += 16) {
             float u[WINO_XI][16], t[6][3][16], g[9][16];
             for (int xi = 0; xi < WINO_XI; xi++) memcpy(u[xi], dU + ((size_t)xi * C + c) * F + f0, sizeof u[xi]);
@@ -296,6 +346,29 @@ static void ww_task(void *p, int t) {
     }
 }
 
+/* Rows c of dU: the partials added in group order (groups past the last unit hold zeros), then
+ * dw += G^T dU G for them. */
+typedef struct {
+    const conv2d_desc *d;
+    ww_job *j;
+    float *dw;
+} ww_finish;
+
+static void ww_reduce(void *p, int c0, int c1) {
+    const ww_finish *f = p;
+    const conv2d_desc *d = f->d;
+    if (!f->dw) return;
+    const size_t F = d->F, C = d->C;
+    for (int xi = 0; xi < WINO_XI; xi++) {
+        float *acc = f->j->parts + ((size_t)xi * C + c0) * F;
+        for (int grp = 1; grp < WG; grp++) {
+            const float *src = f->j->parts + grp * f->j->part + ((size_t)xi * C + c0) * F;
+            for (size_t i = 0; i < (size_t)(c1 - c0) * F; i++) acc[i] += src[i];
+        }
+    }
+    weights_gradient(d, f->dw, f->j->parts, c0, c1);
+}
+
 void conv2d_wino_backward_weights(const conv2d_desc *d, float *dw, float *db, const float *dout, const float *in,
                                   float *ws) {
     assert(conv2d_wino_eligible(d));
@@ -308,16 +381,13 @@ void conv2d_wino_backward_weights(const conv2d_desc *d, float *dw, float *db, co
     j.units = (j.tiles + TB - 1) / TB;
     j.per_group = (j.units + WG - 1) / WG;
     atomic_init(&j.next, 0);
-    run(conv2d_fast_threads(conv2d_flops(d), WG), ww_task, &j);
-    /* partials in group order (groups past the last unit hold zeros) */
-    for (int grp = 1; grp < WG; grp++) {
-        const float *src = j.parts + grp * j.part;
-        float *acc = j.parts;
-        for (size_t i = dw ? 0 : j.part - F; i < j.part; i++) acc[i] += src[i];
-    }
+    const int T = conv2d_fast_threads(conv2d_flops(d), WG);
+    run(T, ww_task, &j);
+    ww_finish f = {d, &j, dw};
+    parallel_ranges(d->C, T, ww_reduce, &f);
     if (db)
-        for (int f = 0; f < F; f++) db[f] += j.parts[conv2d_wino_weights_size(d) + f];
-    if (dw) weights_gradient(d, dw, j.parts);
+        for (int grp = 0; grp < WG; grp++)
+            for (int c = 0; c < F; c++) db[c] += j.parts[grp * j.part + conv2d_wino_weights_size(d) + c];
 }
 
 /* ------------------------------------------------------------------------------------------ */

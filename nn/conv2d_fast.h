@@ -46,6 +46,9 @@ size_t conv2d_wino_weights_size(const conv2d_desc *d);
  * (the forward of the transposed layer: kernels rotated by 180 degrees, C and F swapped). */
 void conv2d_wino_weights(const conv2d_desc *d, float *U, const float *w);
 void conv2d_wino_weights_t(const conv2d_desc *d, float *Ut, const float *w);
+/* The same for n layers of shape d at once (U[i] from w[i]; transposed: as conv2d_wino_weights_t),
+ * split over the threads. */
+void conv2d_wino_weights_many(const conv2d_desc *d, int n, float *const *U, const float *const *w, int transposed);
 /* Scratch floats for any of the calls below on layers of this shape (not N): per-thread blocks for
  * nn_max_threads() threads, and the backward-weights buffers. */
 size_t conv2d_wino_workspace(const conv2d_desc *d);

@@ -223,15 +223,13 @@ static float *wino_u(const refiner *r, int i, int which) {
 static void fast_weights(refiner *r, int backward) {
     conv2d_desc cin, cblk, cout;
     descs(r, 1, &cin, &cblk, &cout);
+    float *U[2 * REFINER_MAX_BLOCKS];
+    const float *w[2 * REFINER_MAX_BLOCKS];
     for (int i = 0; i < r->cfg.B; i++) {
-        if (backward) {
-            conv2d_wino_weights_t(&cblk, wino_u(r, i, 2), r->blk_w1[i]);
-            conv2d_wino_weights_t(&cblk, wino_u(r, i, 3), r->blk_w2[i]);
-        } else {
-            conv2d_wino_weights(&cblk, wino_u(r, i, 0), r->blk_w1[i]);
-            conv2d_wino_weights(&cblk, wino_u(r, i, 1), r->blk_w2[i]);
-        }
+        U[2 * i] = wino_u(r, i, backward ? 2 : 0), w[2 * i] = r->blk_w1[i];
+        U[2 * i + 1] = wino_u(r, i, backward ? 3 : 1), w[2 * i + 1] = r->blk_w2[i];
     }
+    if (r->cfg.B) conv2d_wino_weights_many(&cblk, 2 * r->cfg.B, U, w, backward);
 }
 
 /* One block forward: t = relu(conv1(h) + b1), next = relu(conv2(t) + b2 + h). */
