@@ -324,7 +324,7 @@ typedef struct {
     const float *in, *dout;
     float *ws, *parts; /* per-thread scratch; WG partials (36 C F dU, then F db) */
     size_t block, part;
-    int units, tiles, per_group, want_dw;
+    int units, tiles, want_dw;
     atomic_int next;
 } ww_job;
 
@@ -335,8 +335,9 @@ static void ww_task(void *p, int t) {
     for (int grp; (grp = atomic_fetch_add(&j->next, 1)) < WG;) {
         float *dU = j->parts + grp * j->part, *db = dU + (size_t)WINO_XI * C * F;
         memset(dU, 0, j->part * sizeof(float));
-        const int u1 = (grp + 1) * j->per_group < j->units ? (grp + 1) * j->per_group : j->units;
-        for (int u = grp * j->per_group; u < u1; u++) {
+        /* units split as evenly as the groups allow */
+        const int u0 = (int)((long)j->units * grp / WG), u1 = (int)((long)j->units * (grp + 1) / WG);
+        for (int u = u0; u < u1; u++) {
             const int t0 = u * TB, nt = j->tiles - t0 < TB ? j->tiles - t0 : TB;
             j->k->wino_grad_transform(&j->g, V, dM, db, j->in, j->dout, t0, nt);
             for (int xi = 0; j->want_dw && xi < WINO_XI; xi++)
@@ -379,7 +380,6 @@ void conv2d_wino_backward_weights(const conv2d_desc *d, float *dw, float *db, co
     j.parts = ws + (size_t)nn_max_threads() * j.block;
     j.tiles = d->N * j.g.T;
     j.units = (j.tiles + TB - 1) / TB;
-    j.per_group = (j.units + WG - 1) / WG;
     atomic_init(&j.next, 0);
     const int T = conv2d_fast_threads(conv2d_flops(d), WG);
     run(T, ww_task, &j);
