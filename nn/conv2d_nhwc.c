@@ -60,9 +60,14 @@ static void im2col(const conv2d_desc *d, float *col, long ld, const float *x) {
                 const int ih = oh * d->stride - d->pad + ki;
                 for (int kj = 0; kj < K; kj++) {
                     const int iw = ow * d->stride - d->pad + kj;
-                    float *dst = row + (ki * K + kj) * C;
-                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dst, 0, C * sizeof(float));
-                    else memcpy(dst, x + ((long)ih * W + iw) * C, C * sizeof(float));
+                    float *restrict dst = row + (ki * K + kj) * C;
+                    /* inline loops, not memcpy: segments are short (1 to 96 floats) and many */
+                    if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                        for (int c = 0; c < C; c++) dst[c] = 0;
+                    else {
+                        const float *restrict src = x + ((long)ih * W + iw) * C;
+                        for (int c = 0; c < C; c++) dst[c] = src[c];
+                    }
                 }
             }
         }
