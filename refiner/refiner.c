@@ -61,7 +61,9 @@ static void release_buffers(refiner *r) {
     free(r->dacts);
     free(r->ws);
     free(r->wino);
-    r->acts = r->dacts = r->ws = r->wino = NULL;
+    free(r->wino_of);
+    r->acts = r->dacts = r->ws = r->wino = r->wino_of = NULL;
+    r->wino_ok[0] = r->wino_ok[1] = 0;
     r->N = r->H = r->W = 0;
     r->last_in = NULL;
 }
@@ -126,7 +128,9 @@ static int alloc_buffers(refiner *r, int N, int H, int W, int training) {
     r->dacts = training ? nn_alloc_big((3 * ch * fm + ch * im) * sizeof(float)) : NULL;
     r->ws = nn_alloc_big((nws ? nws : 1) * sizeof(float));
     r->wino = nwino ? nn_alloc_big(nwino * sizeof(float)) : NULL;
-    if (!r->acts || (training && !r->dacts) || !r->ws || (nwino && !r->wino)) {
+    const size_t nof = 2 * (size_t)r->cfg.B * r->cfg.F * r->cfg.F * 9;
+    r->wino_of = nwino ? malloc((nof ? nof : 1) * sizeof(float)) : NULL;
+    if (!r->acts || (training && !r->dacts) || !r->ws || (nwino && (!r->wino || !r->wino_of))) {
         release_buffers(r);
         return rp_err(RP_ENOMEM, "refiner: cannot allocate activations for batch %d of %dx%d", N, H, W);
     }
@@ -219,8 +223,21 @@ static float *wino_u(const refiner *r, int i, int which) {
     return r->wino + ((size_t)i * 4 + which) * 36 * (size_t)r->cfg.F * r->cfg.F;
 }
 
-/* Transforms every block's weights for the forward (backward = 0) or the backward-data pass. */
+/* Transforms every block's weights for the forward (backward = 0) or the backward-data pass,
+ * unless they are what was transformed last time: a training step runs its sub-batches through
+ * the same weights, so most calls only compare (1.2 MB for R(64,4), 1/20 of a transform). */
 static void fast_weights(refiner *r, int backward) {
+    const size_t n = (size_t)r->cfg.F * r->cfg.F * 9;
+    for (int i = 0; i < r->cfg.B; i++) {
+        const float *w[2] = {r->blk_w1[i], r->blk_w2[i]};
+        for (int k = 0; k < 2; k++)
+            if (memcmp(r->wino_of + (2 * (size_t)i + k) * n, w[k], n * sizeof(float))) {
+                memcpy(r->wino_of + (2 * (size_t)i + k) * n, w[k], n * sizeof(float));
+                r->wino_ok[0] = r->wino_ok[1] = 0;
+            }
+    }
+    if (r->wino_ok[backward]) return;
+    r->wino_ok[backward] = 1;
     conv2d_desc cin, cblk, cout;
     descs(r, 1, &cin, &cblk, &cout);
     float *U[2 * REFINER_MAX_BLOCKS];

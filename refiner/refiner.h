@@ -48,6 +48,8 @@ typedef struct {
      * with bias, ReLU and the residual add fused. fast: the layout of the last refiner_forward. */
     int fast;
     float *wino;     /* per block conv: U (36,F,F) for the forward, Ut (36,F,F) for backward-data */
+    float *wino_of;  /* the block weights wino was last transformed from (2B (F,F,3,3) tensors) */
+    int wino_ok[2];  /* wino's forward / backward halves are current for wino_of */
 } refiner;
 
 /* Builds the parameter table and allocates parameters (He init from seed). 0 or RP_E*. */
