@@ -353,33 +353,39 @@ static void KN(wino_grad_transform)(const cf_geom *g, float *Vb, float *dMb, flo
 static void KN(expand_forward)(const conv2d_desc *d, float *out, const float *in, const float *wt,
                                const conv2d_epilogue *e, int n0, int n1) {
     const int C = d->C, H = d->H, W = d->W, F = d->F;
+    const float *res = e->res, *mask = e->mask, *bias = e->bias;
+    const int relu = e->relu;
     for (int n = n0; n < n1; n++)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
                 const long q = (((long)n * H + y) * W + x) * F;
-                for (int f0 = 0; f0 < F; f0 += NBMAX * VL) {
-                    const int nb = (F - f0) / VL < NBMAX ? (F - f0) / VL : NBMAX;
-                    V acc[NBMAX];
-                    for (int j = 0; j < nb; j++) acc[j] = e->bias ? VLOAD(e->bias + f0 + j * VL) : VZERO();
-                    for (int c = 0; c < C; c++)
-                        for (int ki = 0; ki < 3; ki++) {
-                            const int yy = y + ki - 1;
-                            if (yy < 0 || yy >= H) continue;
-                            for (int kj = 0; kj < 3; kj++) {
-                                const int xx = x + kj - 1;
-                                if (xx < 0 || xx >= W) continue;
-                                const V a = VSET1(in[(((long)n * C + c) * H + yy) * W + xx]);
-                                const float *wr = wt + (long)((c * 3 + ki) * 3 + kj) * F + f0;
-                                for (int j = 0; j < nb; j++) acc[j] = VFMA(a, VLOAD(wr + j * VL), acc[j]);
+                const int inner = y > 0 && y < H - 1 && x > 0 && x < W - 1;
+                /* one vector of output channels at a time: its accumulator stays in a register */
+                for (int f = 0; f < F; f += VL) {
+                    V acc = bias ? VLOAD(bias + f) : VZERO();
+                    for (int c = 0; c < C; c++) {
+                        const float *p = in + (((long)n * C + c) * H + y - 1) * W + x - 1;
+                        const float *wc = wt + (long)c * 9 * F + f;
+                        if (inner) {
+#pragma GCC unroll 3
+                            for (int ki = 0; ki < 3; ki++)
+#pragma GCC unroll 3
+                                for (int kj = 0; kj < 3; kj++)
+                                    acc = VFMA(VSET1(p[ki * W + kj]), VLOAD(wc + (ki * 3 + kj) * F), acc);
+                        } else {
+                            for (int ki = 0; ki < 3; ki++) {
+                                if (y + ki - 1 < 0 || y + ki - 1 >= H) continue;
+                                for (int kj = 0; kj < 3; kj++) {
+                                    if (x + kj - 1 < 0 || x + kj - 1 >= W) continue;
+                                    acc = VFMA(VSET1(p[ki * W + kj]), VLOAD(wc + (ki * 3 + kj) * F), acc);
+                                }
                             }
                         }
-                    for (int j = 0; j < nb; j++) {
-                        V v = acc[j];
-                        if (e->res) v = VADD(v, VLOAD(e->res + q + f0 + j * VL));
-                        if (e->mask) v = VMASKPOS(v, VLOAD(e->mask + q + f0 + j * VL));
-                        if (e->relu) v = VMAX0(v);
-                        VSTORE(out + q + f0 + j * VL, v);
                     }
+                    if (res) acc = VADD(acc, VLOAD(res + q + f));
+                    if (mask) acc = VMASKPOS(acc, VLOAD(mask + q + f));
+                    if (relu) acc = VMAX0(acc);
+                    VSTORE(out + q + f, acc);
                 }
             }
 }
@@ -403,25 +409,21 @@ static void KN(expand_backward)(const conv2d_desc *d, float *din, float *dwt, fl
                     /* output rows and columns whose input (y + ki - 1, x + kj - 1) is inside */
                     const int ya = ki == 0 ? 1 : 0, yb = ki == 2 ? H - 1 : H;
                     const int xa = kj == 0 ? 1 : 0, xb = kj == 2 ? W - 1 : W;
-                    for (int f0 = 0; f0 < F; f0 += NBMAX * VL) {
-                        const int nb = (F - f0) / VL < NBMAX ? (F - f0) / VL : NBMAX;
-                        V s0[NBMAX], s1[NBMAX]; /* two pixel streams: independent FMA chains */
-                        for (int j = 0; j < nb; j++) s0[j] = s1[j] = VZERO();
+                    for (int f = 0; f < F; f += VL) {
+                        V s0 = VZERO(), s1 = VZERO(), s2 = VZERO(), s3 = VZERO(); /* four FMA chains */
                         for (int y = ya; y < yb; y++) {
                             const float *xr = x + ((long)c * H + y + ki - 1) * W + kj - 1;
-                            const float *gr = go + (long)y * W * F + f0;
+                            const float *gr = go + (long)y * W * F + f;
                             int xx = xa;
-                            for (; xx + 1 < xb; xx += 2) {
-                                const V a0 = VSET1(xr[xx]), a1 = VSET1(xr[xx + 1]);
-                                for (int j = 0; j < nb; j++) {
-                                    s0[j] = VFMA(a0, VLOAD(gr + (long)xx * F + j * VL), s0[j]);
-                                    s1[j] = VFMA(a1, VLOAD(gr + (long)(xx + 1) * F + j * VL), s1[j]);
-                                }
+                            for (; xx + 3 < xb; xx += 4) {
+                                s0 = VFMA(VSET1(xr[xx]), VLOAD(gr + (long)xx * F), s0);
+                                s1 = VFMA(VSET1(xr[xx + 1]), VLOAD(gr + (long)(xx + 1) * F), s1);
+                                s2 = VFMA(VSET1(xr[xx + 2]), VLOAD(gr + (long)(xx + 2) * F), s2);
+                                s3 = VFMA(VSET1(xr[xx + 3]), VLOAD(gr + (long)(xx + 3) * F), s3);
                             }
-                            if (xx < xb)
-                                for (int j = 0; j < nb; j++) s0[j] = VFMA(VSET1(xr[xx]), VLOAD(gr + (long)xx * F + j * VL), s0[j]);
+                            for (; xx < xb; xx++) s0 = VFMA(VSET1(xr[xx]), VLOAD(gr + (long)xx * F), s0);
                         }
-                        for (int j = 0; j < nb; j++) VSTORE(dst + f0 + j * VL, VADD(s0[j], s1[j]));
+                        VSTORE(dst + f, VADD(VADD(s0, s1), VADD(s2, s3)));
                     }
                 }
     if (din) {
