@@ -240,9 +240,10 @@ void conv2d_nhwc_backward(const conv2d_desc *d, float *din, float *dw, float *db
 /* ------------------------------------------------------------------------------------------ */
 /* Max-pool on NHWC maps: the same windows, scan order and NaN rule as maxpool_forward. */
 
-void maxpool_nhwc_forward(const maxpool_desc *d, float *out, int *argmax, const float *in) {
+/* Images [n0, n1). */
+static void pool_forward(const maxpool_desc *d, float *out, int *argmax, const float *in, int n0, int n1) {
     const int C = d->C, H = d->H, W = d->W;
-    for (int n = 0; n < d->N; n++) {
+    for (int n = n0; n < n1; n++) {
         const float *x = in + (size_t)n * H * W * C;
         for (int oh = 0; oh < d->OH; oh++) {
             int h0 = oh * d->stride - d->pad, h1 = h0 + d->K;
@@ -274,17 +275,60 @@ void maxpool_nhwc_forward(const maxpool_desc *d, float *out, int *argmax, const 
     }
 }
 
-void maxpool_nhwc_backward(const maxpool_desc *d, float *din, const float *dout, const int *argmax,
-                           const float *mask) {
+static void pool_backward(const maxpool_desc *d, float *din, const float *dout, const int *argmax, const float *mask,
+                          int n0, int n1) {
     const int C = d->C;
     const size_t in_img = (size_t)d->H * d->W * C, out_px = (size_t)d->OH * d->OW;
-    memset(din, 0, d->N * in_img * sizeof(float));
-    for (int n = 0; n < d->N; n++) {
+    memset(din + n0 * in_img, 0, (n1 - n0) * in_img * sizeof(float));
+    for (int n = n0; n < n1; n++) {
         float *dx = din + n * in_img;
         for (size_t p = 0; p < out_px; p++) {
             const size_t o = (n * out_px + p) * C;
             for (int c = 0; c < C; c++) dx[(size_t)argmax[o + c] * C + c] += dout[o + c];
         }
     }
-    if (mask) mask_pos(din, mask, d->N * in_img);
+    if (mask) mask_pos(din + n0 * in_img, mask + n0 * in_img, (n1 - n0) * in_img);
+}
+
+/* Images are independent: split over the threads by image (a pool layer is ~1% of D's time on one
+ * thread, but would be the only serial part of it on two). */
+typedef struct {
+    const maxpool_desc *d;
+    float *out, *din;
+    int *argmax;
+    const int *cargmax;
+    const float *in, *dout, *mask;
+    atomic_int next;
+} pool_job;
+
+enum { POOL_IMAGES = 8 };
+
+static void pool_task(void *p, int t) {
+    (void)t;
+    pool_job *j = p;
+    for (int n0; (n0 = atomic_fetch_add(&j->next, POOL_IMAGES)) < j->d->N;) {
+        const int n1 = n0 + POOL_IMAGES < j->d->N ? n0 + POOL_IMAGES : j->d->N;
+        if (j->out) pool_forward(j->d, j->out, j->argmax, j->in, n0, n1);
+        else pool_backward(j->d, j->din, j->dout, j->cargmax, j->mask, n0, n1);
+    }
+}
+
+static void pool_run(pool_job *j) {
+    const double work = (double)j->d->N * j->d->OH * j->d->OW * j->d->C * j->d->K * j->d->K;
+    /* compares and adds, not flops: worth a second thread from a few million */
+    const int T = conv2d_fast_threads(10 * work, (j->d->N + POOL_IMAGES - 1) / POOL_IMAGES);
+    atomic_init(&j->next, 0);
+    if (T > 1) nn_parallel_run(T, pool_task, j);
+    else pool_task(j, 0);
+}
+
+void maxpool_nhwc_forward(const maxpool_desc *d, float *out, int *argmax, const float *in) {
+    pool_job j = {.d = d, .out = out, .argmax = argmax, .in = in};
+    pool_run(&j);
+}
+
+void maxpool_nhwc_backward(const maxpool_desc *d, float *din, const float *dout, const int *argmax,
+                           const float *mask) {
+    pool_job j = {.d = d, .din = din, .dout = dout, .cargmax = argmax, .mask = mask};
+    pool_run(&j);
 }
