@@ -70,8 +70,8 @@ const char *conv2d_kernels_name(conv2d_kernels k) {
 
 const cf_kernels *conv2d_fast_kernels(void) {
     switch (conv2d_kernels_active()) {
-    case CONV2D_KERNELS_AVX512: return &conv2d_fast_avx512;
-    case CONV2D_KERNELS_AVX2: return &conv2d_fast_avx2;
+    case CONV2D_KERNELS_AVX512: return conv2d_fast_avx512();
+    case CONV2D_KERNELS_AVX2: return conv2d_fast_avx2();
     default: return NULL;
     }
 }

@@ -54,7 +54,8 @@ const cf_kernels *conv2d_fast_kernels(void);
 /* Threads worth using for `flops` of work in `units` pieces (at most nn_get_threads()). */
 int conv2d_fast_threads(double flops, int units);
 
-extern const cf_kernels conv2d_fast_avx512;
-extern const cf_kernels conv2d_fast_avx2;
+/* The tables (functions, not exported variables: no data symbols across files). */
+const cf_kernels *conv2d_fast_avx512(void);
+const cf_kernels *conv2d_fast_avx2(void);
 
 #endif

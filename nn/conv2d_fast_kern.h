@@ -497,7 +497,7 @@ static void KN(project_backward)(const conv2d_desc *d, float *din, float *dw, fl
 
 /* ------------------------------------------------------------------------------------------ */
 
-const cf_kernels KN(conv2d_fast) = {
+static const cf_kernels KN(kernels) = {
     .name = KSTR,
     .vl = VL,
     .wino_forward = KN(wino_forward),
@@ -508,3 +508,5 @@ const cf_kernels KN(conv2d_fast) = {
     .project_forward = KN(project_forward),
     .project_backward = KN(project_backward),
 };
+
+const cf_kernels *KN(conv2d_fast)(void) { return &KN(kernels); }
