@@ -227,6 +227,12 @@ int main(int argc, char **argv) {
         printf(" %.1f GFLOP/s with %d thread%s%s", peak[t], threads[t], threads[t] == 1 ? "" : "s",
                t + 1 < nthreads ? "," : "\n");
     }
+    /* The peak scales with the thread count on an idle machine: less means others share the cores. */
+    for (int t = 1; t < nthreads; t++)
+        if (peak[t] < 0.85 * peak[0] * threads[t] / threads[0])
+            printf("WARNING: the %d-thread peak is %.0f%% of %d x the %d-thread one: the cores are shared, timings "
+                   "are not comparable\n",
+                   threads[t], 100 * peak[t] / (peak[0] * threads[t] / threads[0]), threads[t] / threads[0], threads[0]);
     printf("conv kernels: %s (RP_CONV_KERNELS=reference|avx2|avx512 to choose)\n",
            conv2d_kernels_name(conv2d_kernels_active()));
     printf("refine = R inference at batch %d; iteration = 2 refiner steps + 1 D step at batch %d (D: %d real + %d\n"
