@@ -6,6 +6,7 @@
  * finished one is almost always still spinning when the next begins. */
 #include "nn/parallel.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,8 +48,20 @@ static unsigned long wait_gen(unsigned long seen) {
     return g;
 }
 
+/* The CPUs this process may use (as sched_getaffinity reported them at the first run). */
+static cpu_set_t allowed;
+static int allowed_n, allowed_cpu[POOL_MAX];
+
+static void pin_self(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 static void *worker(void *arg) {
     const int id = (int)(intptr_t)arg;
+    if (id < allowed_n) pin_self(allowed_cpu[id]);
     nn_fp_init();
     pthread_mutex_lock(&pool.mu);
     /* Not pool.gen: a run may have begun between pthread_create and this lock. */
@@ -69,6 +82,9 @@ static void *worker(void *arg) {
 
 /* Caller holds pool.mu. */
 static int reserve_locked(int T) {
+    if (!allowed_n && sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        for (int c = 0; c < CPU_SETSIZE && allowed_n < POOL_MAX; c++)
+            if (CPU_ISSET(c, &allowed)) allowed_cpu[allowed_n++] = c;
     if (T > nn_max_threads()) T = nn_max_threads();
     if (T > POOL_MAX) T = POOL_MAX;
     while (pool.workers < T - 1) {
@@ -89,10 +105,19 @@ int nn_parallel_reserve(int T) {
 }
 
 void nn_parallel_run(int T, nn_task_fn fn, void *ctx) {
+    int pinned = 0;
     if (T > 1) {
         pthread_mutex_lock(&pool.mu);
         int avail = reserve_locked(T);
         if (T > avail) T = avail;
+        if (T > 1 && T <= allowed_n) {
+            /* The caller runs task 0 on the first allowed CPU while the run lasts, worker i on the
+             * i-th (pinned when started). Unpinned, the scheduler kept putting a woken worker on
+             * its waker's CPU (wake-affine): the two threads then time-shared one core while the
+             * other idled, and 2 threads ran slower than 1. */
+            pin_self(allowed_cpu[0]);
+            pinned = 1;
+        }
         if (T > 1) {
             pool.fn = fn, pool.ctx = ctx, pool.T = T;
             atomic_store_explicit(&pool.pending, T - 1, memory_order_relaxed);
@@ -110,6 +135,8 @@ void nn_parallel_run(int T, nn_task_fn fn, void *ctx) {
             pthread_mutex_unlock(&pool.mu);
         }
     }
+    /* back to every allowed CPU: threads the caller starts later inherit its mask */
+    if (pinned) pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
 }
 
 void *nn_alloc_big(size_t bytes) {
