@@ -111,12 +111,15 @@ void nn_parallel_run(int T, nn_task_fn fn, void *ctx) {
         int avail = reserve_locked(T);
         if (T > avail) T = avail;
         if (T > 1 && T <= allowed_n) {
-            /* The caller runs task 0 on the first allowed CPU while the run lasts, worker i on the
-             * i-th (pinned when started). Unpinned, the scheduler kept putting a woken worker on
-             * its waker's CPU (wake-affine): the two threads then time-shared one core while the
-             * other idled, and 2 threads ran slower than 1. */
-            pin_self(allowed_cpu[0]);
-            pinned = 1;
+            /* Worker i is pinned to the i-th allowed CPU (when started); the caller must not sit on
+             * one of theirs: unpinned, the scheduler kept waking threads onto their waker's CPU
+             * (wake-affine), two of ours then time-shared one core while the other idled, and 2
+             * threads ran slower than 1. A caller found on a worker's CPU is moved to the first
+             * allowed CPU for the run (sched_getcpu is a vDSO call; the move costs two syscalls). */
+            const int cpu = sched_getcpu();
+            for (int i = 1; i < T && !pinned; i++)
+                if (cpu == allowed_cpu[i]) pinned = 1;
+            if (pinned) pin_self(allowed_cpu[0]);
         }
         if (T > 1) {
             pool.fn = fn, pool.ctx = ctx, pool.T = T;
