@@ -86,13 +86,14 @@ enum { NSLOT = 16 };
 static int group_size(int N) { return (N + NSLOT - 1) / NSLOT; }
 static int group_count(int N) { return (N + group_size(N) - 1) / group_size(N); }
 
-/* Threads for work of `flops` split in `units` pieces: as in conv2d.c, none beyond one for work
- * too small to amortise waking a worker. */
+/* Threads for work of `flops` split in `units` pieces: none beyond one for work too small to
+ * amortise a pool run (~0.3 us while the workers spin, as they do between the back-to-back calls
+ * of a training step; 0.05-1 ms to wake one that slept): 5e6 flops is ~20 us of this work. */
 int conv2d_fast_threads(double flops, int units) {
     int t = nn_get_threads();
     if (t > nn_max_threads()) t = nn_max_threads();
     if (t > units) t = units;
-    if (flops < 2e7) t = 1;
+    if (flops < 5e6) t = 1;
     return t < 1 ? 1 : t;
 }
 
@@ -153,6 +154,14 @@ static cf_geom geom_of(const conv2d_desc *d, int C, int F) {
     cf_geom g = {d->N, d->H, d->W, C, F, (d->W + 3) / 4, 0};
     g.T = ((d->H + 3) / 4) * g.TW;
     return g;
+}
+
+/* Tiles per unit for a call on `tiles` tiles: TB, or fewer so that small calls (D's conv3 on a
+ * 16-image sub-batch has 64 tiles) still split into 8 units. It depends on the tile count only,
+ * never on the thread count, so the backward-weights sums keep their grouping. */
+static int unit_tiles(int tiles) {
+    int u = (tiles + 7) / 8;
+    return u < 4 ? 4 : u > TB ? TB : u;
 }
 
 static size_t max_cf(const conv2d_desc *d) { return (size_t)(d->C > d->F ? d->C : d->F); }
@@ -270,7 +279,7 @@ typedef struct {
     const conv2d_epilogue *e;
     float *ws;
     size_t block;
-    int units, tiles;
+    int units, tiles, ut; /* ut: tiles per unit */
     atomic_int next;
 } wf_job;
 
@@ -278,7 +287,7 @@ static void wf_task(void *p, int t) {
     wf_job *j = p;
     float *V = j->ws + t * j->block, *M = V + (size_t)WINO_XI * TB * (j->g.C > j->g.F ? j->g.C : j->g.F);
     for (int u; (u = atomic_fetch_add(&j->next, 1)) < j->units;) {
-        const int t0 = u * TB, nt = j->tiles - t0 < TB ? j->tiles - t0 : TB;
+        const int t0 = u * j->ut, nt = j->tiles - t0 < j->ut ? j->tiles - t0 : j->ut;
         j->k->wino_forward(&j->g, j->out, j->in, j->U, j->e, t0, nt, V, M);
     }
 }
@@ -290,7 +299,8 @@ static void wino_run(const conv2d_desc *d, int C, int F, float *out, const float
                 .block = wino_block(d)};
     assert(j.k);
     j.tiles = d->N * j.g.T;
-    j.units = (j.tiles + TB - 1) / TB;
+    j.ut = unit_tiles(j.tiles);
+    j.units = (j.tiles + j.ut - 1) / j.ut;
     atomic_init(&j.next, 0);
     run(conv2d_fast_threads(conv2d_flops(d), j.units), wf_task, &j);
 }
@@ -324,7 +334,7 @@ typedef struct {
     const float *in, *dout;
     float *ws, *parts; /* per-thread scratch; WG partials (36 C F dU, then F db) */
     size_t block, part;
-    int units, tiles, want_dw;
+    int units, tiles, ut, want_dw;
     atomic_int next;
 } ww_job;
 
@@ -338,7 +348,7 @@ static void ww_task(void *p, int t) {
         /* units split as evenly as the groups allow */
         const int u0 = (int)((long)j->units * grp / WG), u1 = (int)((long)j->units * (grp + 1) / WG);
         for (int u = u0; u < u1; u++) {
-            const int t0 = u * TB, nt = j->tiles - t0 < TB ? j->tiles - t0 : TB;
+            const int t0 = u * j->ut, nt = j->tiles - t0 < j->ut ? j->tiles - t0 : j->ut;
             j->k->wino_grad_transform(&j->g, V, dM, db, j->in, j->dout, t0, nt);
             for (int xi = 0; j->want_dw && xi < WINO_XI; xi++)
                 j->k->gemm(C, F, nt, V + (size_t)xi * C, 1, WINO_XI * C, dM + (size_t)xi * F, WINO_XI * F,
@@ -379,7 +389,8 @@ void conv2d_wino_backward_weights(const conv2d_desc *d, float *dw, float *db, co
                 .part = ww_partial(d), .want_dw = dw != NULL};
     j.parts = ws + (size_t)nn_max_threads() * j.block;
     j.tiles = d->N * j.g.T;
-    j.units = (j.tiles + TB - 1) / TB;
+    j.ut = unit_tiles(j.tiles);
+    j.units = (j.tiles + j.ut - 1) / j.ut;
     atomic_init(&j.next, 0);
     const int T = conv2d_fast_threads(conv2d_flops(d), WG);
     run(T, ww_task, &j);

@@ -20,8 +20,9 @@
 #endif
 
 enum { POOL_MAX = 64 };
-/* Pause instructions a waiter spins before sleeping: ~0.1-0.3 ms on current x86 cores. */
-enum { SPIN = 1 << 13 };
+/* Pause instructions a waiter spins before sleeping: 1.3 ms here (20 ns each), longer than the
+ * serial stretches of a training step, so workers rarely have to be woken (0.05-1 ms on a VM). */
+enum { SPIN = 1 << 16 };
 
 static struct {
     pthread_mutex_t mu;
