@@ -2,8 +2,8 @@
  * Weights (F, C, K, K) and bias (F), as in PyTorch. The default algorithm is im2col + gemm
  * (1x1 stride-1 unpadded convolutions skip im2col; same-padded stride-1 ones with enough channels
  * use GEMMs on shifted views of the padded input instead, see conv2d_algorithm); a naive reference
- * has the same signature. Everything sits behind conv2d_forward/backward so another algorithm
- * (Winograd, direct AVX-512) can slot in without touching callers.
+ * has the same signature. Everything sits behind conv2d_forward/backward: on CPUs with AVX-512 or
+ * AVX2 the qualifying shapes take the fast paths of conv2d_fast.h (Winograd, NHWC im2col).
  *
  * Dimension letters: N batch, C input channels, H W input size, F output channels,
  * K kernel size, OH OW output size. */
@@ -36,10 +36,14 @@ void conv2d_forward(const conv2d_desc *d, float *out, const float *in, const flo
 void conv2d_backward(const conv2d_desc *d, float *din, float *dw, float *db, const float *dout,
                      const float *in, const float *w, float *ws);
 
-/* The algorithm the calls above use for this shape, for tests and benchmarks: "pointwise" (1x1,
- * GEMM on the input planes), "shifted" (same-padded stride-1 with >= 16 channels in and out: K*K
- * GEMMs on shifted views of a padded copy, no im2col), "im2col/transposed" (din as a stride-1
- * convolution of dout) or "im2col/col2im". dW always uses im2col (or the planes, if pointwise). */
+/* The algorithm the calls above use for this shape, for tests and benchmarks. With a fast kernel
+ * level active (conv2d_fast.h: AVX-512 or AVX2, unless RP_CONV_KERNELS=reference): "winograd"
+ * (same-padded stride-1 3x3, C and F multiples of 16) or "nhwc-im2col" (F a multiple of 16),
+ * both on chunks of 8 images transposed to channels-last. Otherwise, or for other shapes, the
+ * im2col + BLAS reference path: "pointwise" (1x1, GEMM on the input planes), "shifted"
+ * (same-padded stride-1 with >= 16 channels in and out: K*K GEMMs on shifted views of a padded
+ * copy, no im2col), "im2col/transposed" (din as a stride-1 convolution of dout) or
+ * "im2col/col2im". dW always uses im2col (or the planes, if pointwise). */
 const char *conv2d_algorithm(const conv2d_desc *d);
 
 /* Direct-loop references, same contracts, no workspace. */

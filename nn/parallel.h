@@ -7,7 +7,9 @@
 typedef void (*nn_task_fn)(void *ctx, int t);
 
 /* Runs fn(ctx, t) for t = 0 .. T-1 concurrently (t = 0 on the calling thread) and returns when all
- * have finished. T is clamped to nn_max_threads(); if a worker cannot be started, fewer tasks run,
+ * have finished. Worker t runs pinned to the t-th CPU this process may use; a caller found on a
+ * worker's CPU is moved to the first for the run (its mask is restored afterwards). Waiters spin
+ * ~1 ms before sleeping. T is clamped to nn_max_threads(); if a worker cannot be started, fewer tasks run,
  * so fn must treat t only as an index for scratch space and take work from a shared counter.
  * Call from one thread at a time, and not from inside fn. */
 void nn_parallel_run(int T, nn_task_fn fn, void *ctx);
