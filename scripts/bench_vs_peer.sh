@@ -29,8 +29,8 @@ def table(path):
     rows = {}
     for line in open(path):
         f = line.split()
-        # config size threads | refine/s GFLOP/s %peak | iter/s GFLOP/s %peak
-        if len(f) == 11 and f[3] == "|" and f[7] == "|" and f[2] == str(threads):
+        # config size threads | refine/s GFLOP/s %peak | iter/s GFLOP/s %peak | FMA peak after [SHARED]
+        if len(f) >= 11 and f[3] == "|" and f[7] == "|" and f[2] == str(threads):
             rows[f[0]] = (float(f[4]), float(f[8]))
     return rows
 
