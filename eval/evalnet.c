@@ -130,38 +130,28 @@ void evalnet_backward(evalnet *e, const float *dout) {
 /* ---------------------------------------------------------------- parameter file */
 static const char *const int_attrs[] = {"channels", "height", "width", "outputs", "hidden", "conv1", "conv2"};
 
-int evalnet_save(const evalnet *e, const char *path, const char *note) {
-    char tmp[4096], when[32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    h5u_silence();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return rp_err(RP_EIO, "%s: cannot create the feature-network file", tmp);
+static int write_file(hid_t f, const evalnet *e, const char *note) {
     int vals[] = {e->C, e->H, e->W, e->outputs, EVALNET_HIDDEN, EVALNET_C1, EVALNET_C2};
-    int bad = 0;
+    char when[32];
     h5u_utc_now(when, sizeof when);
-    bad |= h5u_write_attr_str(f, "refine_format", EVALNET_FORMAT) < 0;
-    bad |= h5u_write_attr_int(f, "refine_format_version", 1) < 0;
-    bad |= h5u_write_attr_str(f, "arch", EVALNET_ARCH) < 0;
-    bad |= h5u_write_attr_str(f, "created_by", RP_PROGRAM " " RP_VERSION) < 0;
-    bad |= h5u_write_attr_str(f, "created_at", when) < 0;
-    if (note) bad |= h5u_write_attr_str(f, "note", note) < 0;
-    for (int i = 0; i < 7; i++) bad |= h5u_write_attr_int(f, int_attrs[i], vals[i]) < 0;
+    int rc;
+    if ((rc = h5u_write_attr_str(f, "refine_format", EVALNET_FORMAT)) ||
+        (rc = h5u_write_attr_int(f, "refine_format_version", 1)) || (rc = h5u_write_attr_str(f, "arch", EVALNET_ARCH)) ||
+        (rc = h5u_write_attr_str(f, "created_by", RP_PROGRAM " " RP_VERSION)) ||
+        (rc = h5u_write_attr_str(f, "created_at", when)) || (note && (rc = h5u_write_attr_str(f, "note", note))))
+        return rc;
+    for (int i = 0; i < 7; i++)
+        if ((rc = h5u_write_attr_int(f, int_attrs[i], vals[i]))) return rc;
     hsize_t dims[1] = {e->p.count};
-    hid_t sp = H5Screate_simple(1, dims, NULL);
-    hid_t ds = sp < 0 ? -1 : H5Dcreate2(f, "params", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad |= ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, e->p.data) < 0;
-    if (ds >= 0) H5Dclose(ds);
-    if (sp >= 0) H5Sclose(sp);
-    bad |= H5Fclose(f) < 0;
-    if (bad) {
-        unlink(tmp);
-        return rp_err(RP_EIO, "%s: writing the feature network failed", tmp);
-    }
-    if (rename(tmp, path)) {
-        unlink(tmp);
-        return rp_err(RP_EIO, "%s: cannot rename %s into place", path, tmp);
-    }
-    return 0;
+    return h5u_write_ds(f, "params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, e->p.data);
+}
+
+int evalnet_save(const evalnet *e, const char *path, const char *note) {
+    char tmp[4096];
+    hid_t f;
+    int rc = h5u_create_temp(path, tmp, sizeof tmp, &f);
+    if (!rc) rc = h5u_publish(f, tmp, path, write_file(f, e, note));
+    return rc ? rp_err_prefix(rc, "writing the feature network %s: ", path) : 0;
 }
 
 int evalnet_load(evalnet *e, const char *path, int max_batch) {
@@ -193,19 +183,9 @@ int evalnet_load(evalnet *e, const char *path, int max_batch) {
         H5Fclose(f);
         return rc;
     }
-    hid_t ds = H5Dopen2(f, "params", H5P_DEFAULT);
-    hid_t sp = ds < 0 ? -1 : H5Dget_space(ds);
-    hsize_t dims[2] = {0, 0};
-    int rank = sp < 0 ? -1 : H5Sget_simple_extent_dims(sp, dims, NULL);
-    if (ds < 0) rc = rp_err(RP_EFORMAT, "%s: /params: dataset missing", path);
-    else if (rank != 1 || dims[0] != e->p.count)
-        rc = rp_err(RP_EFORMAT, "%s: /params: expected %zu float32 values for a %dx%dx%d net with %d outputs, "
-                    "found rank %d with %llu", path, e->p.count, e->C, e->H, e->W, e->outputs, rank,
-                    (unsigned long long)dims[0]);
-    else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, e->p.data) < 0)
-        rc = rp_err(RP_EIO, "%s: /params: read failed", path);
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
+    hsize_t dims[1] = {e->p.count};
+    if ((rc = h5u_read_ds(f, "params", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, dims, e->p.data)))
+        rc = rp_err_prefix(rc, "%s: /", path);
     H5Fclose(f);
     if (rc) evalnet_free(e);
     return rc;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 void h5u_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -120,6 +121,77 @@ int h5u_read_attr_i64(hid_t obj, const char *name, long long *out) {
         rc = rp_err(RP_EIO, "attribute %s: cannot read", name);
     if (ft >= 0) H5Tclose(ft);
     H5Aclose(a);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- whole datasets */
+int h5u_write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                 const void *buf) {
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    if (space < 0) return rp_err(RP_EIO, "%s: cannot create dataspace", name);
+    hid_t d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    hssize_t npts = H5Sget_simple_extent_npoints(space);
+    if (d < 0) rc = rp_err(RP_EIO, "%s: cannot create dataset", name);
+    else if (npts > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = rp_err(RP_EIO, "%s: cannot write", name);
+    if (d >= 0 && H5Dclose(d) < 0 && !rc) rc = rp_err(RP_EIO, "%s: cannot close", name);
+    H5Sclose(space);
+    return rc;
+}
+
+int h5u_read_ds(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int rank, const hsize_t *want,
+                void *buf) {
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return rp_err(RP_EFORMAT, "%s: missing", name);
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) return rp_err(RP_EFORMAT, "%s: cannot open", name);
+    hid_t t = H5Dget_type(d), space = H5Dget_space(d);
+    int rc = 0;
+    hsize_t dims[H5S_MAX_RANK];
+    /* the rank first: dims is only filled (and printed) once it is known to fit */
+    int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    char a[96], b[96], tn[32];
+    if (t < 0 || H5Tget_class(t) != cls) {
+        rc = rp_err(RP_EFORMAT, "%s: expected %s, found %s", name,
+                    cls == H5T_FLOAT ? "float32" : cls == H5T_STRING ? "strings" : "integers",
+                    t < 0 ? "unreadable type" : h5u_type_name(t, tn, sizeof tn));
+    } else if (r < 0 || r > H5S_MAX_RANK || H5Sget_simple_extent_dims(space, dims, NULL) != r) {
+        rc = rp_err(RP_EFORMAT, "%s: unreadable shape", name);
+    } else if (r != rank || memcmp(dims, want, sizeof(hsize_t) * rank)) {
+        rc = rp_err(RP_EFORMAT, "%s: expected shape %s, found %s", name, h5u_shape_str(want, rank, a, sizeof a),
+                    h5u_shape_str(dims, r, b, sizeof b));
+    } else if (H5Sget_simple_extent_npoints(space) > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        rc = rp_err(RP_EIO, "%s: cannot read", name);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(d);
+    return rc;
+}
+
+int h5u_require_attr_long(hid_t obj, const char *name, long *out) {
+    long long v;
+    int rc = h5u_read_attr_i64(obj, name, &v);
+    if (rc == 1) return rp_err(RP_EFORMAT, "attribute %s missing", name);
+    if (rc) return rc;
+    *out = (long)v;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- whole files */
+int h5u_create_temp(const char *path, char *tmp, size_t n, hid_t *f) {
+    h5u_silence();
+    if ((size_t)snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid()) >= n)
+        return rp_err(RP_EARG, "%s: path too long", path);
+    *f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (*f < 0) return rp_err(RP_EIO, "%s: cannot create", tmp);
+    return 0;
+}
+
+int h5u_publish(hid_t f, const char *tmp, const char *path, int rc) {
+    if (H5Fclose(f) < 0 && !rc) rc = rp_err(RP_EIO, "%s: cannot close", tmp);
+    if (!rc && rename(tmp, path)) rc = rp_err(RP_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (rc) unlink(tmp);
     return rc;
 }
 

@@ -19,6 +19,18 @@ int h5u_read_attr_str(hid_t obj, const char *name, char **out);
 /* Reads a scalar integer attribute: 0, 1 if absent, RP_EFORMAT otherwise. */
 int h5u_read_attr_i64(hid_t obj, const char *name, long long *out);
 
+/* Whole-dataset I/O for small files (checkpoints, feature networks): contiguous, unfiltered.
+ * h5u_write_ds creates `name` under loc with file type ftype and writes buf (memory type mtype).
+ * h5u_read_ds checks that `name` exists, that its type class is cls and its shape exactly want
+ * (rank `rank`), then reads it as mtype; messages name the dataset ("params: expected shape
+ * (12,), found (3, 4)"); the caller prefixes the file. */
+int h5u_write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                 const void *buf);
+int h5u_read_ds(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int rank, const hsize_t *want,
+                void *buf);
+/* A scalar integer attribute that must be present: 0, or RP_EFORMAT ("attribute step missing"). */
+int h5u_require_attr_long(hid_t obj, const char *name, long *out);
+
 /* "uint8", "int16", "float64", "string", "compound", ... for messages. */
 const char *h5u_type_name(hid_t type, char *buf, size_t n);
 /* "(5000, 28, 28)" */
@@ -27,6 +39,12 @@ const char *h5u_shape_str(const hsize_t *dims, int rank, char *buf, size_t n);
 /* Checks that `file` exists, is readable, carries the HDF5 signature and is not shorter than
  * its superblock's end-of-file address. Returns 0 or an error naming the file. */
 int h5u_check_file(const char *file);
+/* Files written whole, atomically: h5u_create_temp creates "<path>.tmp-<pid>" (its name in tmp);
+ * h5u_publish closes f and, if rc is 0, renames the temp file to path; on any failure the temp
+ * file is deleted. Returns rc or the close/rename error, with the file named. */
+int h5u_create_temp(const char *path, char *tmp, size_t n, hid_t *f);
+int h5u_publish(hid_t f, const char *tmp, const char *path, int rc);
+
 /* Current UTC time as ISO 8601 "2024-05-01T12:00:00Z". */
 void h5u_utc_now(char *buf, size_t n);
 

@@ -254,6 +254,30 @@ static void test_evalnet_save_load(void **state) {
     unlink(path), unlink(other);
 }
 
+/* A feature-network file whose /params has rank 5 (it once overran a 2-element dims array on the
+ * stack): a clear error with the shape found, and nothing loaded. */
+static void test_evalnet_load_wrong_rank(void **state) {
+    (void)state;
+    evalnet a, b;
+    assert_int_equal(evalnet_init(&a, 1, 12, 14, 4, 8, 3), 0);
+    const char *path = tpath("rank5.h5");
+    assert_int_equal(evalnet_save(&a, path, NULL), 0);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0 && H5Ldelete(f, "params", H5P_DEFAULT) >= 0);
+    hsize_t dims[5] = {1, 1, 1, 1, a.p.count};
+    hid_t sp = H5Screate_simple(5, dims, NULL);
+    hid_t d = H5Dcreate2(f, "params", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.p.data) >= 0);
+    H5Dclose(d), H5Sclose(sp), H5Fclose(f);
+    assert_int_equal(evalnet_load(&b, path, 4), RP_EFORMAT);
+    char want[96];
+    snprintf(want, sizeof want, "rank5.h5: /params: expected shape (%zu,), found (1, 1, 1, 1, %zu)", a.p.count,
+             a.p.count);
+    assert_non_null(strstr(rp_errmsg(), want));
+    evalnet_free(&a);
+    unlink(path);
+}
+
 /* ---------------------------------------------------------------- tiny datasets */
 /* 12x12 bars: class 0 horizontal, class 1 vertical, at a random position and thickness over
  * faint noise. labels/gaze (N,2) is a learnable function of them: pitch from the position,
@@ -722,6 +746,7 @@ int main(void) {
         cmocka_unit_test(test_histogram_distances_and_gaze),
         cmocka_unit_test(test_evalnet_shapes_and_gradients),
         cmocka_unit_test(test_evalnet_save_load),
+        cmocka_unit_test(test_evalnet_load_wrong_rank),
         cmocka_unit_test(test_eval_learns_bars),
         cmocka_unit_test(test_eval_regression_gaze),
         cmocka_unit_test(test_domain_classifier_and_realism),
