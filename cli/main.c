@@ -1,4 +1,4 @@
-/* refine-pipeline: the command-line entry point. Dispatches to the subcommands in pipelines/;
+/* refine-pipeline: the command-line entry point. Dispatches to the subcommands (cli/cmd_*.c);
  * the only place that exits. */
 #include "cli/commands.h"
 #include <stdio.h>

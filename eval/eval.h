@@ -1,4 +1,4 @@
-/* The evaluation step: train the fixed evaluation network (pipelines/evalnet.h) on a training
+/* The evaluation step: train the fixed evaluation network (eval/evalnet.h) on a training
  * set T with a fixed seed and step budget and score it on a labeled real test set, then
  * measure how realistic T's images are against a real pool: (a) a domain classifier's held-out
  * accuracy, (b) the Fréchet distance in the penultimate features of a shared feature network,
@@ -88,7 +88,5 @@ int report_json_update(const char *path, const char *name, const eval_result *re
 int report_json_set(const char *path, const char *key, const char *json_value);
 /* Entry for one result as JSON text (malloc'd; caller frees); indent = spaces before keys. */
 char *report_json_entry(const eval_result *res, int indent);
-/* 0 if text is one complete JSON value (RFC 8259 syntax), else RP_EFORMAT with the offset. */
-int report_json_check(const char *text, size_t len);
 
 #endif

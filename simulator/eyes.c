@@ -28,7 +28,7 @@ static inline float clamp01(float v) { /* as two selects (max, then min), which 
 static inline float smooth(float t) { return t * t * (3 - 2 * t); }
 static inline float minf(float a, float b) { return a < b ? a : b; } /* inlined, unlike fminf */
 
-/* The per-pixel draws: rng_u32's sequence (nn/rng.c, PCG-XSH-RR), PCG_LANES at a time. The
+/* The per-pixel draws: rng_u32's sequence (base/rng.c, PCG-XSH-RR), PCG_LANES at a time. The
  * state after k steps is A_k s + C_k (mod 2^64), so lane l starts k = l steps ahead and every
  * lane jumps PCG_LANES steps: independent multiplies that vectorise, the same numbers in the
  * same order as one draw after another. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "io/h5ds.h"
+#include "io/json.h"
 #include "base/status.h"
 #include "tests/tmpdir.h"
 #include "losses/xent.h"
@@ -507,7 +508,7 @@ static void test_eval_repeats(void **state) {
     /* report.json lists every seed's value and no single-seed "correct" count */
     char *entry = report_json_entry(all, 0);
     assert_non_null(entry);
-    assert_int_equal(report_json_check(entry, strlen(entry)), 0);
+    assert_int_equal(json_check(entry, strlen(entry)), 0);
     assert_non_null(strstr(entry, "\"repeats\": 3"));
     assert_non_null(strstr(entry, "\"domain_values\": ["));
     const char *v = strstr(entry, "\"values\": [");
@@ -600,9 +601,9 @@ static void test_json_checker(void **state) {
     (void)state;
     const char *good[] = {"{}", " [1, -2.5e-3, 0, true, false, null, \"a\\n\\u00e9\"] ", "{\"a\": {\"b\": [[]]}}", "3"};
     const char *bad[] = {"{,}", "[1,]", "{\"a\" 1}", "01", "nan", "\"x", "{} {}", "[1.]", "\"\\q\"", ""};
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_int_equal(report_json_check(good[i], strlen(good[i])), 0);
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_int_equal(json_check(good[i], strlen(good[i])), 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(report_json_check(bad[i], strlen(bad[i])), RP_EFORMAT);
+        assert_int_equal(json_check(bad[i], strlen(bad[i])), RP_EFORMAT);
 }
 
 static void test_report_json_update(void **state) {
@@ -621,7 +622,7 @@ static void test_report_json_update(void **state) {
     assert_int_equal(report_json_update(path, "refined", &r), 0);
     char *s = slurp(path);
     assert_non_null(s);
-    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_int_equal(json_check(s, strlen(s)), 0);
     assert_non_null(strstr(s, "\"refine_report\": 1"));
     assert_int_equal(count_of(s, "\"synthetic\": {"), 1);
     assert_int_equal(count_of(s, "\"refined\": {"), 1);
@@ -636,7 +637,7 @@ static void test_report_json_update(void **state) {
     r.value = 0.25;
     assert_int_equal(report_json_update(path, "synthetic", &r), 0);
     s = slurp(path);
-    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_int_equal(json_check(s, strlen(s)), 0);
     assert_int_equal(count_of(s, "\"synthetic\": {"), 1);
     assert_int_equal(count_of(s, "\"value\": "), 2);
     assert_non_null(strstr(s, "\"value\": 0.25"));
@@ -716,7 +717,7 @@ static void test_cmd_eval_shared_features(void **state) {
     assert_int_equal(cmd_eval(sizeof a3 / sizeof *a3, a3), 0);
     char *s = slurp(report);
     assert_non_null(s);
-    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_int_equal(json_check(s, strlen(s)), 0);
     /* the default name is the training file's base name */
     assert_non_null(strstr(s, "\"c-train\": {"));
     char *p1 = strstr(s, "\"synthetic\": {"), *p2 = strstr(s, "\"c-train\": {"), *p3 = strstr(s, "\"own\": {");
