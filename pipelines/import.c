@@ -46,13 +46,13 @@ static int taps(int i, int sn, int dn, float *wt, int *first) {
     return 1;
 }
 
-void import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh) {
+int import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh) {
     int maxt = (sw > sh ? sw : sh) / (dw < dh ? dw : dh) + 3;
     float *tmp = malloc(sizeof(float) * dw * sh * C), *wt = malloc(sizeof(float) * maxt);
-    if (!tmp || !wt) { /* tiny images: allocation failure means the machine is out of memory */
-        memset(dst, 0, (size_t)dw * dh * C);
+    if (!tmp || !wt) {
         free(tmp), free(wt);
-        return;
+        return rp_err(RP_ENOMEM, "resizing a %dx%d image to %dx%d: out of memory for %zu bytes of scratch", sh, sw, dh,
+                      dw, sizeof(float) * ((size_t)dw * sh * C + maxt));
     }
     for (int x = 0; x < dw; x++) { /* horizontal pass: sh x dw floats */
         int j0, n = taps(x, sw, dw, wt, &j0);
@@ -74,6 +74,7 @@ void import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int 
             }
     }
     free(tmp), free(wt);
+    return 0;
 }
 
 void import_crop(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh) {
@@ -244,7 +245,7 @@ static int put_image(import_ctx *x, const char *name, const uint8_t *img, int h,
         return rp_err(RP_EFORMAT, "%s: image is %dx%d (HxW), expected %dx%d like the first image (use --size HxW)",
                       name, h, w, x->H, x->W);
     else if (x->o->crop) import_crop(img, w, h, c, dst, x->W, x->H);
-    else import_resize(img, w, h, c, dst, x->W, x->H);
+    else if ((rc = import_resize(img, w, h, c, dst, x->W, x->H))) return rp_err_prefix(rc, "%s: ", name);
     return 0;
 }
 

@@ -30,8 +30,8 @@ int import_files(const char *const *sources, int nsources, const char *out, cons
                  import_stats *stats);
 
 /* Resampling of one uint8 image (HWC): area averaging when shrinking, bilinear when enlarging,
- * separately per axis. */
-void import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh);
+ * separately per axis. 0, or RP_ENOMEM (dst untouched) when its scratch rows cannot be allocated. */
+int import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh);
 /* Centre crop (or zero-pad where the source is smaller). */
 void import_crop(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh);
 

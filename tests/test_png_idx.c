@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "io/h5ds.h"
 #include "io/idx.h"
@@ -323,11 +325,11 @@ static void test_resize_crop(void **state) {
     (void)state;
     uint8_t src[16], dst[16];
     for (int i = 0; i < 16; i++) src[i] = (uint8_t)(i * 10); /* 4x4, row-major */
-    import_resize(src, 4, 4, 1, dst, 2, 2);                   /* area: means of 2x2 blocks */
+    assert_int_equal(import_resize(src, 4, 4, 1, dst, 2, 2), 0); /* area: means of 2x2 blocks */
     uint8_t want[4] = {25, 45, 105, 125};
     assert_memory_equal(dst, want, 4);
     uint8_t line[2] = {0, 100}, up[4];
-    import_resize(line, 2, 1, 1, up, 4, 1); /* bilinear, centres aligned */
+    assert_int_equal(import_resize(line, 2, 1, 1, up, 4, 1), 0); /* bilinear, centres aligned */
     uint8_t want_up[4] = {0, 25, 75, 100};
     assert_memory_equal(up, want_up, 4);
     import_crop(src, 4, 4, 1, dst, 2, 2);
@@ -337,6 +339,63 @@ static void test_resize_crop(void **state) {
     import_crop(two, 2, 2, 1, dst, 4, 4);
     uint8_t want_pad[16] = {0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0};
     assert_memory_equal(dst, want_pad, 16);
+}
+
+/* The out-of-memory test below caps the address space; under AddressSanitizer a failed allocation
+ * must then come back as NULL, as it does from glibc, instead of aborting the process. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
+/* Virtual memory in use by this process, in bytes (/proc/self/statm's first field). */
+static long vm_bytes(void) {
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld", &pages) != 1) pages = 0;
+    if (f) fclose(f);
+    return pages * sysconf(_SC_PAGESIZE);
+}
+
+/* Resizing needs scratch memory; when it cannot be had, the import stops with an error naming the
+ * file and leaves no output (it once wrote a black image and went on). Run in a child whose
+ * address space is capped 64 MB above what it uses after decoding a 28 x 1,000,000 PNG (28 MB),
+ * so the 112 MB of resize scratch cannot be allocated. */
+static void test_import_resize_out_of_memory(void **state) {
+    (void)state;
+    const int W = 28, H = 1000000;
+    uint8_t *px = calloc((size_t)W * H, 1);
+    assert_non_null(px);
+    for (int y = 0; y < H; y++) px[(size_t)y * W + y % W] = 255;
+    assert_int_equal(pngio_write_gray(tpath("tall.png"), W, H, px), 0);
+    free(px);
+    const char *src[1] = {tpath("tall.png")}, *out = tpath("tall.h5");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int w, h;
+        uint8_t *g;
+        if (pngio_read_gray(src[0], &w, &h, &g)) _exit(10); /* page the decoder's buffers in once */
+        free(g);
+        struct rlimit rl = {(rlim_t)vm_bytes() + (64l << 20), RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &rl)) _exit(11);
+        import_options o = {.H = 28, .W = 28, .quiet = 1};
+        import_stats st;
+        int rc = import_files(src, 1, out, &o, &st);
+        if (rc != RP_ENOMEM) {
+            fprintf(stderr, "import returned %d (%s), expected RP_ENOMEM\n", rc, rc ? rp_errmsg() : "success");
+            _exit(12);
+        }
+        if (!strstr(rp_errmsg(), "tall.png") || !strstr(rp_errmsg(), "out of memory")) {
+            fprintf(stderr, "message: %s\n", rp_errmsg());
+            _exit(13);
+        }
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(exists(out));
+    unlink(src[0]);
 }
 
 static void make_png(const char *name, int w, int h, uint8_t v) {
@@ -486,6 +545,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_idx_errors, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_sheet, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_resize_crop, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_import_resize_out_of_memory, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_import_png_folder, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_import_idx_and_h5, tmpdir_setup, tmpdir_teardown),
     };
