@@ -36,7 +36,7 @@ int cmd_refine(int argc, char **argv) {
     if (!ck || !in || !out)
         return cmd_fail("refine", rp_err(RP_EARG, "--checkpoint, --in and -o are required (try 'refine-pipeline refine --help')"));
     nn_set_threads(common.threads);
-    refine_options o = {ck, in, out, resume, common.quiet, &cfg};
+    refine_options o = {ck, in, out, resume, common.quiet, &cfg, cmd_catch_stop_signals()};
     refine_result res;
     if ((rc = refine_run(&o, &res))) return cmd_fail("refine", rc);
     if (!common.quiet)

@@ -24,7 +24,7 @@ int cmd_run(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : cmd_fail("run", rc);
     rp_config cfg;
     if ((rc = args_load_config(&common, &cfg))) return cmd_fail("run", rc);
-    run_options o = {dir, fresh, common.threads, common.quiet};
+    run_options o = {dir, fresh, common.threads, common.quiet, cmd_catch_stop_signals()};
     if ((rc = run_pipeline(&cfg, &o))) return cmd_fail("run", rc);
     return 0;
 }

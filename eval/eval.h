@@ -6,6 +6,7 @@
 #ifndef RP_EVAL_H
 #define RP_EVAL_H
 #include "io/config.h"
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,6 +33,7 @@ typedef struct {
     long cache_mb;             /* in-memory image cache per file; larger files are read row by row */
     int threads;               /* BLAS threads; 0 = default */
     int quiet;
+    volatile sig_atomic_t *stop; /* may be NULL; when set, training steps stop (RP_EINTR) */
 } eval_options;
 
 typedef enum { EVAL_CLASSIFY = 0, EVAL_REGRESS = 1 } eval_task;

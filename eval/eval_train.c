@@ -31,6 +31,10 @@ int eval_train_net(evalnet *net, const eval_options *o, long steps, eval_task ta
     long tail_from = steps - (steps / 10 > 0 ? steps / 10 : 1);
     double tail = 0, ema = 0;
     for (long s = 0; !rc && s < steps; s++) {
+        if (o->stop && *o->stop) {
+            rc = rp_err(RP_EINTR, "%s: interrupted at step %ld of %ld", what, s, steps);
+            break;
+        }
         if ((rc = fn(ctx, B, x, cls, y))) break;
         const float *out = evalnet_forward(net, x, B);
         double loss = task == EVAL_CLASSIFY ? xent_forward(probs, out, cls, B, K, NULL) : mse_forward(out, y, B, K);

@@ -123,6 +123,11 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     double t0 = rp_now_seconds();
     for (long k = 0; !rc && k < c->nchunks; k++) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
+        if (c->o->stop && *c->o->stop) {
+            rc = rp_err(RP_EINTR, "interrupted after %ld of %ld images; the finished chunks are kept in %s: continue "
+                        "with --resume", start, i->N, c->parts);
+            break;
+        }
         char part[4352];
         snprintf(part, sizeof part, "%s/chunk-%06ld.u8", c->parts, k);
         if (file_size(part) == (long)(rows * c->img_bytes)) {
@@ -172,6 +177,11 @@ static int assemble(refine_ctx *c, refine_result *res) {
     if (!rc) rc = h5ds_create(&w, o->output, i->H, i->W, i->C, cols, nc, &prov, &(h5ds_options){.chunk = c->chunk});
     for (long k = 0; !rc && k < c->nchunks; k++) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
+        if (c->o->stop && *c->o->stop) {
+            rc = rp_err(RP_EINTR, "interrupted after %ld of %ld images; the finished chunks are kept in %s: continue "
+                        "with --resume", start, i->N, c->parts);
+            break;
+        }
         char part[4352];
         snprintf(part, sizeof part, "%s/chunk-%06ld.u8", c->parts, k);
         FILE *f = fopen(part, "rb");

@@ -6,6 +6,7 @@
 #ifndef RP_REFINE_H
 #define RP_REFINE_H
 #include "io/config.h"
+#include <signal.h>
 
 /* What to do with "<output>.parts" left by an interrupted run. */
 enum refine_resume {
@@ -21,6 +22,7 @@ typedef struct {
     int resume;             /* a refine_resume value */
     int quiet;
     const rp_config *cfg;   /* refine.batch, refine.chunk; stored as provenance */
+    volatile sig_atomic_t *stop; /* may be NULL; when set, stop after the current chunk (RP_EINTR) */
 } refine_options;
 
 typedef struct {

@@ -157,6 +157,7 @@ static int stage_train(run_ctx *r) {
     say(r, found == 0 ? "train: resuming from %s" : "train: starting in %s", found == 0 ? latest : r->dir);
     trainer *t = NULL;
     int rc = trainer_open(&t, r->cfg, r->synthetic, r->cfg->run.real, r->dir, found == 0, r->o->quiet);
+    if (!rc) trainer_set_stop_flag(t, r->o->stop);
     if (!rc) rc = trainer_run(t);
     trainer_close(t);
     if (rc) return rc;
@@ -184,7 +185,8 @@ static int stage_refine(run_ctx *r) {
         }
     }
     say(r, "refine: writing %s", r->refined);
-    refine_options o = {r->checkpoint, r->synthetic, r->refined, REFINE_RESUME_OR_FRESH, r->o->quiet, r->cfg};
+    refine_options o = {r->checkpoint, r->synthetic, r->refined, REFINE_RESUME_OR_FRESH, r->o->quiet, r->cfg,
+                        r->o->stop};
     refine_result res;
     return refine_run(&o, &res);
 }
@@ -206,6 +208,7 @@ static int stage_eval(run_ctx *r) {
         o.name = names[k];
         o.threads = r->o->threads;
         o.quiet = r->o->quiet;
+        o.stop = r->o->stop;
         say(r, "eval: training the evaluation network on the %s set", names[k]);
         int rc = eval_run(&o, &r->ev[k]);
         if (!rc) rc = report_json_update(r->json, names[k], &r->ev[k]);
@@ -389,11 +392,13 @@ int run_pipeline(const rp_config *cfg, const run_options *o) {
         if (!rc) rc = mkdir_p(samples);
     }
     double t0 = rp_now_seconds();
-    if (!rc) rc = stage_simulate(r);
-    if (!rc) rc = stage_train(r);
-    if (!rc) rc = stage_refine(r);
-    if (!rc) rc = stage_eval(r);
-    if (!rc) rc = write_report(r);
+    static int (*const stages[])(run_ctx *) = {stage_simulate, stage_train, stage_refine, stage_eval, write_report};
+    for (size_t i = 0; !rc && i < sizeof stages / sizeof stages[0]; i++) {
+        if (o->stop && *o->stop) rc = rp_err(RP_EINTR, "interrupted");
+        else rc = stages[i](r);
+    }
+    if (rc == RP_EINTR)
+        rc = rp_err_prefix(rc, "%s: run again with the same --run-dir to continue from what is complete: ", r->dir);
     if (!rc && !o->quiet) fprintf(stderr, "run: done in %.0f s\n", rp_now_seconds() - t0);
     free(r);
     return rc;

@@ -350,7 +350,7 @@ int trainer_run_steps(trainer *t, long max_steps) {
         if (phase == TRAIN_PHASE_DONE) break;
         if (t->stop && *t->stop) {
             if ((rc = trainer_checkpoint(t))) return rc;
-            return rp_err(RP_EINTERNAL, "interrupted at step %ld; checkpoint %s; continue with --resume", t->k.step,
+            return rp_err(RP_EINTR, "interrupted at step %ld; checkpoint %s; continue with --resume", t->k.step,
                           t->last_ckpt);
         }
         double t0 = rp_now_seconds();

@@ -38,7 +38,7 @@ const train_counters *trainer_counters(const trainer *t);
 train_state *trainer_state(trainer *t);     /* the nets, optimizers, history (tests, benchmarks) */
 const char *trainer_last_checkpoint(const trainer *t); /* "" if none yet */
 /* When *flag becomes non-zero (e.g. from a SIGINT handler) the run checkpoints and returns
- * RP_EINTERNAL ("interrupted at step N ..."). */
+ * RP_EINTR ("interrupted at step N ..."). */
 void trainer_set_stop_flag(trainer *t, volatile sig_atomic_t *flag);
 
 /* For `train --resume`: the effective config stored in run_dir's newest checkpoint, to which

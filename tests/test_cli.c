@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +122,77 @@ static void test_bad_inputs_name_the_file(void **state) {
     assert_string_equal(line, "hello, I am not an HDF5 file\n");
 }
 
+/* Lines in a file (0 if it does not exist). */
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    int n = 0, c;
+    if (!f) return 0;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Ctrl-C during run's training: the trainer writes a checkpoint at the step it reached (not the
+ * last checkpoint_every multiple) and run stops with exit status 130 and a message saying how
+ * to continue; running it again finishes the job from that checkpoint. */
+static void test_ctrl_c_during_run_keeps_the_step(void **state) {
+    (void)state;
+    char rd[128], log[200], metrics[200], errf[200], pool[128];
+    snprintf(rd, sizeof rd, "%s/run-int", dir);
+    snprintf(pool, sizeof pool, "%s/pool.h5", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", rd);
+    snprintf(log, sizeof log, "%s/train.log", rd);
+    snprintf(errf, sizeof errf, "%s/run-int.err", dir);
+    assert_int_equal(run("simulate -n 200 --seed 42 -o %s --quiet", pool), 0);
+    char sets[1024];
+    snprintf(sets, sizeof sets, "--run-dir %s --threads 1 --set run.real=%s --set run.test=%s --set simulate.n=200 "
+             "--set refiner.filters=4 --set refiner.blocks=1 --set train.batch=8 --set train.iterations=300 "
+             "--set train.pretrain_refiner_steps=2 --set train.pretrain_disc_steps=2 "
+             "--set train.checkpoint_every=100 --set train.sample_every=0 --set eval.steps=20 --set eval.batch=16 "
+             "--set eval.domain_steps=10 --set eval.domain_rows=100 --set eval.frechet_rows=100", rd, pool, pool);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "exec %s run %s", cli, sets);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2), dup2(fd, 1);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    /* a few training steps in (metrics.csv: a header, then a row per step), then Ctrl-C */
+    for (int i = 0; i < 60000 && count_lines(metrics) < 8; i++) usleep(1000);
+    assert_true(count_lines(metrics) >= 8);
+    kill(pid, SIGINT);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    FILE *f = fopen(errf, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    const char *at = strstr(out, "interrupted at step ");
+    if (!at) fail_msg("no 'interrupted at step' in:\n%s", out);
+    long step = atol(at + strlen("interrupted at step "));
+    assert_true(step > 4 && step < 304);
+    assert_non_null(strstr(out, "run again with the same --run-dir"));
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/checkpoints/step_%09ld.h5", rd, step);
+    if (access(ck, F_OK) != 0) fail_msg("no checkpoint at the interrupted step: %s", ck);
+    /* run again: training resumes from that step and the job completes */
+    assert_int_equal(run("run %s --quiet", sets), 0);
+    snprintf(ck, sizeof ck, "%s/report.json", rd);
+    assert_int_equal(access(ck, F_OK), 0);
+    f = fopen(log, "r");
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "step %ld: resume from", step);
+    if (!strstr(out, want)) fail_msg("train.log does not say '%s':\n%s", want, out);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     char self[4096];
@@ -136,6 +209,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_usage_errors_exit_2),
         cmocka_unit_test(test_simulate_inspect_preview),
         cmocka_unit_test(test_bad_inputs_name_the_file),
+        cmocka_unit_test(test_ctrl_c_during_run_keeps_the_step),
     };
     int rc = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
     char cmd[128];

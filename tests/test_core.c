@@ -179,6 +179,31 @@ static void test_progress_lines(void **state) {
     assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text)); /* exactly one line */
 }
 
+/* scripts/run_tests.sh's summary counts skipped tests (a skipped browser test must be visible)
+ * and a binary that crashes before cmocka's summary as a failure. Run from the repository root. */
+static void test_run_tests_summary(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rp-runtests-XXXXXX", cmd[512], line[256] = "", last[256] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "printf '#!/bin/sh\\necho \"[  PASSED  ] 2 test(s).\"\\n"
+             "echo \"[  SKIPPED ] 1 test(s), listed below:\"\\necho \"[  SKIPPED ] test_in_a_browser\"\\n' > %s/ok;"
+             "printf '#!/bin/sh\\nkill -SEGV $$\\n' > %s/crash; chmod +x %s/ok %s/crash", dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "bash scripts/run_tests.sh %s/ok %s/ok %s/crash 2>&1", dir, dir, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int skipped_line = 0;
+    while (fgets(line, sizeof line, p)) {
+        snprintf(last, sizeof last, "%s", line);
+        skipped_line |= !strcmp(line, "skipped: test_in_a_browser\n");
+    }
+    assert_int_not_equal(pclose(p), 0);
+    assert_true(skipped_line);
+    assert_string_equal(last, "tests: 4 passed, 1 failed, 2 skipped\n");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_core_step),
@@ -187,6 +212,7 @@ int main(void) {
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_args_parse),
         cmocka_unit_test(test_progress_lines),
+        cmocka_unit_test(test_run_tests_summary),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -99,7 +99,7 @@ static void test_refined_pixels_labels_provenance(void **state) {
     (void)state;
     char out[160];
     snprintf(out, sizeof out, "%s/refined.h5", dir);
-    refine_options o = {ckpt, synth, out, 0, 1, &cfg};
+    refine_options o = {ckpt, synth, out, 0, 1, &cfg, NULL};
     refine_result res;
     assert_int_equal(refine_run(&o, &res), 0);
     assert_int_equal(res.images, N);
@@ -174,13 +174,13 @@ static void test_kill9_then_resume_is_byte_identical(void **state) {
     snprintf(killed, sizeof killed, "%s/killed.h5", dir);
     snprintf(parts, sizeof parts, "%s.parts", killed);
     refine_result res;
-    refine_options o = {ckpt, synth, full, 0, 1, &cfg};
+    refine_options o = {ckpt, synth, full, 0, 1, &cfg, NULL};
     assert_int_equal(refine_run(&o, &res), 0);
 
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        refine_options oc = {ckpt, synth, killed, 0, 1, &cfg};
+        refine_options oc = {ckpt, synth, killed, 0, 1, &cfg, NULL};
         refine_result r;
         _exit(refine_run(&oc, &r) == 0 ? 0 : 1);
     }
@@ -194,7 +194,7 @@ static void test_kill9_then_resume_is_byte_identical(void **state) {
     int done = count_parts(parts);
     assert_true(done >= 1 && done < 30);
 
-    refine_options or = {ckpt, synth, killed, 1, 1, &cfg};
+    refine_options or = {ckpt, synth, killed, 1, 1, &cfg, NULL};
     assert_int_equal(refine_run(&or, &res), 0);
     assert_true(res.chunks_reused >= done - 1 && res.chunks_reused < 30);
     long na, nb;
@@ -211,7 +211,7 @@ static void test_errors(void **state) {
     char out[160];
     snprintf(out, sizeof out, "%s/rgb-refined.h5", dir);
     refine_result res;
-    refine_options o = {ckpt, synth3, out, 0, 1, &cfg};
+    refine_options o = {ckpt, synth3, out, 0, 1, &cfg, NULL};
     assert_int_not_equal(refine_run(&o, &res), 0);
     assert_non_null(strstr(rp_errmsg(), "1-channel"));
     assert_non_null(strstr(rp_errmsg(), "3 channels"));
@@ -226,14 +226,14 @@ static void test_errors(void **state) {
     FILE *f = fopen(manifest, "w");
     fputs("input = elsewhere.h5\n", f);
     fclose(f);
-    refine_options r2 = {ckpt, synth, out, 1, 1, &cfg};
+    refine_options r2 = {ckpt, synth, out, 1, 1, &cfg, NULL};
     assert_int_equal(refine_run(&r2, &res), RP_EARG);
     assert_non_null(strstr(rp_errmsg(), "different job"));
     /* without --resume it starts over and succeeds */
     r2.resume = 0;
     assert_int_equal(refine_run(&r2, &res), 0);
 
-    refine_options bad = {"/nonexistent/ck.h5", synth, out, 0, 1, &cfg};
+    refine_options bad = {"/nonexistent/ck.h5", synth, out, 0, 1, &cfg, NULL};
     assert_int_not_equal(refine_run(&bad, &res), 0);
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/ck.h5"));
 }

@@ -61,7 +61,7 @@ static void test_run_end_to_end_and_resume(void **state) {
     (void)state;
     rp_config c;
     tiny_config(&c);
-    run_options o = {rundir, 0, 1, 1};
+    run_options o = {rundir, 0, 1, 1, NULL};
     assert_int_equal(run_pipeline(&c, &o), 0);
     const char *outputs[] = {"config.ini", "synthetic.h5", "checkpoints/latest.h5", "metrics.csv", "refined.h5",
                              "features.h5", "report.json", "report.html", "samples/overview.png"};
@@ -145,7 +145,7 @@ static void test_missing_real_data(void **state) {
     assert_int_equal(config_set(&c, "run.real", "/nonexistent/mnist-real.h5"), 0);
     char d[160];
     snprintf(d, sizeof d, "%s/other", tmpdir);
-    run_options o = {d, 0, 1, 1};
+    run_options o = {d, 0, 1, 1, NULL};
     assert_int_equal(run_pipeline(&c, &o), RP_EARG);
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/mnist-real.h5"));
     assert_non_null(strstr(rp_errmsg(), "make data"));

@@ -201,7 +201,7 @@ static void test_resume_bit_exact(void **state) {
     assert_int_equal(trainer_run_steps(t, 5), 0);
     volatile sig_atomic_t stop = 1;
     trainer_set_stop_flag(t, &stop);
-    assert_int_equal(trainer_run(t), RP_EINTERNAL);
+    assert_int_equal(trainer_run(t), RP_EINTR);
     assert_non_null(strstr(rp_errmsg(), "interrupted at step 5"));
     trainer_close(t);
     t = open_run(&cfg, c_dir, 1);
