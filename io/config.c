@@ -205,7 +205,30 @@ int config_load_string(rp_config *c, const char *ini_text, const char *origin) {
     return finish_parse(&ctx, ini_parse_string(ini_text, on_ini_key, &ctx));
 }
 
-char *config_to_ini(const rp_config *c) {
+/* "key = value" for one key, the value written so that it reads back exactly. */
+static int format_key(char *line, size_t n, const key_spec *k, const rp_config *c) {
+    const char *base = (const char *)c + k->offset;
+    if (k->type == KEY_STR) return snprintf(line, n, "%s = %s\n", k->key, base);
+    if (k->type == KEY_INT) return snprintf(line, n, "%s = %d\n", k->key, *(const int *)base);
+    if (k->type == KEY_LONG) return snprintf(line, n, "%s = %ld\n", k->key, *(const long *)base);
+    /* shortest of %.15g / %.17g that reads back to the same double */
+    double v = *(const double *)base;
+    char num[40];
+    snprintf(num, sizeof num, "%.15g", v);
+    if (strtod(num, NULL) != v) snprintf(num, sizeof num, "%.17g", v);
+    return snprintf(line, n, "%s = %s\n", k->key, num);
+}
+
+/* A key's comment: what it means, its default and what it accepts. */
+static int describe_key(char *line, size_t n, const key_spec *k) {
+    if (k->type == KEY_STR)
+        return snprintf(line, n, "# %s (default %s%s%s)\n", k->help, k->def[0] ? k->def : "\"\"",
+                        k->choices ? "; one of " : "", k->choices ? k->choices : "");
+    return snprintf(line, n, "# %s (default %s; %s %.15g to %.15g)\n", k->help, k->def,
+                    k->type == KEY_DOUBLE ? "from" : "an integer from", k->min, k->max);
+}
+
+static char *write_ini(const rp_config *c, int comments) {
     size_t cap = 8192, len = 0;
     char *s = malloc(cap);
     if (!s) return NULL;
@@ -213,24 +236,14 @@ char *config_to_ini(const rp_config *c) {
     const char *cur = "";
     for (size_t i = 0; i < NKEYS; i++) {
         const key_spec *k = &keys[i];
-        const char *base = (const char *)c + k->offset;
-        char line[512];
+        char line[1024];
         int n = 0;
         if (strcmp(cur, k->section)) {
             n += snprintf(line + n, sizeof line - n, "%s[%s]\n", len ? "\n" : "", k->section);
             cur = k->section;
         }
-        if (k->type == KEY_STR) n += snprintf(line + n, sizeof line - n, "%s = %s\n", k->key, base);
-        else if (k->type == KEY_INT) n += snprintf(line + n, sizeof line - n, "%s = %d\n", k->key, *(const int *)base);
-        else if (k->type == KEY_LONG) n += snprintf(line + n, sizeof line - n, "%s = %ld\n", k->key, *(const long *)base);
-        else {
-            /* shortest of %.15g / %.17g that reads back to the same double */
-            double v = *(const double *)base;
-            char num[40];
-            snprintf(num, sizeof num, "%.15g", v);
-            if (strtod(num, NULL) != v) snprintf(num, sizeof num, "%.17g", v);
-            n += snprintf(line + n, sizeof line - n, "%s = %s\n", k->key, num);
-        }
+        if (comments) n += describe_key(line + n, sizeof line - n, k);
+        n += format_key(line + n, sizeof line - n, k, c);
         if (len + n + 1 > cap) {
             char *t = realloc(s, cap *= 2);
             if (!t) { free(s); return NULL; }
@@ -241,3 +254,7 @@ char *config_to_ini(const rp_config *c) {
     }
     return s;
 }
+
+char *config_to_ini(const rp_config *c) { return write_ini(c, 0); }
+
+char *config_to_ini_commented(const rp_config *c) { return write_ini(c, 1); }

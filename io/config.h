@@ -81,5 +81,7 @@ int config_load_file(rp_config *c, const char *path);
 int config_load_string(rp_config *c, const char *ini_text, const char *origin);
 /* Writes the full effective config as INI text into a malloc'd string (caller frees). */
 char *config_to_ini(const rp_config *c);
+/* The same with a comment above every key: its meaning, default and accepted values. */
+char *config_to_ini_commented(const rp_config *c);
 
 #endif

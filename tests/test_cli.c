@@ -36,7 +36,7 @@ static int run(const char *fmt, ...) {
 
 static void test_help_everywhere(void **state) {
     (void)state;
-    const char *cmds[] = {"simulate", "import", "inspect", "preview", "train", "refine", "eval", "run"};
+    const char *cmds[] = {"simulate", "import", "inspect", "preview", "train", "refine", "eval", "run", "config"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         assert_int_equal(run("%s --help", cmds[i]), 0);
         char want[64];
@@ -120,6 +120,28 @@ static void test_bad_inputs_name_the_file(void **state) {
     assert_non_null(fgets(line, sizeof line, f));
     fclose(f);
     assert_string_equal(line, "hello, I am not an HDF5 file\n");
+}
+
+/* `config` prints every key with a comment and the effective value; its output read back with
+ * --config prints the same file again (nothing lost, nothing reformatted). */
+static void test_config_round_trip(void **state) {
+    (void)state;
+    assert_int_equal(run("config --set train.lambda=0.25 --set run.label=gaze > %s/p.ini", dir), 0);
+    assert_int_equal(run("config --config %s/p.ini", dir), 0);
+    assert_non_null(strstr(out, "\n# self-regularization weight (default 2.0; from 0 to 1000000000)\nlambda = 0.25\n"));
+    assert_non_null(strstr(out, "\n[run]\n"));
+    assert_non_null(strstr(out, "label = gaze\n"));
+    char *a = strdup(out);
+    char path[128];
+    snprintf(path, sizeof path, "%s/p.ini", dir);
+    FILE *f = fopen(path, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    assert_string_equal(a, out);
+    free(a);
+    assert_int_equal(run("config --set train.lambda=-1"), 2);
+    assert_non_null(strstr(out, "train.lambda"));
 }
 
 /* Lines in a file (0 if it does not exist). */
@@ -209,6 +231,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_usage_errors_exit_2),
         cmocka_unit_test(test_simulate_inspect_preview),
         cmocka_unit_test(test_bad_inputs_name_the_file),
+        cmocka_unit_test(test_config_round_trip),
         cmocka_unit_test(test_ctrl_c_during_run_keeps_the_step),
     };
     int rc = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
