@@ -127,9 +127,15 @@ int h5u_read_attr_i64(hid_t obj, const char *name, long long *out) {
 /* ---------------------------------------------------------------- whole datasets */
 int h5u_write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
                  const void *buf) {
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    if (space < 0) return rp_err(RP_EIO, "%s: cannot create dataspace", name);
-    hid_t d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    /* no modification time in the object header: the same state gives the same bytes */
+    if (space < 0 || dcpl < 0 || H5Pset_obj_track_times(dcpl, 0) < 0) {
+        if (space >= 0) H5Sclose(space);
+        if (dcpl >= 0) H5Pclose(dcpl);
+        return rp_err(RP_EIO, "%s: cannot create dataspace", name);
+    }
+    hid_t d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     int rc = 0;
     hssize_t npts = H5Sget_simple_extent_npoints(space);
     if (d < 0) rc = rp_err(RP_EIO, "%s: cannot create dataset", name);

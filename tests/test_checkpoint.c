@@ -96,6 +96,15 @@ static void test_round_trip_bit_exact(void **state) {
     assert_memory_equal(a.hist.data, b.hist.data, sizeof(float) * a.hist.count * a.img);
     assert_memory_equal(&a.rng_data, &b.rng_data, sizeof(rng_t));
     assert_memory_equal(&a.rng_hist, &b.rng_hist, sizeof(rng_t));
+    /* no modification times in the object headers: the same state gives the same bytes */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    const char *objs[] = {"/refiner/params", "/discriminator/m", "/history/images", "/rng/data"};
+    for (int i = 0; i < 4; i++) {
+        H5O_info_t info;
+        assert_true(H5Oget_info_by_name2(f, objs[i], &info, H5O_INFO_TIME, H5P_DEFAULT) >= 0);
+        if (info.mtime || info.ctime) fail_msg("%s records a modification time (%ld)", objs[i], (long)info.mtime);
+    }
+    H5Fclose(f);
     rp_config c2;
     assert_int_equal(checkpoint_read_config(path, &c2), 0);
     assert_int_equal(memcmp(&cfg, &c2, sizeof cfg), 0);
