@@ -57,14 +57,16 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-# `make test`: deps, build, then every cmocka runner; a summary line closes the run.
+# `make test`: deps, build, then `make check`.
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory check
 
+# `make check`: the layering rule, every test runner, then the README's examples as shown.
 check: $(TEST_BINS) $(CLI)
 	@bash scripts/check_layers.sh $(BUILD)
 	@bash scripts/run_tests.sh $(TEST_BINS)
+	@bash scripts/check_readme.sh $(BUILD)
 
 # Tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build tree.
 asan: deps

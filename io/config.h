@@ -30,7 +30,7 @@ typedef struct {
         int batch;             /* b */
         long iterations;       /* T */
         int k_g, k_d;
-        double lambda;         /* self-regularization weight; see README for the reduction */
+        double lambda;         /* self-regularization weight; see docs/training.md for the reduction */
         char psi[16];          /* identity | cellmean */
         int psi_cell;          /* k for psi = cellmean */
         long history_size;     /* B images; 0 = 100 * batch */

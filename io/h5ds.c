@@ -1,4 +1,4 @@
-/* Streaming writer for "refine-dataset" v1 files (see h5ds.h, DESIGN.md): rows are gathered a
+/* Streaming writer for "refine-dataset" v1 files (see h5ds.h, docs/formats.md): rows are gathered a
  * chunk at a time, filtered by io/chunkzip (optionally on worker threads) and written as whole
  * chunks to growable datasets in "<path>.tmp-<pid>", renamed to <path> only after a clean close;
  * any failure deletes the temp file. */

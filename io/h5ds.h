@@ -1,4 +1,4 @@
-/* Streaming reader and writer for "refine-dataset" v1 HDF5 files (layout in DESIGN.md):
+/* Streaming reader and writer for "refine-dataset" v1 HDF5 files (layout in docs/formats.md):
  * /images uint8 (N,H,W) or (N,H,W,C), /labels/<name>, /params/<name>, /index, root provenance.
  * Memory is independent of N both ways. Handles are not thread-safe: use each from one thread. */
 #ifndef RP_H5DS_H
