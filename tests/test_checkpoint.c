@@ -42,6 +42,14 @@ static void fill_batch(float *x, size_t n, rng_t *r) {
     for (size_t i = 0; i < n; i++) x[i] = rng_uniform(r) * 1.6f - 0.8f;
 }
 
+/* An untrained state of the tiny configuration (4 filters, 16x16 images); u gets its setup. */
+static void fresh_state(train_state *s, train_setup *u) {
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    assert_int_equal(train_setup_from_config(u, &cfg, 1, 16, 16), 0);
+    assert_int_equal(train_state_init(s, u), 0);
+}
+
 /* A state that has taken a few steps of every kind, so moments, t, history and RNGs are non-trivial. */
 static void trained_state(train_state *s, const rp_config *cfg) {
     train_setup u;
@@ -216,12 +224,9 @@ static void copy_prefix(const char *from, const char *to, long bytes) {
 
 static void test_bad_files(void **state) {
     (void)state;
-    rp_config cfg;
-    tiny_config(&cfg, 4);
     train_setup u;
-    train_setup_from_config(&u, &cfg, 1, 16, 16);
     train_state a;
-    assert_int_equal(train_state_init(&a, &u), 0);
+    fresh_state(&a, &u);
     train_counters k = {0};
     char path[128], bad[128];
     snprintf(path, sizeof path, "%s/good.h5", tmpdir);
@@ -281,12 +286,9 @@ static void replace_ds(const char *path, const char *name, hid_t ftype, hid_t mt
  * an uninitialised dims array). */
 static void test_wrong_rank_names_found_shape(void **state) {
     (void)state;
-    rp_config cfg;
-    tiny_config(&cfg, 4);
     train_setup u;
-    train_setup_from_config(&u, &cfg, 1, 16, 16);
     train_state a;
-    assert_int_equal(train_state_init(&a, &u), 0);
+    fresh_state(&a, &u);
     train_counters k = {0};
     char path[128], want[96];
     snprintf(path, sizeof path, "%s/rank.h5", tmpdir);
@@ -364,12 +366,9 @@ static void test_failed_load_changes_nothing(void **state) {
 
 static void test_refuses_nan(void **state) {
     (void)state;
-    rp_config cfg;
-    tiny_config(&cfg, 4);
     train_setup u;
-    train_setup_from_config(&u, &cfg, 1, 16, 16);
     train_state a;
-    assert_int_equal(train_state_init(&a, &u), 0);
+    fresh_state(&a, &u);
     a.D.p.data[5] = NAN;
     train_counters k = {0};
     char path[128];
@@ -382,12 +381,9 @@ static void test_refuses_nan(void **state) {
 
 static void test_publish_keep_latest(void **state) {
     (void)state;
-    rp_config cfg;
-    tiny_config(&cfg, 4);
     train_setup u;
-    train_setup_from_config(&u, &cfg, 1, 16, 16);
     train_state a;
-    assert_int_equal(train_state_init(&a, &u), 0);
+    fresh_state(&a, &u);
     char dir[128], path[4096], latest[4096];
     snprintf(dir, sizeof dir, "%s/ckpts", tmpdir);
     mkdir(dir, 0777);
