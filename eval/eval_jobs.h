@@ -13,6 +13,35 @@ enum { EVAL_ST_TASK = 1, EVAL_ST_DOM_REAL, EVAL_ST_DOM_T, EVAL_ST_DOM_SAMPLE_REA
 #define EVAL_INIT_TASK 101
 #define EVAL_INIT_DOMAIN 202
 
+/* ---------------------------------------------------------------- labels (eval_labels.c) */
+#define EVAL_MAX_LABEL_VALUES 64 /* float label columns per row */
+
+typedef struct {
+    eval_task task;
+    int D;           /* values per row (1 for classes) */
+    int K;           /* network outputs */
+    int gaze;        /* label "gaze" with 2 values: errors are angles in degrees */
+    int *cls;        /* T classes (N) */
+    float *y;        /* T targets standardised (N, D) */
+    double *mean, *std;
+    int *test_cls;   /* test set (N_test) */
+    float *test_y;   /* test set, label units (N_test, D) */
+} eval_labels;
+
+/* Reads label `label` of T and of test (NULL: T's own labels stand in) and checks they agree. */
+int eval_labels_load(eval_labels *L, evsrc *T, evsrc *test, const char *label);
+void eval_labels_free(eval_labels *L);
+/* "accuracy", "angular_error_deg" or "mae": the task's score on a test set. */
+const char *eval_labels_metric(const eval_labels *L);
+/* Row i's label in label units (classes: the class as a float) from T, or from the test set. */
+void eval_labels_target(const eval_labels *L, long i, int test, float *dst);
+/* A prediction (the network's K outputs) in label units (regression): dst (D). */
+void eval_labels_predicted(const eval_labels *L, const float *out, float *dst);
+/* The error of one prediction against a target in label units: classes 0 (right) or 1 (wrong);
+ * gaze the angle in degrees; other regression labels the mean absolute error over the D values. */
+double eval_labels_error(const eval_labels *L, const float *out, const float *target);
+
+/* ---------------------------------------------------------------- training */
 /* Fills a batch of B inputs x (B, C, H, W) and targets: classes cls (B) or values y (B, K). */
 typedef int (*eval_batch_fn)(void *ctx, int B, float *x, int *cls, float *y);
 

@@ -1,11 +1,10 @@
-/* The task network of the evaluation (see eval_jobs.h): labels, one network per seed trained on T,
+/* The task network of the evaluation (see eval_jobs.h): one network per seed trained on T,
  * scored on the labeled real test set (accuracy and per-class accuracy, the gaze angular error, or
  * the mean absolute error), optionally with every test row's prediction in a CSV. Regression
  * targets are standardised with T's mean/std during training. */
 #include "eval/eval_jobs.h"
 #include "base/progress.h"
 #include "base/status.h"
-#include "eval/eval_metrics.h"
 #include "losses/xent.h"
 #include <errno.h>
 #include <math.h>
@@ -13,89 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- labels */
-typedef struct {
-    eval_task task;
-    int D;           /* values per row (1 for classes) */
-    int K;           /* network outputs */
-    int *cls;        /* T classes (N) */
-    float *y;        /* T targets standardised (N, D) */
-    double *mean, *std;
-    int *test_cls;   /* test set (N_test) */
-    float *test_y;   /* test set, label units (N_test, D) */
-} labels;
-
-static void labels_free(labels *L) {
-    free(L->cls), free(L->y), free(L->mean), free(L->std), free(L->test_cls), free(L->test_y);
-    memset(L, 0, sizeof *L);
-}
-
-static int is_int(h5ds_dtype t) { return t != H5DS_FLOAT32; }
-
-static int load_labels(labels *L, evsrc *T, evsrc *test, const char *label) {
-    memset(L, 0, sizeof *L);
-    int ct, cs, rc;
-    if ((rc = evsrc_label(T, label, &ct)) || (rc = evsrc_label(test, label, &cs))) return rc;
-    const h5ds_colinfo *a = &T->info->cols[ct], *b = &test->info->cols[cs];
-    if (is_int(a->dtype) && a->cols != 1)
-        return rp_err(RP_EFORMAT, "%s: /labels/%s: expected class indices of shape (N), found (N, %d) %s", T->spec,
-                      label, a->cols, h5ds_dtype_name(a->dtype));
-    if (is_int(a->dtype) != is_int(b->dtype) || a->cols != b->cols)
-        return rp_err(RP_EFORMAT, "%s: /labels/%s: expected %s with %d column%s as in the training set %s, found %s "
-                      "with %d", test->spec, label, is_int(a->dtype) ? "integer classes" : "float32 values", a->cols,
-                      a->cols == 1 ? "" : "s", T->spec, h5ds_dtype_name(b->dtype), b->cols);
-    long N = T->info->N, M = test->info->N;
-    L->task = is_int(a->dtype) ? EVAL_CLASSIFY : EVAL_REGRESS;
-    L->D = a->cols;
-    if (L->task == EVAL_CLASSIFY) {
-        L->cls = malloc(N * sizeof *L->cls), L->test_cls = malloc(M * sizeof *L->test_cls);
-        if (!L->cls || !L->test_cls) return rp_err(RP_ENOMEM, "evaluation: out of memory for labels");
-        if ((rc = h5ds_read_column(T->r, a->path, 0, N, L->cls, H5DS_INT32)) ||
-            (rc = h5ds_read_column(test->r, b->path, 0, M, L->test_cls, H5DS_INT32)))
-            return rc;
-        int mx = -1;
-        for (int pass = 0; pass < 2; pass++) {
-            const int *v = pass ? L->test_cls : L->cls;
-            long n = pass ? M : N;
-            for (long i = 0; i < n; i++) {
-                if (v[i] < 0 || v[i] >= EVAL_MAX_CLASSES)
-                    return rp_err(RP_EFORMAT, "%s: /labels/%s: row %ld: class %d outside [0, %d)",
-                                  pass ? test->spec : T->spec, label, i, v[i], EVAL_MAX_CLASSES);
-                mx = v[i] > mx ? v[i] : mx;
-            }
-        }
-        L->K = mx + 1 < 2 ? 2 : mx + 1;
-        return 0;
-    }
-    int D = L->D;
-    L->y = malloc((size_t)N * D * sizeof *L->y), L->test_y = malloc((size_t)M * D * sizeof *L->test_y);
-    L->mean = calloc(D, sizeof *L->mean), L->std = calloc(D, sizeof *L->std);
-    if (!L->y || !L->test_y || !L->mean || !L->std) return rp_err(RP_ENOMEM, "evaluation: out of memory for labels");
-    if ((rc = h5ds_read_column(T->r, a->path, 0, N, L->y, H5DS_FLOAT32)) ||
-        (rc = h5ds_read_column(test->r, b->path, 0, M, L->test_y, H5DS_FLOAT32)))
-        return rc;
-    for (long i = 0; i < (long)N * D; i++)
-        if (!isfinite(L->y[i]))
-            return rp_err(RP_EFORMAT, "%s: /labels/%s: row %ld is not finite", T->spec, label, i / D);
-    for (int d = 0; d < D; d++) {
-        double s = 0, q = 0;
-        for (long i = 0; i < N; i++) s += L->y[i * D + d];
-        L->mean[d] = s / N;
-        for (long i = 0; i < N; i++) q += (L->y[i * D + d] - L->mean[d]) * (L->y[i * D + d] - L->mean[d]);
-        L->std[d] = N > 1 && q > 0 ? sqrt(q / (N - 1)) : 1.0;
-    }
-    for (long i = 0; i < N; i++)
-        for (int d = 0; d < D; d++) L->y[i * D + d] = (float)((L->y[i * D + d] - L->mean[d]) / L->std[d]);
-    L->K = D;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- batches */
 typedef struct {
     evsrc *src;
     evsampler smp;
     long *rows;
-    const labels *L;
+    const eval_labels *L;
 } task_ctx;
 
 static int task_batch(void *vctx, int B, float *x, int *cls, float *y) {
@@ -110,7 +32,7 @@ static int task_batch(void *vctx, int B, float *x, int *cls, float *y) {
 
 /* ---------------------------------------------------------------- scoring on the test set */
 /* predictions: CSV path or NULL. Fills res's value, correct and per-class fields; reads res->metric. */
-static int score_test(evalnet *net, const eval_options *o, evsrc *test, const labels *L, const char *predictions,
+static int score_test(evalnet *net, const eval_options *o, evsrc *test, const eval_labels *L, const char *predictions,
                       eval_result *res) {
     long M = test->info->N;
     int B = o->batch, D = L->D, rc = 0;
@@ -135,7 +57,6 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
     rp_progress p;
     rp_progress_start(&p, "eval test", "images", M, o->quiet);
     double err = 0;
-    int gaze = !strcmp(res->metric, "angular_error_deg");
     for (long start = 0; !rc && start < M; start += B) {
         int n = M - start < B ? (int)(M - start) : B;
         for (int i = 0; i < n; i++) rows[i] = start + i;
@@ -151,16 +72,13 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
                 continue;
             }
             const float *t = L->test_y + (size_t)(start + i) * D;
-            if (gaze) { /* (pitch, yaw) in radians */
-                double pitch = o_i[0] * L->std[0] + L->mean[0], yaw = o_i[1] * L->std[1] + L->mean[1];
-                err += metric_gaze_angle_deg(pitch, yaw, t[0], t[1]);
-            } else {
-                for (int d = 0; d < D; d++) err += fabs(o_i[d] * L->std[d] + L->mean[d] - t[d]) / D;
-            }
+            err += eval_labels_error(L, o_i, t);
             if (pf) {
+                float p[EVAL_MAX_LABEL_VALUES];
+                eval_labels_predicted(L, o_i, p);
                 fprintf(pf, "%ld", start + i);
                 for (int d = 0; d < D; d++) fprintf(pf, ",%.9g", t[d]);
-                for (int d = 0; d < D; d++) fprintf(pf, ",%.9g", o_i[d] * L->std[d] + L->mean[d]);
+                for (int d = 0; d < D; d++) fprintf(pf, ",%.9g", p[d]);
                 fprintf(pf, "\n");
             }
         }
@@ -192,7 +110,7 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const la
 
 /* One seed of the task network: He init and batch order from `seed`, trained on T, scored on the
  * test set. net must be zeroed (the caller frees it). */
-static int task_run(const eval_options *o, uint64_t seed, evsrc *T, evsrc *test, const labels *L, task_ctx *tc,
+static int task_run(const eval_options *o, uint64_t seed, evsrc *T, evsrc *test, const eval_labels *L, task_ctx *tc,
                     evalnet *net, const char *predictions, const char *what, eval_result *res) {
     int rc;
     if ((rc = evalnet_init(net, T->info->C, T->info->H, T->info->W, L->K, o->batch,
@@ -207,7 +125,7 @@ static int task_run(const eval_options *o, uint64_t seed, evsrc *T, evsrc *test,
 
 /* Seeds 2.. of eval.repeats: each seed's value into res->values; train loss and per-class
  * accuracies become means over all seeds (res holds the first seed's on entry). */
-static int task_repeats(const eval_options *o, int repeats, evsrc *T, evsrc *test, const labels *L, task_ctx *tc,
+static int task_repeats(const eval_options *o, int repeats, evsrc *T, evsrc *test, const eval_labels *L, task_ctx *tc,
                         eval_result *res) {
     eval_result *one = malloc(sizeof *one);
     if (!one) return rp_err(RP_ENOMEM, "eval: out of memory");
@@ -236,13 +154,12 @@ static int task_repeats(const eval_options *o, int repeats, evsrc *T, evsrc *tes
 
 /* ---------------------------------------------------------------- the job */
 int eval_task_run(const eval_options *o, int repeats, evsrc *T, evsrc *test, evalnet *net, eval_result *res) {
-    labels L = {0};
+    eval_labels L = {0};
     task_ctx tc = {0};
-    int rc = load_labels(&L, T, test, o->label);
+    int rc = eval_labels_load(&L, T, test, o->label);
     if (rc) goto done;
     res->task = L.task, res->outputs = L.K;
-    snprintf(res->metric, sizeof res->metric, "%s",
-             L.task == EVAL_CLASSIFY ? "accuracy" : !strcmp(o->label, "gaze") && L.D == 2 ? "angular_error_deg" : "mae");
+    snprintf(res->metric, sizeof res->metric, "%s", eval_labels_metric(&L));
     tc.src = T, tc.L = &L, tc.rows = malloc(o->batch * sizeof(long));
     if (!tc.rows) {
         rc = rp_err(RP_ENOMEM, "eval: out of memory");
@@ -257,6 +174,6 @@ int eval_task_run(const eval_options *o, int repeats, evsrc *T, evsrc *test, eva
 done:
     evsampler_free(&tc.smp);
     free(tc.rows);
-    labels_free(&L);
+    eval_labels_free(&L);
     return rc;
 }
