@@ -2,6 +2,7 @@
  * (refiner/trainer.h), with checkpoints and exact --resume. Ctrl-C checkpoints and stops. */
 #include "cli/commands.h"
 #include "cli/args.h"
+#include "pipelines/guard.h"
 #include "refiner/trainer.h"
 #include "nn/gemm.h"
 #include "base/status.h"
@@ -52,8 +53,15 @@ int cmd_train(int argc, char **argv) {
     nn_set_threads(common.threads);
     trainer *t;
     if ((rc = trainer_open(&t, &cfg, synthetic, real, run_dir, resume, common.quiet))) return cmd_fail("train", rc);
+    guard *g = NULL;
+    if (trainer_total_steps(t) > trainer_step(t) && (rc = guard_open(&g, &cfg, synthetic, common.quiet))) {
+        trainer_close(t);
+        return cmd_fail("train", rc);
+    }
+    guard_attach(g, t);
     trainer_set_stop_flag(t, cmd_catch_stop_signals()); /* Ctrl-C: checkpoint, then stop */
     rc = trainer_run(t); /* it reports its own end (train.log and stderr) */
     trainer_close(t);
+    guard_close(g);
     return rc ? cmd_fail("train", rc) : 0;
 }

@@ -4,9 +4,11 @@
 #include "eval/eval.h"
 #include "base/progress.h"
 #include "base/status.h"
+#include "eval/consistency.h"
 #include "eval/eval_jobs.h"
 #include "nn/gemm.h"
 #include <math.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@ void eval_options_from_config(eval_options *o, const rp_config *c) {
     o->domain_steps = c->eval.domain_steps;
     o->domain_rows = c->eval.domain_rows;
     o->frechet_rows = c->eval.frechet_rows;
+    o->consistency_steps = c->eval.consistency_steps;
+    o->consistency_rows = c->eval.consistency_rows;
     o->cache_mb = c->eval.cache_mb;
 }
 
@@ -100,6 +104,22 @@ int eval_run(const eval_options *o, eval_result *res) {
         }
         if ((rc = eval_realism_run(o, repeats, feat, &real, &T, res))) goto done;
     }
+
+    /* label consistency: a refined set against the synthetic set it was refined from */
+    const char *source = o->source;
+    if (!source && T.info->kind && !strcmp(T.info->kind, "refined") && T.info->source_file &&
+        access(T.info->source_file, R_OK) == 0)
+        source = T.info->source_file;
+    if (source) {
+        eval_consistency c;
+        if ((rc = eval_consistency_run(o, source, o->train, &c))) goto done;
+        res->has_consistency = 1;
+        COPY(res->consistency_source, source);
+        COPY(res->consistency_metric, c.metric);
+        res->consistency_rows = c.rows;
+        res->consistency_synthetic = c.synthetic, res->consistency_refined = c.refined;
+        res->consistency_ratio = c.ratio, res->consistency_changed = c.changed;
+    }
     res->seconds = rp_now_seconds() - t0;
 done:
     if (net.p.data) evalnet_free(&net);
@@ -109,6 +129,16 @@ done:
 }
 
 /* ---------------------------------------------------------------- table */
+void eval_consistency_text(char *buf, size_t n, const eval_result *r) {
+    int classes = !strcmp(r->consistency_metric, "error");
+    double k = classes ? 100 : 1;
+    const char *u = classes ? "%" : !strcmp(r->consistency_metric, "angular_error_deg") ? " deg" : "";
+    int m = snprintf(buf, n, "%.2f%s as simulated, %.2f%s refined: ratio %.2f", k * r->consistency_synthetic, u,
+                     k * r->consistency_refined, u, r->consistency_ratio);
+    if (classes && m > 0 && (size_t)m < n)
+        snprintf(buf + m, n - m, "; class changed on %.2f%% of rows", 100 * r->consistency_changed);
+}
+
 void eval_print(FILE *f, const eval_result *r) {
     fprintf(f, "evaluation%s%s%s: train %s (%ld rows, %dx%dx%d) -> real test %s (%ld rows)\n", r->name[0] ? " \"" : "",
             r->name, r->name[0] ? "\"" : "", r->train, r->n_train, r->C, r->H, r->W, r->test, r->n_test);
@@ -148,6 +178,12 @@ void eval_print(FILE *f, const eval_result *r) {
         fprintf(f, "  %-28s %.4f (features: %s; %ld real, %ld train rows)\n", "Frechet distance", r->frechet,
                 r->feature_source, r->frechet_n_real, r->frechet_n_train);
         fprintf(f, "  %-28s L1 %.4f, Wasserstein-1 %.5f\n", "intensity histogram", r->hist_l1, r->hist_w1);
+    }
+    if (r->has_consistency) {
+        char text[256];
+        eval_consistency_text(text, sizeof text, r);
+        fprintf(f, "  label consistency against %s (%ld held-out rows):\n", r->consistency_source, r->consistency_rows);
+        fprintf(f, "  %-28s %s (ratio 1 = labels kept)\n", "probe error", text);
     }
     fprintf(f, "  %-28s %.1f s\n", "time", r->seconds);
 }

@@ -30,6 +30,10 @@ typedef struct {
     long domain_steps;         /* domain-classifier training steps */
     long domain_rows;          /* rows per side for the domain classifier (half train, half held out) */
     long frechet_rows;         /* rows per side for the Fréchet statistics */
+    const char *source;        /* synthetic set T was refined from, for label consistency; NULL = T's
+                                  source_file attribute when T is a refined set and that file exists */
+    long consistency_steps;    /* label-consistency probe: training steps */
+    long consistency_rows;     /* label-consistency probe: held-out rows scored */
     long cache_mb;             /* in-memory image cache per file; larger files are read row by row */
     int threads;               /* BLAS threads; 0 = default */
     int quiet;
@@ -68,6 +72,12 @@ typedef struct {
     long frechet_n_real, frechet_n_train;
     char feature_source[600];  /* "FILE.h5" or "trained on T (not shared)" */
     double hist_l1, hist_w1;   /* 256-bin intensity histograms: L1 of normalised, Wasserstein-1 */
+    /* label consistency (refined sets; see consistency.h) */
+    int has_consistency;
+    char consistency_source[512]; /* the synthetic set */
+    char consistency_metric[32];  /* "error", "angular_error_deg" or "mae" */
+    long consistency_rows;
+    double consistency_synthetic, consistency_refined, consistency_ratio, consistency_changed;
     double seconds;
 } eval_result;
 
@@ -81,6 +91,8 @@ const char *eval_lr_schedule_name(int lr_cosine);
 int eval_run(const eval_options *o, eval_result *res);
 /* The human-readable table. */
 void eval_print(FILE *f, const eval_result *res);
+/* "2.10% as simulated, 2.30% refined: ratio 1.10; class changed on 0.80% of rows" (has_consistency). */
+void eval_consistency_text(char *buf, size_t n, const eval_result *res);
 
 /* report.json: {"refine_report": 1, ..., "evaluations": {"<name>": {...}, ...}}.
  * Adds or replaces evaluations[name], keeps every other entry and top-level key verbatim, and

@@ -64,6 +64,20 @@ char *report_json_entry(const eval_result *r, int indent) {
                       "(0..2); w1: Wasserstein-1 in intensity units (0..1)\"", in2, "");
         json_printf(&b, "\n%*s}", in, "");
     }
+    KEY("label_consistency");
+    if (!r->has_consistency) {
+        json_printf(&b, "null");
+    } else {
+        int in2 = in + 2;
+        json_printf(&b, "{\n%*s\"source\": ", in2, ""), json_str(&b, r->consistency_source);
+        json_printf(&b, ",\n%*s\"metric\": ", in2, ""), json_str(&b, r->consistency_metric);
+        json_printf(&b, ",\n%*s\"rows\": %ld", in2, "", r->consistency_rows);
+        json_printf(&b, ",\n%*s\"synthetic\": ", in2, ""), json_num(&b, r->consistency_synthetic);
+        json_printf(&b, ",\n%*s\"refined\": ", in2, ""), json_num(&b, r->consistency_refined);
+        json_printf(&b, ",\n%*s\"ratio\": ", in2, ""), json_num(&b, r->consistency_ratio);
+        json_printf(&b, ",\n%*s\"changed\": ", in2, ""), json_num(&b, r->consistency_changed);
+        json_printf(&b, "\n%*s}", in, "");
+    }
     KEY("seconds"), json_num(&b, r->seconds);
     json_printf(&b, "\n%*s}", indent, "");
 #undef KEY

@@ -55,6 +55,9 @@ static const key_spec keys[] = {
     {"train", "seed", KEY_LONG, F(train, seed), 0, 9.2e18, NULL, "1", "training seed"},
     {"train", "cache_mb", KEY_LONG, F(train, cache_mb), 0, 1e7, NULL, "1024", "datasets up to this many MB are read into memory once; larger ones stream"},
     {"train", "sample_images", KEY_INT, F(train, sample_images), 1, 64, NULL, "8", "images per row of the sample sheets"},
+    {"train", "label_guard", KEY_DOUBLE, F(train, label_guard), 0, 1e9, NULL, "1.5", "label guard: before each checkpoint, a probe network trained on the synthetic labels scores held-out rows as simulated and as refined; a checkpoint whose error ratio exceeds this is not written, and a second such check in a row stops training (0 = off)"},
+    {"train", "guard_steps", KEY_LONG, F(train, guard_steps), 1, 1e9, NULL, "400", "label guard: training steps of its probe network"},
+    {"train", "guard_rows", KEY_LONG, F(train, guard_rows), 1, 1e9, NULL, "500", "label guard: probe rows held out and scored"},
     {"refine", "batch", KEY_INT, F(refine, batch), 1, 65536, NULL, "256", "images per forward batch"},
     {"refine", "chunk", KEY_LONG, F(refine, chunk), 1, 1 << 20, NULL, "1024", "images per output chunk (resume unit)"},
     {"eval", "steps", KEY_LONG, F(eval, steps), 1, 1e9, NULL, "2000", "evaluation-network training steps"},
@@ -66,6 +69,8 @@ static const key_spec keys[] = {
     {"eval", "domain_steps", KEY_LONG, F(eval, domain_steps), 1, 1e9, NULL, "500", "domain-classifier training steps"},
     {"eval", "domain_rows", KEY_LONG, F(eval, domain_rows), 4, 1e9, NULL, "5000", "rows per side for the domain classifier (half held out)"},
     {"eval", "frechet_rows", KEY_LONG, F(eval, frechet_rows), 2, 1e9, NULL, "5000", "rows per side for the Frechet statistics"},
+    {"eval", "consistency_steps", KEY_LONG, F(eval, consistency_steps), 1, 1e9, NULL, "1000", "label consistency of a refined set: training steps of the probe network (trained on the synthetic labels, scored on held-out rows as simulated and as refined)"},
+    {"eval", "consistency_rows", KEY_LONG, F(eval, consistency_rows), 1, 1e9, NULL, "2000", "label consistency: probe rows held out of training and scored"},
     {"eval", "cache_mb", KEY_LONG, F(eval, cache_mb), 0, 1e7, NULL, "1024", "in-memory image cache per dataset (MB)"},
     {"run", "real", KEY_STR, F(run, real), 0, 0, NULL, "data/mnist-real.h5", "real pool for the discriminator"},
     {"run", "test", KEY_STR, F(run, test), 0, 0, NULL, "data/mnist-test.h5", "labeled real test set"},
@@ -219,13 +224,29 @@ static int format_key(char *line, size_t n, const key_spec *k, const rp_config *
     return snprintf(line, n, "%s = %s\n", k->key, num);
 }
 
-/* A key's comment: what it means, its default and what it accepts. */
+/* A key's comment: what it means, its default and what it accepts, as "# " lines of at most
+ * about 100 columns (INI readers limit line lengths: libinih's default is 200). */
 static int describe_key(char *line, size_t n, const key_spec *k) {
+    char text[600];
     if (k->type == KEY_STR)
-        return snprintf(line, n, "# %s (default %s%s%s)\n", k->help, k->def[0] ? k->def : "\"\"",
-                        k->choices ? "; one of " : "", k->choices ? k->choices : "");
-    return snprintf(line, n, "# %s (default %s; %s %.15g to %.15g)\n", k->help, k->def,
-                    k->type == KEY_DOUBLE ? "from" : "an integer from", k->min, k->max);
+        snprintf(text, sizeof text, "%s (default %s%s%s)", k->help, k->def[0] ? k->def : "\"\"",
+                 k->choices ? "; one of " : "", k->choices ? k->choices : "");
+    else
+        snprintf(text, sizeof text, "%s (default %s; %s %.15g to %.15g)", k->help, k->def,
+                 k->type == KEY_DOUBLE ? "from" : "an integer from", k->min, k->max);
+    int m = 0;
+    for (const char *p = text; *p && (size_t)m < n;) {
+        size_t len = strlen(p), cut = len;
+        if (len > 98) { /* break at the last space before column 98 */
+            cut = 98;
+            while (cut > 0 && p[cut] != ' ') cut--;
+            if (cut == 0) cut = 98;
+        }
+        m += snprintf(line + m, n - m, "# %.*s\n", (int)cut, p);
+        p += cut;
+        while (*p == ' ') p++;
+    }
+    return m;
 }
 
 static char *write_ini(const rp_config *c, int comments) {

@@ -46,6 +46,9 @@ typedef struct {
         long seed;
         long cache_mb;         /* datasets up to this size are held in memory; larger ones stream */
         int sample_images;     /* columns of the sample sheets */
+        double label_guard;    /* stop when label consistency's ratio exceeds this (0 = off) */
+        long guard_steps;      /* the guard's probe network: training steps */
+        long guard_rows;       /* the guard's probe rows */
     } train;
     struct {
         int batch;             /* images per forward batch */
@@ -61,6 +64,8 @@ typedef struct {
         long domain_steps;     /* domain-classifier training steps */
         long domain_rows;      /* rows per side for the domain classifier (half train, half held out) */
         long frechet_rows;     /* rows per side for the Fréchet feature statistics */
+        long consistency_steps; /* label-consistency probe network's training steps */
+        long consistency_rows;  /* probe rows held out of its training and scored as simulated and refined */
         long cache_mb;         /* in-memory image cache per dataset (MB); larger files stream */
     } eval;
     struct {

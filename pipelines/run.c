@@ -1,6 +1,7 @@
 /* run_pipeline(): the whole job in one run directory (see run.h). Each stage's output is
  * written atomically by its stage, so "the file exists" means "the stage completed". */
 #include "pipelines/run.h"
+#include "pipelines/guard.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
 #include "io/sheet.h"
@@ -156,10 +157,14 @@ static int stage_train(run_ctx *r) {
     if (found < 0) return found;
     say(r, found == 0 ? "train: resuming from %s" : "train: starting in %s", found == 0 ? latest : r->dir);
     trainer *t = NULL;
+    guard *g = NULL;
     int rc = trainer_open(&t, r->cfg, r->synthetic, r->cfg->run.real, r->dir, found == 0, r->o->quiet);
+    if (!rc && trainer_total_steps(t) > trainer_step(t)) rc = guard_open(&g, r->cfg, r->synthetic, r->o->quiet);
+    if (!rc) guard_attach(g, t);
     if (!rc) trainer_set_stop_flag(t, r->o->stop);
     if (!rc) rc = trainer_run(t);
     trainer_close(t);
+    guard_close(g);
     if (rc) return rc;
     found = checkpoint_find_latest(r->ckdir, r->checkpoint, sizeof r->checkpoint);
     if (found != 0) return found < 0 ? found : rp_err(RP_EINTERNAL, "%s: training left no checkpoint", r->ckdir);
@@ -205,6 +210,7 @@ static int stage_eval(run_ctx *r) {
         /* one feature network for both: trained on the synthetic set, reused for the refined */
         o.save_features = k == 0 ? r->features : NULL;
         o.features = k == 1 ? r->features : NULL;
+        o.source = k == 1 ? r->synthetic : NULL; /* label consistency of the refined set */
         o.name = names[k];
         o.threads = r->o->threads;
         o.quiet = r->o->quiet;
@@ -296,7 +302,7 @@ static int write_report(run_ctx *r) {
     if (rc) return rc;
     find_last_sheet(r);
     report_html_input in = {0};
-    char cells[2][5][64], summary[1024], kv_step[32];
+    char cells[2][6][96], summary[1536], kv_step[32];
     in.title = "refine-pipeline run report";
     const eval_result *s = &r->ev[0], *f = &r->ev[1];
     int acc = !strcmp(s->metric, "accuracy");
@@ -304,7 +310,7 @@ static int write_report(run_ctx *r) {
              "A classifier trained on the refined set scores %s on the real test set, against %s when trained on "
              "the synthetic set (%+.2f %s). A domain classifier tells real from refined at %.1f%% and real from "
              "synthetic at %.1f%% (50%% = indistinguishable).",
-             (fmt_metric(cells[1][1], 64, f), cells[1][1]), (fmt_metric(cells[0][1], 64, s), cells[0][1]),
+             (fmt_metric(cells[1][1], 96, f), cells[1][1]), (fmt_metric(cells[0][1], 96, s), cells[0][1]),
              acc ? 100 * (f->value - s->value) : f->value - s->value, acc ? "points" : s->metric,
              100 * f->domain_accuracy, 100 * s->domain_accuracy);
     if (s->repeats > 1 && s->repeats == f->repeats) { /* the same seeds: the difference seed by seed */
@@ -321,22 +327,32 @@ static int write_report(run_ctx *r) {
         snprintf(summary + k, sizeof summary - k, " One evaluation seed: run again with --set eval.repeats=3 to "
                  "see how far the scores move between seeds (the rest of the run is reused).");
     }
+    if (f->has_consistency) {
+        char text[256];
+        eval_consistency_text(text, sizeof text, f);
+        size_t k = strlen(summary);
+        snprintf(summary + k, sizeof summary - k, " Label consistency: a network trained on the synthetic labels errs "
+                 "on %ld held-out rows %s (1 = the refined images keep their labels).", f->consistency_rows, text);
+    }
     in.summary = summary;
-    in.ncols = 5;
+    in.ncols = 6;
     in.header[0] = "training set";
     in.header[1] = acc ? "real-test accuracy" : "real-test error";
     in.header[2] = "domain-classifier accuracy (50% = indistinguishable)";
     in.header[3] = "Frechet distance to real";
     in.header[4] = "intensity histogram L1 to real";
+    in.header[5] = "label consistency (probe error refined / simulated; 1 = kept)";
     in.nrows = 2;
     for (int k = 0; k < 2; k++) {
         const eval_result *e = &r->ev[k];
-        snprintf(cells[k][0], 64, "%s", e->name);
-        fmt_metric(cells[k][1], 64, e);
-        fmt_mean(cells[k][2], 64, 100, 1, "%", e->domain_accuracy, e->domain_values, e->repeats);
-        snprintf(cells[k][3], 64, "%.2f", e->frechet);
-        snprintf(cells[k][4], 64, "%.4f", e->hist_l1);
-        for (int c = 0; c < 5; c++) in.cells[k][c] = cells[k][c];
+        snprintf(cells[k][0], 96, "%s", e->name);
+        fmt_metric(cells[k][1], 96, e);
+        fmt_mean(cells[k][2], 96, 100, 1, "%", e->domain_accuracy, e->domain_values, e->repeats);
+        snprintf(cells[k][3], 96, "%.2f", e->frechet);
+        snprintf(cells[k][4], 96, "%.4f", e->hist_l1);
+        if (e->has_consistency) eval_consistency_text(cells[k][5], 96, e);
+        else snprintf(cells[k][5], 96, "%s", k ? "not measured" : "(the reference)");
+        for (int c = 0; c < 6; c++) in.cells[k][c] = cells[k][c];
     }
     char metrics[PATH_LEN];
     in.metrics_csv = join(metrics, sizeof metrics, r->dir, "metrics.csv") ? NULL : metrics;
@@ -362,6 +378,19 @@ static int write_report(run_ctx *r) {
     free(ini);
     if (!rc && !r->o->quiet) fprintf(stderr, "run: %s\nrun: wrote %s and %s\n", summary, r->json, r->html);
     return rc;
+}
+
+/* The refined set must keep its labels: a label-consistency ratio above train.label_guard ends
+ * the run with an error (after the report, which shows it). */
+static int check_labels(run_ctx *r) {
+    const eval_result *f = &r->ev[1];
+    double limit = r->cfg->train.label_guard;
+    if (!f->has_consistency || limit <= 0 || !(f->consistency_ratio > limit)) return 0;
+    char text[256];
+    eval_consistency_text(text, sizeof text, f);
+    return rp_err(RP_ELABEL, "labels not kept: a network trained on the synthetic labels errs %s (limit "
+                  "train.label_guard = %g); %s is not fit to train on. See %s; keep R closer to its input (a larger "
+                  "train.lambda, a smaller train.lr_refiner, fewer train.iterations)", text, limit, r->refined, r->html);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -392,7 +421,8 @@ int run_pipeline(const rp_config *cfg, const run_options *o) {
         if (!rc) rc = mkdir_p(samples);
     }
     double t0 = rp_now_seconds();
-    static int (*const stages[])(run_ctx *) = {stage_simulate, stage_train, stage_refine, stage_eval, write_report};
+    static int (*const stages[])(run_ctx *) = {stage_simulate, stage_train, stage_refine,
+                                                stage_eval,     write_report, check_labels};
     for (size_t i = 0; !rc && i < sizeof stages / sizeof stages[0]; i++) {
         if (o->stop && *o->stop) rc = rp_err(RP_EINTR, "interrupted");
         else rc = stages[i](r);

@@ -144,6 +144,35 @@ static void test_config_round_trip(void **state) {
     assert_non_null(strstr(out, "train.lambda"));
 }
 
+/* The label guard end to end: a refiner forced to drift (no self-regularization, a huge learning
+ * rate, no pretraining) is stopped after two failing checks with exit 1, a warning in train.log
+ * and no checkpoint (none passed); the same data with sane settings trains to the end. */
+static void test_label_guard_stops_drift(void **state) {
+    (void)state;
+    assert_int_equal(run("simulate -n 1200 --seed 8 -o %s/g-syn.h5 --quiet", dir), 0);
+    assert_int_equal(run("simulate -n 600 --seed 9 -o %s/g-real.h5 --quiet", dir), 0);
+    const char *common = "--set refiner.filters=4 --set refiner.blocks=1 --set train.batch=16 "
+                         "--set train.iterations=20 --set train.pretrain_disc_steps=0 --set train.checkpoint_every=10 "
+                         "--set train.guard_steps=150 --set train.guard_rows=200 --threads 1 --quiet";
+    assert_int_equal(run("train -s %s/g-syn.h5 -r %s/g-real.h5 -d %s/g-drift %s --set train.lambda=0 "
+                         "--set train.lr_refiner=0.05 --set train.pretrain_refiner_steps=0", dir, dir, dir, common), 1);
+    if (!strstr(out, "labels not kept")) fail_msg("no 'labels not kept' in:\n%s", out);
+    char path[256];
+    snprintf(path, sizeof path, "%s/g-drift/checkpoints/latest.h5", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/g-drift/train.log", dir);
+    FILE *f = fopen(path, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    assert_non_null(strstr(out, "step 10: warning: label guard"));
+    assert_non_null(strstr(out, "step 20: stopped: labels not kept"));
+    assert_int_equal(run("train -s %s/g-syn.h5 -r %s/g-real.h5 -d %s/g-sane %s --set train.lr_refiner=0.002 "
+                         "--set train.pretrain_refiner_steps=100", dir, dir, dir, common), 0);
+    snprintf(path, sizeof path, "%s/g-sane/checkpoints/step_000000120.h5", dir); /* 100 + 20 */
+    assert_int_equal(access(path, F_OK), 0);
+}
+
 /* Lines in a file (0 if it does not exist). */
 static int count_lines(const char *path) {
     FILE *f = fopen(path, "r");
@@ -232,6 +261,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_simulate_inspect_preview),
         cmocka_unit_test(test_bad_inputs_name_the_file),
         cmocka_unit_test(test_config_round_trip),
+        cmocka_unit_test(test_label_guard_stops_drift),
         cmocka_unit_test(test_ctrl_c_during_run_keeps_the_step),
     };
     int rc = cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "losses/xent.h"
 #include "base/rng.h"
 #include "cli/commands.h"
+#include "eval/consistency.h"
 #include "eval/eval.h"
 #include "eval/eval_metrics.h"
 #include "eval/evalnet.h"
@@ -396,6 +397,95 @@ static void test_eval_regression_gaze(void **state) {
     unlink(train), unlink(test);
 }
 
+/* A "refined" copy of a bars file (same rows, labels and /index; kind refined, source_file = src)
+ * whose images went through `how`: 0 = a little noise (labels kept), 1 = transposed, so that
+ * horizontal bars become vertical ones and every label is wrong. */
+static void make_refined_bars(const char *src, const char *out, int how) {
+    enum { S = 12 };
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, src), 0);
+    long n = h5ds_get_info(r)->N;
+    uint8_t *img = malloc((size_t)n * S * S), *t = malloc((size_t)n * S * S);
+    int32_t *cls = malloc(n * sizeof *cls);
+    float *gaze = malloc(2 * n * sizeof *gaze);
+    assert_int_equal(h5ds_read_images_u8(r, 0, n, img), 0);
+    assert_int_equal(h5ds_read_column(r, "labels/class", 0, n, cls, H5DS_INT32), 0);
+    assert_int_equal(h5ds_read_column(r, "labels/gaze", 0, n, gaze, H5DS_FLOAT32), 0);
+    h5ds_close(r);
+    rng_t g;
+    rng_seed(&g, 5, 5);
+    for (long i = 0; i < n; i++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                int v = how ? img[i * S * S + x * S + y] : img[i * S * S + y * S + x] + (int)rng_below(&g, 9) - 4;
+                t[i * S * S + y * S + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+    h5ds_column cols[2] = {{"labels/class", H5DS_INT32, 1, NULL}, {"labels/gaze", H5DS_FLOAT32, 2, "radians"}};
+    h5ds_provenance prov = {.kind = "refined", .scene = "external", .seed = -1, .source_file = src,
+                            .refiner_step = 1};
+    h5ds_writer *w;
+    assert_int_equal(h5ds_create(&w, out, S, S, 1, cols, 2, &prov, NULL), 0);
+    const void *vals[2] = {cls, gaze};
+    assert_int_equal(h5ds_append(w, n, t, vals, NULL), 0);
+    assert_int_equal(h5ds_finish(w), 0);
+    free(img), free(t), free(cls), free(gaze);
+}
+
+/* Label consistency: a refinement that keeps the labels scores a ratio near 1; one that turns
+ * every bar (and so every class and gaze yaw) scores far above, for classes and for gaze; eval
+ * finds the source through the refined file's source_file attribute, and names it. */
+static void test_label_consistency(void **state) {
+    (void)state;
+    const char *syn = tpath("lc-syn.h5"), *kept = tpath("lc-kept.h5"), *broken = tpath("lc-broken.h5");
+    const char *test = tpath("lc-test.h5");
+    make_bars(syn, 800, 21, 0, 0);
+    make_bars(test, 200, 22, 0, 0);
+    make_refined_bars(syn, kept, 0);
+    make_refined_bars(syn, broken, 1);
+    eval_options o = small_opts(syn, test, NULL);
+    o.consistency_steps = 150, o.consistency_rows = 300;
+    eval_consistency c;
+    assert_int_equal(eval_consistency_run(&o, syn, kept, &c), 0);
+    printf("    classes, kept:   probe error %.3f -> %.3f, ratio %.2f, changed %.3f\n", c.synthetic, c.refined, c.ratio,
+           c.changed);
+    assert_string_equal(c.metric, "error");
+    assert_int_equal(c.rows, 300);
+    assert_true(c.synthetic < 0.05);
+    assert_true(c.ratio < 1.5 && c.changed < 0.05);
+    assert_int_equal(eval_consistency_run(&o, syn, broken, &c), 0);
+    printf("    classes, broken: probe error %.3f -> %.3f, ratio %.2f, changed %.3f\n", c.synthetic, c.refined, c.ratio,
+           c.changed);
+    assert_true(c.refined > 0.8 && c.ratio > 10 && c.changed > 0.8);
+    o.label = "gaze";
+    assert_int_equal(eval_consistency_run(&o, syn, kept, &c), 0);
+    double kept_ratio = c.ratio;
+    assert_string_equal(c.metric, "angular_error_deg");
+    assert_int_equal(eval_consistency_run(&o, syn, broken, &c), 0);
+    printf("    gaze: kept ratio %.2f, broken %.2f (%.2f -> %.2f degrees)\n", kept_ratio, c.ratio, c.synthetic, c.refined);
+    assert_true(kept_ratio < 1.5 && c.ratio > 3);
+    assert_true(isnan(c.changed));
+    /* through eval_run: found by source_file, reported with it */
+    o.label = "class", o.train = broken;
+    eval_result res;
+    assert_int_equal(eval_run(&o, &res), 0);
+    assert_true(res.has_consistency);
+    assert_string_equal(res.consistency_source, syn);
+    assert_true(res.consistency_ratio > 10);
+    char *entry = report_json_entry(&res, 0);
+    assert_non_null(strstr(entry, "\"label_consistency\": {"));
+    assert_int_equal(json_check(entry, strlen(entry)), 0);
+    free(entry);
+    o.train = syn; /* a synthetic set: nothing to compare with */
+    assert_int_equal(eval_run(&o, &res), 0);
+    assert_false(res.has_consistency);
+    /* rows that do not correspond are refused */
+    const char *short_set = tpath("lc-short.h5");
+    make_bars(short_set, 700, 23, 0, 0);
+    assert_int_equal(eval_consistency_run(&o, syn, short_set, &c), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "its source"));
+    unlink(syn), unlink(kept), unlink(broken), unlink(test), unlink(short_set);
+}
+
 static void test_domain_classifier_and_realism(void **state) {
     (void)state;
     const char *train = tpath("d-train.h5"), *test = tpath("d-test.h5"), *real = tpath("d-real.h5");
@@ -748,6 +838,7 @@ int main(void) {
         cmocka_unit_test(test_evalnet_shapes_and_gradients),
         cmocka_unit_test(test_evalnet_save_load),
         cmocka_unit_test(test_evalnet_load_wrong_rank),
+        cmocka_unit_test(test_label_consistency),
         cmocka_unit_test(test_eval_learns_bars),
         cmocka_unit_test(test_eval_regression_gaze),
         cmocka_unit_test(test_domain_classifier_and_realism),
