@@ -142,7 +142,7 @@ int eval_probe_score(eval_probe *p, const float *images, eval_consistency *out) 
         out->synthetic = p->synthetic;
         out->refined = err;
         double floor = classes ? EVAL_CONSISTENCY_FLOOR : 1e-12;
-        out->ratio = err / (p->synthetic > floor ? p->synthetic : floor);
+        out->ratio = (err > floor ? err : floor) / (p->synthetic > floor ? p->synthetic : floor);
         out->changed = NAN;
         if (classes) {
             long changed = 0;

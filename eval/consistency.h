@@ -13,8 +13,9 @@
 #define RP_CONSISTENCY_H
 #include "eval/eval.h"
 
-/* For classes the synthetic error in the ratio is taken as at least this (1 point): a probe that
- * makes no mistakes on the simulated rows would otherwise turn one refined mistake into infinity. */
+/* For classes both errors in the ratio are taken as at least this (1 point): a probe that makes
+ * no mistakes on the simulated rows would otherwise turn one refined mistake into infinity, and
+ * differences under a point are noise. */
 #define EVAL_CONSISTENCY_FLOOR 0.01
 
 typedef struct {
@@ -22,7 +23,7 @@ typedef struct {
     long rows;        /* probe rows scored */
     double synthetic; /* the probe network's error on the probe rows as simulated */
     double refined;   /* ... on the same rows refined */
-    double ratio;     /* refined / synthetic (the latter floored for classes, see above) */
+    double ratio;     /* refined / synthetic (both floored for classes, see above) */
     double changed;   /* classes: fraction of rows whose predicted class differs; NaN otherwise */
 } eval_consistency;
 

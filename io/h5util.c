@@ -184,6 +184,91 @@ int h5u_require_attr_long(hid_t obj, const char *name, long *out) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- tables of other tools */
+int h5u_read_table(const char *file, const char *dataset, int *is_int, long *n, int *k, void **values) {
+    *values = NULL;
+    int rc = h5u_check_file(file);
+    if (rc) return rc;
+    h5u_silence();
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return rp_err(RP_EFORMAT, "%s: HDF5 cannot open it (corrupt or truncated)", file);
+    hid_t d = H5Lexists(f, dataset, H5P_DEFAULT) > 0 ? H5Dopen2(f, dataset, H5P_DEFAULT) : -1;
+    hid_t t = d >= 0 ? H5Dget_type(d) : -1, sp = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t dims[H5S_MAX_RANK];
+    int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    char tn[32], sh[96];
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if (d < 0) rc = rp_err(RP_EFORMAT, "%s: %s: no such dataset", file, dataset);
+    else if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        rc = rp_err(RP_EFORMAT, "%s: %s: expected numbers, found %s", file, dataset,
+                    t < 0 ? "an unreadable type" : h5u_type_name(t, tn, sizeof tn));
+    else if (r < 1 || r > 2 || H5Sget_simple_extent_dims(sp, dims, NULL) != r)
+        rc = rp_err(RP_EFORMAT, "%s: %s: expected shape (N) or (N, k), found rank %d", file, dataset, r);
+    else if (dims[0] < 1 || (r == 2 && (dims[1] < 1 || dims[1] > 1024)))
+        rc = rp_err(RP_EFORMAT, "%s: %s: expected shape (N) or (N, k) with N >= 1 and k in 1..1024, found %s", file,
+                    dataset, h5u_shape_str(dims, r, sh, sizeof sh));
+    else {
+        *is_int = cls == H5T_INTEGER;
+        *n = (long)dims[0], *k = r == 2 ? (int)dims[1] : 1;
+        size_t count = (size_t)*n * *k;
+        *values = malloc(count * (*is_int ? sizeof(int64_t) : sizeof(float)));
+        if (!*values) rc = rp_err(RP_ENOMEM, "%s: %s: out of memory for %zu values", file, dataset, count);
+        else if (H5Dread(d, *is_int ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *values) < 0)
+            rc = rp_err(RP_EIO, "%s: %s: cannot read", file, dataset);
+    }
+    if (rc) free(*values), *values = NULL;
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    H5Fclose(f);
+    return rc;
+}
+
+typedef struct {
+    long N;
+    const char *skip;
+    char *out;
+    size_t n, len;
+} row_visit;
+
+static herr_t visit_row_dataset(hid_t obj, const char *name, const H5O_info_t *info, void *vctx) {
+    row_visit *v = vctx;
+    if (info->type != H5O_TYPE_DATASET || !strcmp(name, ".")) return 0;
+    char full[512];
+    snprintf(full, sizeof full, "/%s", name);
+    if (v->skip && !strcmp(full, v->skip)) return 0;
+    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (d < 0) return 0;
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    hsize_t dims[H5S_MAX_RANK];
+    int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && r >= 1 && r <= 2 && H5Sget_simple_extent_dims(sp, dims, NULL) == r &&
+        (long)dims[0] == v->N && v->len < v->n) {
+        char tn[32];
+        h5u_type_name(t, tn, sizeof tn);
+        v->len += snprintf(v->out + v->len, v->n - v->len, "%s%s %s (N%s", v->len ? ", " : "", full, tn,
+                           r == 2 ? ", " : ")");
+        if (r == 2 && v->len < v->n) v->len += snprintf(v->out + v->len, v->n - v->len, "%llu)",
+                                                        (unsigned long long)dims[1]);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(d);
+    return 0;
+}
+
+int h5u_row_datasets(const char *file, long N, const char *skip, char *out, size_t n) {
+    out[0] = 0;
+    h5u_silence();
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return rp_err(RP_EFORMAT, "%s: HDF5 cannot open it", file);
+    row_visit v = {N, skip, out, n, 0};
+    herr_t e = H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, visit_row_dataset, &v, H5O_INFO_BASIC);
+    H5Fclose(f);
+    return e < 0 ? rp_err(RP_EFORMAT, "%s: cannot list its datasets", file) : 0;
+}
+
 /* ---------------------------------------------------------------- whole files */
 int h5u_create_temp(const char *path, char *tmp, size_t n, hid_t *f) {
     h5u_silence();

@@ -28,6 +28,14 @@ int h5u_write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank
                  const void *buf);
 int h5u_read_ds(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int rank, const hsize_t *want,
                 void *buf);
+/* A whole numeric dataset of rank 1 (N) or 2 (N, k) of any file (written by any tool): integers
+ * are read as int64 (*is_int = 1), floats as float32; *values is malloc'd (n * k of them).
+ * Errors name the file and dataset and say what was found. */
+int h5u_read_table(const char *file, const char *dataset, int *is_int, long *n, int *k, void **values);
+/* Describes, into out, the numeric datasets of `file` (anywhere in it) whose first dimension is
+ * N, except `skip`: "/labels int64 (N), /gaze float32 (N, 2)". "" when there are none. */
+int h5u_row_datasets(const char *file, long N, const char *skip, char *out, size_t n);
+
 /* A scalar integer attribute that must be present: 0, or RP_EFORMAT ("attribute step missing"). */
 int h5u_require_attr_long(hid_t obj, const char *name, long *out);
 

@@ -479,7 +479,10 @@ static void test_import_idx_and_h5(void **state) {
     assert_int_equal(idx_write(tpath("i.idx.gz"), 3, dims, img, 1), 0);
     assert_int_equal(idx_write(tpath("l.idx"), 1, ldims, lab, 0), 0);
     const char *src[1] = {tpath("i.idx.gz")}, *out = tpath("idx.h5");
-    import_options o = {.quiet = 1, .labels = tpath("l.idx"), .scene = "digits", .chunk = 100};
+    char lspec[200];
+    snprintf(lspec, sizeof lspec, "class=%s", tpath("l.idx"));
+    const char *lab_args[1] = {lspec};
+    import_options o = {.quiet = 1, .labels = lab_args, .nlabels = 1, .scene = "digits", .chunk = 100};
     import_stats st;
     assert_int_equal(import_files(src, 1, out, &o, &st), 0);
     assert_int_equal(st.images, N);
@@ -518,15 +521,16 @@ static void test_import_idx_and_h5(void **state) {
     /* mismatched label count: error naming the labels file, no output */
     long l2[1] = {N - 1};
     assert_int_equal(idx_write(tpath("l2.idx"), 1, l2, lab, 0), 0);
-    o.labels = tpath("l2.idx");
+    snprintf(lspec, sizeof lspec, "class=%s", tpath("l2.idx"));
     const char *out3 = tpath("bad.h5");
     assert_int_equal(import_files(src, 1, out3, &o, &st), RP_EFORMAT);
     assert_non_null(strstr(rp_errmsg(), "l2.idx"));
     assert_false(exists(out3));
-    /* --labels with two sources is a usage error */
+    /* two sources hold twice the images: the labels' rows must cover both */
     const char *two[2] = {tpath("i.idx.gz"), tpath("i.idx.gz")};
-    o.labels = tpath("l.idx");
-    assert_int_equal(import_files(two, 2, out3, &o, &st), RP_EARG);
+    snprintf(lspec, sizeof lspec, "class=%s", tpath("l.idx"));
+    assert_int_equal(import_files(two, 2, out3, &o, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "hold 3000 images"));
     /* an unrecognised source */
     write_text(tpath("junk.bin"), "junk junk junk");
     const char *junk[1] = {tpath("junk.bin")};
