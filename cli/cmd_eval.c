@@ -22,7 +22,7 @@ int cmd_eval(int argc, char **argv) {
     const char *out = "report.json", *name = NULL, *pred = NULL, *source = NULL;
     const arg_spec specs[] = {
         {"--train", NULL, ARG_STR, &train, "T.h5", "training set (synthetic or refined) with /labels/LABEL"},
-        {"--test", NULL, ARG_STR, &test, "TEST.h5", "labeled real test set (never trained on)"},
+        {"--test", NULL, ARG_STR, &test, "TEST.h5", "labeled real test set (never trained on); without it, no accuracy"},
         {"--label", NULL, ARG_STR, &label, "NAME", "label to learn: integer -> classes, float -> regression (default run.label)"},
         {"--real", NULL, ARG_STR, &real, "REAL.h5", "real pool: enables domain classifier, Frechet distance, histograms"},
         {"--features", NULL, ARG_STR, &features, "F.h5", "feature network for the Frechet distance (shared between runs)"},
@@ -34,7 +34,7 @@ int cmd_eval(int argc, char **argv) {
         {0},
     };
     const arg_command cmd = {
-        "eval", "--train T.h5 --test REAL_TEST.h5 [--label class] [--real REAL.h5] [--features F.h5 | "
+        "eval", "--train T.h5 [--test REAL_TEST.h5] [--label class] [--real REAL.h5] [--features F.h5 | "
                 "--save-features F.h5] [--source S.h5] [-o report.json] [--name NAME] [--predictions P.csv]",
         "Trains the fixed evaluation network (evalnet-v1: two conv3x3+ReLU+maxpool stages, fc 128, fc out) on the "
         "training set with the [eval] seed and step budget, and reports accuracy on the real test set (or the "
@@ -55,8 +55,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc) return cmd_fail("eval", rc);
     rp_config cfg;
     if ((rc = args_load_config(&common, &cfg))) return cmd_fail("eval", rc);
-    if (!train || !test)
-        return cmd_fail("eval", rp_err(RP_EARG, "--train and --test are required (try 'refine-pipeline eval --help')"));
+    if (!train) return cmd_fail("eval", rp_err(RP_EARG, "--train is required (try 'refine-pipeline eval --help')"));
     if (features && save)
         return cmd_fail("eval", rp_err(RP_EARG, "give --features or --save-features, not both"));
     if (features && !real)

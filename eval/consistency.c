@@ -81,9 +81,9 @@ int eval_probe_open(eval_probe **pp, const eval_options *o, const char *syntheti
     int rc = evsrc_open(&p->src, synthetic, o->cache_mb);
     if (!rc) rc = eval_labels_load(&p->L, &p->src, NULL, o->label);
     long N = p->src.info ? p->src.info->N : 0;
-    p->n = rows < N - 16 ? rows : N - 16;
-    if (!rc && (p->n < 1 || o->consistency_steps < 1))
-        rc = rp_err(RP_EARG, "%s: label consistency needs at least 17 rows and eval.consistency_steps >= 1 (%ld rows)",
+    p->n = rows < N / 4 ? rows : N / 4; /* the probe trains on at least three quarters of the set */
+    if (!rc && (p->n < 2 || o->consistency_steps < 1))
+        rc = rp_err(RP_EARG, "%s: label consistency needs at least 8 rows and eval.consistency_steps >= 1 (%ld rows)",
                     synthetic, N);
     if (!rc) {
         p->rows = eval_pick_rows(N, p->n, o->seed, ST_PROBE_ROWS);

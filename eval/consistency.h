@@ -30,8 +30,8 @@ typedef struct {
 typedef struct eval_probe eval_probe;
 
 /* Trains the probe network on label o->label of `synthetic`, holding out `rows` probe rows (a
- * seeded pick; at least 16 other rows must remain to train on), with o's recipe (batch, lr,
- * schedule, seed, cache) for o->consistency_steps steps. */
+ * seeded pick; at most a quarter of the set, so the probe trains on the other three quarters),
+ * with o's recipe (batch, lr, schedule, seed, cache) for o->consistency_steps steps. */
 int eval_probe_open(eval_probe **p, const eval_options *o, const char *synthetic, long rows);
 void eval_probe_close(eval_probe *p); /* NULL is a no-op */
 /* The probe rows (sorted source rows) and their images as simulated, NCHW floats in [0, 1]. */

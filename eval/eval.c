@@ -43,8 +43,7 @@ static int same_geometry(const evsrc *a, const evsrc *b) {
 
 int eval_run(const eval_options *o, eval_result *res) {
     memset(res, 0, sizeof *res);
-    if (!o->train || !o->test || !o->label || !o->label[0])
-        return rp_err(RP_EARG, "eval: --train, --test and --label are required");
+    if (!o->train || !o->label || !o->label[0]) return rp_err(RP_EARG, "eval: --train and --label are required");
     int repeats = o->repeats > 0 ? o->repeats : 1;
     if (o->steps < 1 || o->batch < 1 || !(o->lr > 0) || repeats > EVAL_MAX_REPEATS ||
         (o->real && (o->domain_steps < 1 || o->domain_rows < 4 || o->frechet_rows < 2)))
@@ -63,16 +62,16 @@ int eval_run(const eval_options *o, eval_result *res) {
     evsrc T = {0}, test = {0}, real = {0};
     evalnet net = {0}, loaded = {0};
     int rc;
-    if ((rc = evsrc_open(&T, o->train, o->cache_mb)) || (rc = evsrc_open(&test, o->test, o->cache_mb)) ||
-        (rc = same_geometry(&T, &test)))
-        goto done;
+    if ((rc = evsrc_open(&T, o->train, o->cache_mb))) goto done;
+    if (o->test && ((rc = evsrc_open(&test, o->test, o->cache_mb)) || (rc = same_geometry(&T, &test)))) goto done;
+    res->has_test = o->test != NULL;
     if (o->real && ((rc = evsrc_open(&real, o->real, o->cache_mb)) || (rc = same_geometry(&T, &real)))) goto done;
     res->C = T.info->C, res->H = T.info->H, res->W = T.info->W;
-    res->n_train = T.info->N, res->n_test = test.info->N;
+    res->n_train = T.info->N, res->n_test = o->test ? test.info->N : 0;
 
     /* the task network on T, scored on the real test set: the first seed's net also serves as
      * the feature network and writes the predictions */
-    if ((rc = eval_task_run(o, repeats, &T, &test, &net, res))) goto done;
+    if ((rc = eval_task_run(o, repeats, &T, o->test ? &test : NULL, &net, res))) goto done;
     if (o->save_features) {
         char note[1200];
         snprintf(note, sizeof note, "trained on %s, label %s, %ld steps, batch %d, lr %g (%s), seed %llu", o->train,
@@ -140,19 +139,24 @@ void eval_consistency_text(char *buf, size_t n, const eval_result *r) {
 }
 
 void eval_print(FILE *f, const eval_result *r) {
-    fprintf(f, "evaluation%s%s%s: train %s (%ld rows, %dx%dx%d) -> real test %s (%ld rows)\n", r->name[0] ? " \"" : "",
-            r->name, r->name[0] ? "\"" : "", r->train, r->n_train, r->C, r->H, r->W, r->test, r->n_test);
+    fprintf(f, "evaluation%s%s%s: train %s (%ld rows, %dx%dx%d)", r->name[0] ? " \"" : "", r->name,
+            r->name[0] ? "\"" : "", r->train, r->n_train, r->C, r->H, r->W);
+    if (r->has_test) fprintf(f, " -> real test %s (%ld rows)\n", r->test, r->n_test);
+    else fprintf(f, ", no labeled real test set: accuracy not measured\n");
     fprintf(f, "  %-28s %s, %ld steps, batch %d, Adam lr %g (%s), seed %llu\n", "recipe", EVALNET_ARCH, r->steps,
             r->batch, r->lr, eval_lr_schedule_name(r->lr_cosine), (unsigned long long)r->seed);
     fprintf(f, "  %-28s %.4f (mean of the last 10%% of steps)\n", "final training loss", r->train_loss);
     int acc = r->task == EVAL_CLASSIFY;
-    if (r->repeats > 1) {
+    if (r->has_test && r->repeats > 1) {
         fprintf(f, "  %-28s mean of %d seeds (%llu-%llu), each:", "task network", r->repeats,
                 (unsigned long long)r->seed, (unsigned long long)r->seed + r->repeats - 1);
         for (int i = 0; i < r->repeats; i++) fprintf(f, acc ? " %.2f%%" : " %.4g", acc ? 100 * r->values[i] : r->values[i]);
         fprintf(f, "\n");
     }
-    if (acc) {
+    if (!r->has_test) {
+        fprintf(f, "  %-28s label %s (trained for the feature network; no test set to score on)\n", "task network",
+                r->label);
+    } else if (acc) {
         fprintf(f, "  %-28s %.2f%%", "real-test accuracy", 100 * r->value);
         if (r->repeats <= 1) fprintf(f, " (%ld/%ld)", r->correct, r->n_test); /* one seed's count */
         fprintf(f, ", label %s, %d classes\n", r->label, r->outputs);

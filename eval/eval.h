@@ -14,7 +14,7 @@
 
 typedef struct {
     const char *train;         /* T.h5 (or file.h5:/path) with /labels/<label> */
-    const char *test;          /* labeled real test set */
+    const char *test;          /* labeled real test set; NULL = none (no accuracy, realism only) */
     const char *label;         /* "class", "gaze", ... */
     const char *real;          /* real pool for the realism metrics; NULL = skip them */
     const char *features;      /* load the Fréchet feature network from here; NULL = use the net trained on T */
@@ -46,6 +46,7 @@ typedef struct {
     /* what was evaluated */
     char train[512], test[512], real[512], features[512], label[64], name[64];
     eval_task task;
+    int has_test;              /* scored on a labeled real test set (else value and values are NaN) */
     int outputs;               /* K classes or D regression values */
     int C, H, W;
     long n_train, n_test;

@@ -52,6 +52,8 @@ int eval_train_net(evalnet *net, const eval_options *o, long steps, eval_task ta
 
 /* The task network: reads T's and the test set's labels (o->label), trains one network per seed
  * of eval.repeats on T and scores each on the test set (the first seed writes o->predictions).
+ * test may be NULL (no labeled real test set): one network is trained, the feature network, and
+ * the scores are NaN.
  * Fills res's task, outputs, metric, value(s), train_loss and per-class fields; net gets the
  * first seed's network (the feature network when none is loaded; the caller frees it). */
 int eval_task_run(const eval_options *o, int repeats, evsrc *T, evsrc *test, evalnet *net, eval_result *res);

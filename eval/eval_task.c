@@ -109,7 +109,7 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const ev
 }
 
 /* One seed of the task network: He init and batch order from `seed`, trained on T, scored on the
- * test set. net must be zeroed (the caller frees it). */
+ * test set (none: value NaN). net must be zeroed (the caller frees it). */
 static int task_run(const eval_options *o, uint64_t seed, evsrc *T, evsrc *test, const eval_labels *L, task_ctx *tc,
                     evalnet *net, const char *predictions, const char *what, eval_result *res) {
     int rc;
@@ -120,6 +120,11 @@ static int task_run(const eval_options *o, uint64_t seed, evsrc *T, evsrc *test,
     if ((rc = evsampler_init(&tc->smp, NULL, T->info->N, seed, EVAL_ST_TASK)) ||
         (rc = eval_train_net(net, o, o->steps, L->task, task_batch, tc, what, &res->train_loss)))
         return rc;
+    if (!test) {
+        res->value = NAN;
+        for (int k = 0; k < L->K && L->task == EVAL_CLASSIFY; k++) res->class_accuracy[k] = NAN;
+        return 0;
+    }
     return score_test(net, o, test, L, predictions, res);
 }
 
@@ -169,8 +174,8 @@ int eval_task_run(const eval_options *o, int repeats, evsrc *T, evsrc *test, eva
     if (repeats > 1) snprintf(what, sizeof what, "eval train (seed %llu)", (unsigned long long)o->seed);
     res->repeats = repeats;
     if ((rc = task_run(o, o->seed, T, test, &L, &tc, net, o->predictions, what, res))) goto done;
-    res->values[0] = res->value;
-    if (repeats > 1) rc = task_repeats(o, repeats, T, test, &L, &tc, res);
+    for (int i = 0; i < repeats; i++) res->values[i] = res->value; /* NaN without a test set */
+    if (repeats > 1 && test) rc = task_repeats(o, repeats, T, test, &L, &tc, res);
 done:
     evsampler_free(&tc.smp);
     free(tc.rows);

@@ -17,7 +17,9 @@ char *report_json_entry(const eval_result *r, int indent) {
 #define KEY(k) json_printf(&b, ",\n%*s\"%s\": ", in, "", k)
     json_printf(&b, "{\n%*s\"train\": ", in, "");
     json_str(&b, r->train);
-    KEY("test"), json_str(&b, r->test);
+    KEY("test");
+    if (r->has_test) json_str(&b, r->test);
+    else json_printf(&b, "null"); /* no labeled real test set: value, values and accuracies are null */
     KEY("label"), json_str(&b, r->label);
     KEY("task"), json_str(&b, r->task == EVAL_CLASSIFY ? "classification" : "regression");
     KEY("images"), json_printf(&b, "{\"channels\": %d, \"height\": %d, \"width\": %d}", r->C, r->H, r->W);

@@ -72,8 +72,9 @@ static const key_spec keys[] = {
     {"eval", "consistency_steps", KEY_LONG, F(eval, consistency_steps), 1, 1e9, NULL, "1000", "label consistency of a refined set: training steps of the probe network (trained on the synthetic labels, scored on held-out rows as simulated and as refined)"},
     {"eval", "consistency_rows", KEY_LONG, F(eval, consistency_rows), 1, 1e9, NULL, "2000", "label consistency: probe rows held out of training and scored"},
     {"eval", "cache_mb", KEY_LONG, F(eval, cache_mb), 0, 1e7, NULL, "1024", "in-memory image cache per dataset (MB)"},
+    {"run", "synthetic", KEY_STR, F(run, synthetic), 0, 0, NULL, "", "your own labeled synthetic set (refine-dataset) to refine instead of simulating one; empty = simulate"},
     {"run", "real", KEY_STR, F(run, real), 0, 0, NULL, "data/mnist-real.h5", "real pool for the discriminator"},
-    {"run", "test", KEY_STR, F(run, test), 0, 0, NULL, "data/mnist-test.h5", "labeled real test set"},
+    {"run", "test", KEY_STR, F(run, test), 0, 0, NULL, "data/mnist-test.h5", "labeled real test set (empty = none: no accuracy, realism only)"},
     {"run", "label", KEY_STR, F(run, label), 0, 0, NULL, "class", "label evaluated"},
 };
 #undef F

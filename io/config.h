@@ -69,8 +69,9 @@ typedef struct {
         long cache_mb;         /* in-memory image cache per dataset (MB); larger files stream */
     } eval;
     struct {
+        char synthetic[256];   /* the user's synthetic set; "" = simulate one into the run directory */
         char real[256];        /* real pool (unlabeled) for D */
-        char test[256];        /* labeled real test set */
+        char test[256];        /* labeled real test set; "" = none (realism and label consistency only) */
         char label[32];        /* label used by eval */
     } run;
 } rp_config;

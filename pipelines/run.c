@@ -143,6 +143,10 @@ static int check_config(run_ctx *r) {
 /* stages */
 
 static int stage_simulate(run_ctx *r) {
+    if (r->cfg->run.synthetic[0]) {
+        say(r, "simulate: skipped, refining your set %s (run.synthetic)", r->synthetic);
+        return 0;
+    }
     if (exists(r->synthetic)) {
         say(r, "simulate: %s exists, reusing it", r->synthetic);
         return 0;
@@ -204,7 +208,7 @@ static int stage_eval(run_ctx *r) {
         eval_options o;
         eval_options_from_config(&o, r->cfg);
         o.train = files[k];
-        o.test = r->cfg->run.test;
+        o.test = r->cfg->run.test[0] ? r->cfg->run.test : NULL;
         o.label = r->cfg->run.label;
         o.real = r->cfg->run.real;
         /* one feature network for both: trained on the synthetic set, reused for the refined */
@@ -306,14 +310,19 @@ static int write_report(run_ctx *r) {
     in.title = "refine-pipeline run report";
     const eval_result *s = &r->ev[0], *f = &r->ev[1];
     int acc = !strcmp(s->metric, "accuracy");
-    snprintf(summary, sizeof summary,
+    if (!s->has_test)
+        snprintf(summary, sizeof summary,
+                 "No labeled real test set (run.test is empty), so accuracy on real data is not measured. A domain "
+                 "classifier tells real from refined at %.1f%% and real from synthetic at %.1f%% (50%% = "
+                 "indistinguishable).", 100 * f->domain_accuracy, 100 * s->domain_accuracy);
+    else snprintf(summary, sizeof summary,
              "A classifier trained on the refined set scores %s on the real test set, against %s when trained on "
              "the synthetic set (%+.2f %s). A domain classifier tells real from refined at %.1f%% and real from "
              "synthetic at %.1f%% (50%% = indistinguishable).",
              (fmt_metric(cells[1][1], 96, f), cells[1][1]), (fmt_metric(cells[0][1], 96, s), cells[0][1]),
              acc ? 100 * (f->value - s->value) : f->value - s->value, acc ? "points" : s->metric,
              100 * f->domain_accuracy, 100 * s->domain_accuracy);
-    if (s->repeats > 1 && s->repeats == f->repeats) { /* the same seeds: the difference seed by seed */
+    if (s->has_test && s->repeats > 1 && s->repeats == f->repeats) { /* the same seeds: the difference per seed */
         size_t k = strlen(summary);
         k += snprintf(summary + k, sizeof summary - k, " All accuracies are means over evaluation seeds %llu-%llu; "
                       "real-test accuracy, refined minus synthetic, per seed:", (unsigned long long)s->seed,
@@ -322,7 +331,7 @@ static int write_report(run_ctx *r) {
             k += snprintf(summary + k, sizeof summary - k, "%s %+.2f", i ? "," : "",
                           acc ? 100 * (f->values[i] - s->values[i]) : f->values[i] - s->values[i]);
         if (k < sizeof summary) snprintf(summary + k, sizeof summary - k, " %s.", acc ? "points" : s->metric);
-    } else if (s->repeats == 1) {
+    } else if (s->has_test && s->repeats == 1) {
         size_t k = strlen(summary);
         snprintf(summary + k, sizeof summary - k, " One evaluation seed: run again with --set eval.repeats=3 to "
                  "see how far the scores move between seeds (the rest of the run is reused).");
@@ -346,7 +355,8 @@ static int write_report(run_ctx *r) {
     for (int k = 0; k < 2; k++) {
         const eval_result *e = &r->ev[k];
         snprintf(cells[k][0], 96, "%s", e->name);
-        fmt_metric(cells[k][1], 96, e);
+        if (e->has_test) fmt_metric(cells[k][1], 96, e);
+        else snprintf(cells[k][1], 96, "not measured (no labeled real test set)");
         fmt_mean(cells[k][2], 96, 100, 1, "%", e->domain_accuracy, e->domain_values, e->repeats);
         snprintf(cells[k][3], 96, "%.2f", e->frechet);
         snprintf(cells[k][4], 96, "%.4f", e->hist_l1);
@@ -365,7 +375,8 @@ static int write_report(run_ctx *r) {
     snprintf(kv_step, sizeof kv_step, "%ld", r->refiner_step);
     const char *kv[][2] = {{"program", RP_PROGRAM " " RP_VERSION}, {"run directory", r->dir},
                            {"synthetic set", r->synthetic},        {"real pool", r->cfg->run.real},
-                           {"real test set", r->cfg->run.test},    {"refiner checkpoint", r->checkpoint},
+                           {"real test set", r->cfg->run.test[0] ? r->cfg->run.test : "(none)"},
+                           {"refiner checkpoint", r->checkpoint},
                            {"refiner step", kv_step},              {"refined set", r->refined},
                            {"feature network", r->features}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
@@ -393,6 +404,29 @@ static int check_labels(run_ctx *r) {
                   "train.lambda, a smaller train.lr_refiner, fewer train.iterations)", text, limit, r->refined, r->html);
 }
 
+/* run.synthetic: the user's set must carry the label the evaluation learns, or the run would
+ * train for minutes and then fail; said before anything starts. */
+static int check_synthetic(run_ctx *r) {
+    snprintf(r->synthetic, PATH_LEN, "%s", r->cfg->run.synthetic);
+    h5ds_reader *h;
+    int rc = h5ds_open(&h, r->synthetic);
+    if (rc) return rp_err_prefix(rc, "run.synthetic: ");
+    char col[96];
+    snprintf(col, sizeof col, "labels/%s", r->cfg->run.label);
+    if (h5ds_find_column(h, col) < 0) {
+        const h5ds_info *in = h5ds_get_info(h);
+        char have[512] = "";
+        for (int j = 0, len = 0; j < in->ncols && len < (int)sizeof have; j++)
+            if (!strncmp(in->cols[j].path, "labels/", 7))
+                len += snprintf(have + len, sizeof have - len, "%s%s", len ? ", " : "", in->cols[j].path + 7);
+        rc = rp_err(RP_EFORMAT, "run.synthetic %s has no /labels/%s (run.label)%s%s; bring labels along with "
+                    "'refine-pipeline import ... --labels %s=SOURCE', or set run.label", r->synthetic,
+                    r->cfg->run.label, have[0] ? "; its labels: " : "; it has no labels", have, r->cfg->run.label);
+    }
+    h5ds_close(h);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 int run_pipeline(const rp_config *cfg, const run_options *o) {
@@ -408,7 +442,8 @@ int run_pipeline(const rp_config *cfg, const run_options *o) {
         {r->overview, "samples/overview.png"}};
     for (size_t i = 0; !rc && i < sizeof paths / sizeof paths[0]; i++) rc = join(paths[i].buf, PATH_LEN, r->dir, paths[i].name);
     nn_set_threads(o->threads);
-    int have_real = exists(cfg->run.real), have_test = exists(cfg->run.test);
+    if (!rc && cfg->run.synthetic[0]) rc = check_synthetic(r);
+    int have_real = exists(cfg->run.real), have_test = !cfg->run.test[0] || exists(cfg->run.test);
     if (!rc && (!have_real || !have_test))
         rc = rp_err(RP_EARG, "the real data is missing (%s%s%s): run 'make data' first, or set run.real / run.test",
                     have_real ? "" : cfg->run.real, !have_real && !have_test ? ", " : "", have_test ? "" : cfg->run.test);
