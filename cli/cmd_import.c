@@ -30,12 +30,13 @@ static char *join_args(int argc, char **argv) {
 int cmd_import(int argc, char **argv) {
     const char *out = NULL, *size = NULL, *kind = "real", *scene = "external";
     arg_list labels = {0}, units = {0};
-    int skip_bad = 0, crop = 0;
+    int skip_bad = 0, crop = 0, rgb = 0;
     long chunk = 0;
     const arg_spec specs[] = {
         {"--output", "-o", ARG_STR, &out, "OUT.h5", "dataset to write (required)"},
         {"--size", NULL, ARG_STR, &size, "HxW", "resize every image to H x W (default: the first image's size)"},
         {"--crop", NULL, ARG_FLAG, &crop, NULL, "with --size: centre-crop (zero-pad) instead of resizing"},
+        {"--rgb", NULL, ARG_FLAG, &rgb, NULL, "read PNGs as RGB, 3 channels (default: 8-bit gray)"},
         {"--labels", NULL, ARG_LIST, &labels, "NAME=SOURCE",
          "a label column -> /labels/NAME: file.h5:/path, file.idx, or file.csv:column[,column]"},
         {"--units", NULL, ARG_LIST, &units, "NAME=UNIT", "units attribute of a float label (radians, pixels, ...)"},
@@ -48,7 +49,7 @@ int cmd_import(int argc, char **argv) {
         "import", "SOURCE... -o OUT.h5 [--labels NAME=SOURCE]... [--units NAME=UNIT]... [--size HxW [--crop]] "
                   "[--kind real|synthetic] [--skip-bad]",
         "Imports images into a refine-dataset HDF5 file. Each SOURCE is a folder of PNG files (read in byte "
-        "order of their names; converted to 8-bit gray), a PNG file, an IDX or IDX.gz file (unsigned bytes, "
+        "order of their names; converted to 8-bit gray, or RGB with --rgb), a PNG file, an IDX or IDX.gz file (unsigned bytes, "
         "(N,H,W) or (N,H,W,C)), or an HDF5 dataset given as file.h5 or file.h5:/path (uint8 or float32 in "
         "[0,1]; labels and params come along from a single refine-dataset source). --labels NAME=SOURCE adds "
         "a label column from another file: an HDF5 dataset (file.h5:/path, shape (N) or (N,k)), an IDX file, or "
@@ -76,7 +77,7 @@ int cmd_import(int argc, char **argv) {
             labels.v[i] = legacy;
         }
     import_options o = {.labels = labels.v, .nlabels = labels.n, .units = units.v, .nunits = units.n,
-                        .skip_bad = skip_bad, .crop = crop, .kind = kind, .scene = scene,
+                        .skip_bad = skip_bad, .rgb = rgb, .crop = crop, .kind = kind, .scene = scene,
                         .chunk = chunk, .quiet = common.quiet};
     /* --threads N: compression workers; the default (0) uses every core beyond the reading one */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

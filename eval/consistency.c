@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* RNG streams of the probe (apart from the evaluation's own, eval_jobs.h) */
-enum { ST_PROBE_ROWS = 21, ST_PROBE_SAMPLE = 22 };
+enum { ST_PROBE_ROWS = 21, ST_PROBE_SAMPLE = 22, ST_PROBE_AUGMENT = 23 };
 #define INIT_PROBE 303
 
 struct eval_probe {
@@ -30,7 +30,42 @@ typedef struct {
     eval_probe *p;
     evsampler smp;
     long *rows;
+    rng_t aug;
+    float *tmp; /* one image, for the blur */
 } probe_ctx;
+
+/* Appearance augmentation, so the probe reads a label from shape and geometry rather than from
+ * the simulator's look, which refinement is meant to change: per image a random contrast (x0.5
+ * to x1.5 about the image's mean), brightness (+-0.25), a 3x3 box blur half the time and Gaussian
+ * noise (sigma up to 0.08), then clipped to [0, 1]. None of these moves anything in the image. */
+static void augment(probe_ctx *c, float *x, int C, int H, int W) {
+    size_t n = (size_t)C * H * W;
+    rng_t *r = &c->aug;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++) mean += x[i];
+    mean /= n;
+    float gain = (float)rng_range(r, 0.5, 1.5), shift = (float)rng_range(r, -0.25, 0.25);
+    float sigma = (float)rng_range(r, 0.0, 0.08);
+    int blur = rng_below(r, 2);
+    if (blur) {
+        memcpy(c->tmp, x, n * sizeof *x);
+        for (int ch = 0; ch < C; ch++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    float s = 0;
+                    int k = 0;
+                    for (int di = -1; di <= 1; di++)
+                        for (int dj = -1; dj <= 1; dj++)
+                            if (i + di >= 0 && i + di < H && j + dj >= 0 && j + dj < W)
+                                s += c->tmp[((size_t)ch * H + i + di) * W + j + dj], k++;
+                    x[((size_t)ch * H + i) * W + j] = s / k;
+                }
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = (float)((x[i] - mean) * gain + mean) + shift + sigma * (float)rng_normal(r);
+        x[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+}
 
 static int probe_batch(void *vctx, int B, float *x, int *cls, float *y) {
     probe_ctx *c = vctx;
@@ -40,7 +75,10 @@ static int probe_batch(void *vctx, int B, float *x, int *cls, float *y) {
         if (L->task == EVAL_CLASSIFY) cls[i] = L->cls[r];
         else memcpy(y + (size_t)i * L->D, L->y + (size_t)r * L->D, L->D * sizeof *y);
     }
-    return evsrc_rows(&c->p->src, c->rows, B, x);
+    int rc = evsrc_rows(&c->p->src, c->rows, B, x);
+    const h5ds_info *in = c->p->src.info;
+    for (int i = 0; !rc && i < B; i++) augment(c, x + (size_t)i * c->p->src.img, in->C, in->H, in->W);
+    return rc;
 }
 
 /* The training rows: every row that is not a probe row (both lists sorted). */
@@ -76,7 +114,8 @@ int eval_probe_open(eval_probe **pp, const eval_options *o, const char *syntheti
     eval_probe *p = *pp = calloc(1, sizeof *p);
     if (!p) return rp_err(RP_ENOMEM, "label consistency: out of memory");
     p->o = *o;
-    probe_ctx c = {p, {0}, NULL};
+    probe_ctx c = {p, {0}, NULL, {0, 1}, NULL};
+    rng_seed(&c.aug, o->seed, ST_PROBE_AUGMENT);
     long *train = NULL;
     int rc = evsrc_open(&p->src, synthetic, o->cache_mb);
     if (!rc) rc = eval_labels_load(&p->L, &p->src, NULL, o->label);
@@ -91,9 +130,10 @@ int eval_probe_open(eval_probe **pp, const eval_options *o, const char *syntheti
         p->targets = malloc(p->n * p->L.D * sizeof(float));
         p->predicted = malloc(p->n * sizeof(int));
         c.rows = malloc(o->batch * sizeof(long));
+        c.tmp = malloc(p->src.img * sizeof(float));
         if (p->rows) eval_sort_rows(p->rows, p->n);
         if (p->rows) train = training_rows(N, p->rows, p->n);
-        if (!p->images || !p->targets || !p->predicted || !c.rows || !train)
+        if (!p->images || !p->targets || !p->predicted || !c.rows || !c.tmp || !train)
             rc = rp_err(RP_ENOMEM, "label consistency: out of memory for %ld probe rows", p->n);
     }
     for (long s = 0; !rc && s < p->n; s += 1024) {
@@ -108,7 +148,7 @@ int eval_probe_open(eval_probe **pp, const eval_options *o, const char *syntheti
     if (!rc) rc = eval_train_net(&p->net, o, o->consistency_steps, p->L.task, probe_batch, &c, "label probe", &loss);
     if (!rc) rc = score(p, p->images, p->predicted, &p->synthetic);
     evsampler_free(&c.smp);
-    free(c.rows), free(train);
+    free(c.rows), free(c.tmp), free(train);
     if (rc) {
         eval_probe_close(p);
         *pp = NULL;

@@ -285,9 +285,10 @@ static int do_pngs(import_ctx *x, const char *const *names, int n) {
         uint8_t *px;
         int w, h;
         x->in_row[k] = x->seen, x->in_name[k] = names[i];
-        if ((rc = pngio_read_gray(names[i], &w, &h, &px))) rc = bad_file(x, rc);
+        int c = x->o->rgb ? 3 : 1;
+        if ((rc = pngio_read(names[i], c, &w, &h, &px))) rc = bad_file(x, rc);
         else {
-            rc = put_image(x, names[i], px, h, w, 1, k);
+            rc = put_image(x, names[i], px, h, w, c, k);
             free(px);
             if (rc == RP_EFORMAT) rc = bad_file(x, rc); /* odd size or channels; writer failures stay fatal */
             else if (!rc) k++;

@@ -9,6 +9,7 @@
 typedef struct {
     int H, W;            /* target size; 0 = the first image's size (others must match) */
     int crop;            /* centre-crop / zero-pad to H x W instead of resizing */
+    int rgb;             /* read PNGs as RGB (3 channels) instead of gray */
     const char *const *labels; /* "NAME=SOURCE" label columns (import_labels.h) */
     int nlabels;
     const char *const *units;  /* "NAME=UNIT" for float labels */
