@@ -97,10 +97,13 @@ int cmd_import(int argc, char **argv) {
         if (st.bad) fprintf(stderr, "; skipped %ld bad file(s)", st.bad);
         if (st.ignored) fprintf(stderr, "; ignored %ld non-PNG file(s) in folders", st.ignored);
         fprintf(stderr, "\n");
-        if (st.hint[0])
-            fprintf(stderr, "import: note: %s also holds %s, with one row per image; not imported. To keep them as "
-                    "labels: --labels NAME=%s:/path (e.g. --labels class=...:/labels)\n", common.pos[0], st.hint,
-                    common.pos[0]);
+        if (st.hint[0]) { /* name the first such dataset in the example */
+            const char *first = st.hint;
+            int len = (int)strcspn(first, " ");
+            fprintf(stderr, "import: note: %s also holds %s, with one row per image; not imported. To keep them, "
+                    "one --labels NAME=FILE:/path each, e.g. --labels %.*s=%s:%.*s\n", common.pos[0], st.hint,
+                    len > 1 ? len - 1 : len, first + 1, common.pos[0], len, first);
+        }
     }
     return 0;
 }
