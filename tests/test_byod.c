@@ -181,6 +181,17 @@ static void test_byod_gray_hdf5(void **state) {
     if (run("run --run-dir gray --synthetic syn.h5 --real real.h5 --test test.h5 " TINY)) fail_msg("run:\n%s", out);
     assert_labels_carried(tpath("syn.h5"), tpath("gray/refined.h5"), 1);
     check_report("gray", 1);
+    /* no labeled real test set: realism and label consistency, and the report says so */
+    if (run("run --run-dir gray-notest --synthetic syn.h5 --real real.h5 --test \"\" " TINY))
+        fail_msg("run without a test set:\n%s", out);
+    char *json = slurp(tpath("gray-notest/report.json")), *html = slurp(tpath("gray-notest/report.html"));
+    assert_non_null(json);
+    assert_non_null(html);
+    assert_non_null(strstr(json, "\"test\": null"));
+    assert_non_null(strstr(json, "\"label_consistency\": {"));
+    assert_non_null(strstr(html, "No labeled real test set (run.test is empty), so accuracy on real data is not measured"));
+    assert_non_null(strstr(html, "<td>not measured (no labeled real test set)</td>"));
+    free(json), free(html);
 }
 
 /* Colour: PNG folders (RGB) with a CSV keyed by file name. */
