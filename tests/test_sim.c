@@ -205,7 +205,9 @@ static int dark_centroid(const uint8_t *img, int H, int W, int band, double *cx,
 }
 
 /* The pupil drawn is where /labels/pupil_center says (glint and sensor noise off, so that the
- * pupil is the one darkest region), and the iris moves with the gaze the right way. */
+ * pupil is the one darkest region), and the iris moves with the gaze the right way. The images
+ * are histogram-equalized, so the darkest 1.5% of the pixels (the pupil's core) span the
+ * lowest 4 levels: the band is 4, which keeps the iris and lashes out of the centroid. */
 static void test_eye_pupil_centroid_matches_label(void **state) {
     (void)state;
     uint8_t img[EH * EW], with[EH * EW];
@@ -218,14 +220,14 @@ static void test_eye_pupil_centroid_matches_label(void **state) {
         assert_memory_equal(&s, &s2, sizeof s); /* the options change pixels, not labels */
         if (s.pupil_visible < 1) continue;
         double cx, cy;
-        dark_centroid(img, EH, EW, 8, &cx, &cy);
+        dark_centroid(img, EH, EW, 4, &cx, &cy);
         double err = hypot(cx - s.pupil_center[0], cy - s.pupil_center[1]);
         worst = fmax(worst, err);
         assert_true(err < 1.0);
         checked++;
         /* yaw > 0 looks towards image right, pitch > 0 up: judged from the pixels */
-        if (fabs(s.gaze[1]) > 0.2) yaw_n++, yaw_right += (cx > s.eye_center[0]) == (s.gaze[1] > 0);
-        if (fabs(s.gaze[0]) > 0.2) pitch_n++, pitch_right += (cy < s.eye_center[1]) == (s.gaze[0] > 0);
+        if (fabs(s.gaze[1]) > 0.15) yaw_n++, yaw_right += (cx > s.eye_center[0]) == (s.gaze[1] > 0);
+        if (fabs(s.gaze[0]) > 0.15) pitch_n++, pitch_right += (cy < s.eye_center[1]) == (s.gaze[0] > 0);
     }
     print_message("pupil centroid vs label: %d eyes with the pupil visible, worst %.2f px\n", checked, worst);
     assert_true(checked > 150);
@@ -243,7 +245,7 @@ static void test_eye_labels_and_ranges(void **state) {
         sim_eye_sample s;
         assert_int_equal(sim_eye_render(img, EH, EW, 9, i, &s), 0);
         assert_true(fabsf(s.gaze[0]) <= 0.45f && fabsf(s.gaze[1]) <= 0.6f);
-        assert_true(s.iris_radius > 4 && s.iris_radius < 9);
+        assert_true(s.iris_radius > 6 && s.iris_radius < 10.5f);
         assert_true(s.pupil_radius > 0.25f * s.iris_radius && s.pupil_radius < 0.6f * s.iris_radius);
         assert_true(s.pupil_center[0] > 0 && s.pupil_center[0] < EW && s.pupil_center[1] > 0 && s.pupil_center[1] < EH);
         const float *u = s.eyelid_upper, *l = s.eyelid_lower;
@@ -277,6 +279,41 @@ static void test_eye_labels_and_ranges(void **state) {
         }
     }
     assert_int_equal(sim_eye_render(img, 8, 55, 9, 0, NULL), RP_EARG);
+}
+
+/* Calibrated against real MPIIGaze-style crops (docs/experiments/2026-12-05-eyes-calibration.md):
+ * every image is histogram-equalized (full range, flat histogram, as the real ones are, at any
+ * size), and the eye fills the crop as in them: corners near the left and right edges, an iris
+ * about a quarter of the height across, the pupil within a few pixels of the centre. */
+static void test_eye_equalized_and_framed_like_real_crops(void **state) {
+    (void)state;
+    static uint8_t img[2 * EH * 2 * EW];
+    int N = 300;
+    double px = 0, py = 0, far = 0;
+    for (int size = 1; size <= 2; size++) {
+        int H = size * EH, W = size * EW;
+        for (uint64_t i = 0; i < (uint64_t)(size == 1 ? N : 20); i++) {
+            sim_eye_sample s;
+            assert_int_equal(sim_eye_render(img, H, W, 11, i, &s), 0);
+            int lo = 255, hi = 0, bins[8] = {0};
+            double m = 0;
+            for (int k = 0; k < H * W; k++) lo = img[k] < lo ? img[k] : lo, hi = img[k] > hi ? img[k] : hi, bins[img[k] >> 5]++, m += img[k];
+            m /= H * W;
+            assert_true(lo <= 3 && hi >= 252);
+            assert_true(fabs(m - 127.5) < 4);
+            for (int b = 0; b < 8; b++) assert_true(bins[b] > 0.75 * H * W / 8 && bins[b] < 1.25 * H * W / 8);
+            if (size == 2) continue;
+            const float *u = s.eyelid_upper;
+            assert_true(u[0] > 1 && u[0] < 10);                                   /* left corner */
+            assert_true(u[2 * SIM_EYELID_K - 2] > 42 && u[2 * SIM_EYELID_K - 2] < 52); /* right corner */
+            px += s.pupil_center[0], py += s.pupil_center[1];
+            far += hypot(s.pupil_center[0] - 27.5, s.pupil_center[1] - 17) > 6;
+        }
+    }
+    px /= N, py /= N;
+    print_message("eyes: mean pupil centre (%.1f, %.1f), %.0f of %d more than 6 px from the centre\n", px, py, far, N);
+    assert_true(fabs(px - 27.5) < 1.5 && py > 15 && py < 19);
+    assert_true(far < 0.05 * N);
 }
 
 /* ---------------------------------------------------------------- scenes and files */
@@ -398,6 +435,7 @@ int main(void) {
         cmocka_unit_test(test_digit_classes_have_their_own_strokes),
         cmocka_unit_test(test_eye_pupil_centroid_matches_label),
         cmocka_unit_test(test_eye_labels_and_ranges),
+        cmocka_unit_test(test_eye_equalized_and_framed_like_real_crops),
         cmocka_unit_test(test_scene_table),
         cmocka_unit_test(test_simulated_files_identical_across_threads),
     };
