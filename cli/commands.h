@@ -14,6 +14,7 @@ int cmd_refine(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Prints "refine-pipeline <cmd>: <rp_errmsg()>" to stderr and maps an RP_E* code to an
  * exit status (RP_EARG -> 2, RP_EINTR -> 130 as for a shell's Ctrl-C, others -> 1). */

@@ -22,6 +22,7 @@ static const struct {
     {"refine", cmd_refine, "refine a whole dataset with a trained checkpoint, keeping labels"},
     {"eval", cmd_eval, "train a fixed classifier on a dataset and score it on real data"},
     {"run", cmd_run, "simulate -> train -> refine -> eval -> report"},
+    {"merge", cmd_merge, "join the shards of a simulate or refine job (--shard i/N) into one dataset"},
     {"config", cmd_config, "print every setting with its meaning and default, as an INI file to edit"},
 };
 

@@ -327,6 +327,17 @@ const char *h5ds_attr_str(h5ds_reader *r, const char *name) {
     return v;
 }
 
+int h5ds_attr_long(h5ds_reader *r, const char *name, long *out) {
+    hid_t root = H5Gopen2(r->fid, "/", H5P_DEFAULT);
+    if (root < 0) return rp_err(RP_EIO, "%s: cannot open the root group", r->info.file);
+    long long v = 0;
+    int rc = h5u_read_attr_i64(root, name, &v);
+    H5Gclose(root);
+    if (rc < 0) return rp_err_prefix(rc, "%s: ", r->info.file);
+    if (rc == 0) *out = (long)v;
+    return rc;
+}
+
 void h5ds_close(h5ds_reader *r) {
     if (!r) return;
     for (int j = 0; j < r->info.ncols; j++) H5Dclose(r->dcol[j]);

@@ -25,6 +25,8 @@ typedef struct {
     long step;
     char parts[4096];
     long chunk, nchunks;
+    long first, last;  /* the chunks this run refines: all, or one shard's */
+    long row0, row1;   /* their rows [row0, row1) */
     size_t img_bytes; /* H*W*C */
     uint8_t *pix;     /* chunk * img_bytes */
 } refine_ctx;
@@ -43,8 +45,9 @@ static void manifest_text(const refine_ctx *c, char *buf, size_t n) {
     uint64_t h = fnv1a(c->R.p.data, c->R.p.count * sizeof(float), 0xcbf29ce484222325ULL);
     snprintf(buf, n,
              "input = %s\ninput_rows = %ld\nshape = %dx%dx%d\ncheckpoint = %s\nrefiner_step = %ld\n"
-             "refiner_params_fnv1a = %016llx\nchunk = %ld\n",
-             c->o->input, i->N, i->H, i->W, i->C, c->o->checkpoint, c->step, (unsigned long long)h, c->chunk);
+             "refiner_params_fnv1a = %016llx\nchunk = %ld\nrows = %ld-%ld\n",
+             c->o->input, i->N, i->H, i->W, i->C, c->o->checkpoint, c->step, (unsigned long long)h, c->chunk, c->row0,
+             c->row1);
 }
 
 static int remove_parts(const char *dir) {
@@ -119,20 +122,20 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     int rc = (!x || !y) ? rp_err(RP_ENOMEM, "out of memory for a batch of %d images", batch) : 0;
     if (!rc) rc = refiner_prepare(&c->R, batch, i->H, i->W);
     rp_progress pr;
-    rp_progress_start(&pr, "refine", "images", i->N, c->o->quiet);
+    rp_progress_start(&pr, "refine", "images", c->row1 - c->row0, c->o->quiet);
     double t0 = rp_now_seconds();
-    for (long k = 0; !rc && k < c->nchunks; k++) {
+    for (long k = c->first; !rc && k < c->last; k++) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
         if (c->o->stop && *c->o->stop) {
             rc = rp_err(RP_EINTR, "interrupted after %ld of %ld images; the finished chunks are kept in %s: continue "
-                        "with --resume", start, i->N, c->parts);
+                        "with --resume", start - c->row0, c->row1 - c->row0, c->parts);
             break;
         }
         char part[4352];
         snprintf(part, sizeof part, "%s/chunk-%06ld.u8", c->parts, k);
         if (file_size(part) == (long)(rows * c->img_bytes)) {
             res->chunks_reused++;
-            rp_progress_update(&pr, start + rows, "(reused)");
+            rp_progress_update(&pr, start + rows - c->row0, "(reused)");
             continue;
         }
         for (long b = 0; !rc && b < rows; b += batch) {
@@ -141,7 +144,7 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
             if (rc) break;
             refiner_forward(&c->R, y, x, nb);
             h5ds_pack_u8(c->pix + b * c->img_bytes, y, nb, i->C, i->H, i->W, -1.0f, 1.0f);
-            rp_progress_update(&pr, start + b + nb, NULL);
+            rp_progress_update(&pr, start + b + nb - c->row0, NULL);
         }
         if (!rc) rc = write_file_atomic(part, c->pix, rows * c->img_bytes);
     }
@@ -175,11 +178,12 @@ static int assemble(refine_ctx *c, refine_result *res) {
     h5ds_provenance prov = {"refined", i->scene ? i->scene : "external", ini, -1, o->input, o->checkpoint, c->step};
     h5ds_writer *w = NULL;
     if (!rc) rc = h5ds_create(&w, o->output, i->H, i->W, i->C, cols, nc, &prov, &(h5ds_options){.chunk = c->chunk});
-    for (long k = 0; !rc && k < c->nchunks; k++) {
+    if (!rc && o->shard.count > 1) rc = shard_mark(w, &o->shard, c->row0, c->row1, i->N, c->chunk);
+    for (long k = c->first; !rc && k < c->last; k++) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
         if (c->o->stop && *c->o->stop) {
-            rc = rp_err(RP_EINTR, "interrupted after %ld of %ld images; the finished chunks are kept in %s: continue "
-                        "with --resume", start, i->N, c->parts);
+            rc = rp_err(RP_EINTR, "interrupted while assembling %s; the refined chunks are kept in %s: continue with "
+                        "--resume", o->output, c->parts);
             break;
         }
         char part[4352];
@@ -201,7 +205,7 @@ static int assemble(refine_ctx *c, refine_result *res) {
         w = NULL;
     }
     h5ds_abort(w);
-    if (!rc) res->images = i->N;
+    if (!rc) res->images = c->row1 - c->row0;
     free(ini);
     for (int j = 0; j < nc; j++) free(vals[j]);
     free(vals);
@@ -227,6 +231,11 @@ int refine_run(const refine_options *o, refine_result *res) {
     if (!rc) {
         c.chunk = o->cfg->refine.chunk;
         c.nchunks = (c.info->N + c.chunk - 1) / c.chunk;
+        c.first = 0, c.last = c.nchunks, c.row0 = 0, c.row1 = c.info->N;
+        if (o->shard.count > 1) {
+            shard_rows(&o->shard, c.info->N, c.chunk, &c.row0, &c.row1);
+            c.first = c.row0 / c.chunk, c.last = (c.row1 + c.chunk - 1) / c.chunk;
+        }
         c.img_bytes = (size_t)c.info->H * c.info->W * c.info->C;
         c.pix = malloc(c.img_bytes * c.chunk);
         if (!c.pix) rc = rp_err(RP_ENOMEM, "out of memory for a chunk of %ld images", c.chunk);

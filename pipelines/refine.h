@@ -6,6 +6,7 @@
 #ifndef RP_REFINE_H
 #define RP_REFINE_H
 #include "io/config.h"
+#include "pipelines/shard.h"
 #include <signal.h>
 
 /* What to do with "<output>.parts" left by an interrupted run. */
@@ -23,6 +24,7 @@ typedef struct {
     int quiet;
     const rp_config *cfg;   /* refine.batch, refine.chunk; stored as provenance */
     volatile sig_atomic_t *stop; /* may be NULL; when set, stop after the current chunk (RP_EINTR) */
+    shard_spec shard;       /* {0, 0} or {0, 1}: every row; else only this shard's (shard.h) */
 } refine_options;
 
 typedef struct {

@@ -194,8 +194,8 @@ static int stage_refine(run_ctx *r) {
         }
     }
     say(r, "refine: writing %s", r->refined);
-    refine_options o = {r->checkpoint, r->synthetic, r->refined, REFINE_RESUME_OR_FRESH, r->o->quiet, r->cfg,
-                        r->o->stop};
+    refine_options o = {.checkpoint = r->checkpoint, .input = r->synthetic, .output = r->refined,
+                        .resume = REFINE_RESUME_OR_FRESH, .quiet = r->o->quiet, .cfg = r->cfg, .stop = r->o->stop};
     refine_result res;
     return refine_run(&o, &res);
 }

@@ -36,7 +36,7 @@ static int run(const char *fmt, ...) {
 
 static void test_help_everywhere(void **state) {
     (void)state;
-    const char *cmds[] = {"simulate", "import", "inspect", "preview", "train", "refine", "eval", "run", "config"};
+    const char *cmds[] = {"simulate", "import", "inspect", "preview", "train", "refine", "eval", "run", "merge", "config"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         assert_int_equal(run("%s --help", cmds[i]), 0);
         char want[64];
