@@ -1,5 +1,6 @@
 /* Option-table parser behind every subcommand (see args.h). */
 #include "cli/args.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include <errno.h>
 #include <math.h>
@@ -118,6 +119,7 @@ int args_parse(const arg_command *cmd, args_common *c, int argc, char **argv) {
             *(const char **)s->dst = val;
         }
     }
+    if (rp_dist_rank() != 0) c->quiet = 1; /* under MPI, rank 0 speaks for the job (errors still print) */
     if (c->npos < cmd->min_pos || c->npos > cmd->max_pos) {
         if (cmd->max_pos == 0)
             return rp_err(RP_EARG, "unexpected argument \"%s\" (try 'refine-pipeline %s --help')",

@@ -53,7 +53,9 @@ int cmd_simulate(int argc, char **argv) {
         return cmd_fail("simulate", rc);
     shard_spec sh = {0, 1};
     if (shard && (rc = shard_parse(shard, &sh))) return cmd_fail("simulate", rc);
-    if ((rc = simulate_run_shard(&cfg, out, common.threads, common.quiet, &sh))) return cmd_fail("simulate", rc);
+    rc = sh.count > 1 ? simulate_run_shard(&cfg, out, common.threads, common.quiet, &sh)
+                      : simulate_run(&cfg, out, common.threads, common.quiet); /* under MPI: spread over the ranks */
+    if (rc) return cmd_fail("simulate", rc);
     long from = 0, to = cfg.simulate.n;
     shard_rows(&sh, cfg.simulate.n, cfg.simulate.chunk, &from, &to);
     if (!common.quiet)

@@ -7,6 +7,8 @@
 #include <fenv.h>
 #endif
 
+#include "base/dist.h"
+#include "base/status.h"
 #include "base/version.h"
 
 static const struct {
@@ -34,7 +36,19 @@ static void usage(FILE *f) {
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    if (rp_dist_init(&argc, &argv)) {
+        fprintf(stderr, "refine-pipeline: %s\n", rp_errmsg());
+        return 1;
+    }
+    int rc = dispatch(argc, argv);
+    rp_dist_finalize();
+    return rc;
+}
+
+static int dispatch(int argc, char **argv) {
 #ifdef RP_TRAP_FPE
     feenableexcept(FE_INVALID | FE_DIVBYZERO | FE_OVERFLOW);
 #endif

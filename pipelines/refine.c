@@ -3,6 +3,7 @@
  * name, then renamed); phase 2 assembles the HDF5 output from the parts plus the input's
  * labels/params, then removes the parts. Memory: one chunk of pixels + one batch of floats. */
 #include "pipelines/refine.h"
+#include "base/dist.h"
 #include "base/progress.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
@@ -26,6 +27,7 @@ typedef struct {
     char parts[4096];
     long chunk, nchunks;
     long first, last;  /* the chunks this run refines: all, or one shard's */
+    int rank, ranks;   /* under MPI, rank r refines chunks first + r, first + r + ranks, ... */
     long row0, row1;   /* their rows [row0, row1) */
     size_t img_bytes; /* H*W*C */
     uint8_t *pix;     /* chunk * img_bytes */
@@ -124,7 +126,7 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     rp_progress pr;
     rp_progress_start(&pr, "refine", "images", c->row1 - c->row0, c->o->quiet);
     double t0 = rp_now_seconds();
-    for (long k = c->first; !rc && k < c->last; k++) {
+    for (long k = c->first + c->rank; !rc && k < c->last; k += c->ranks) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
         if (c->o->stop && *c->o->stop) {
             rc = rp_err(RP_EINTR, "interrupted after %ld of %ld images; the finished chunks are kept in %s: continue "
@@ -214,6 +216,12 @@ static int assemble(refine_ctx *c, refine_result *res) {
     return rc;
 }
 
+/* rc, or an error on the ranks that succeeded when another rank failed (it has said why). */
+static int agree(int rc) {
+    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (see its message)");
+    return rc;
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 int refine_run(const refine_options *o, refine_result *res) {
@@ -241,10 +249,18 @@ int refine_run(const refine_options *o, refine_result *res) {
         if (!c.pix) rc = rp_err(RP_ENOMEM, "out of memory for a chunk of %ld images", c.chunk);
         snprintf(c.parts, sizeof c.parts, "%s.parts", o->output);
     }
-    if (!rc) rc = prepare_parts(&c);
-    if (!rc) rc = refine_chunks(&c, res);
-    if (!rc) rc = assemble(&c, res);
-    if (!rc) rc = remove_parts(c.parts);
+    /* under MPI: rank 0 prepares the parts folder, every rank refines its chunks into it, rank 0
+     * assembles; each step ends with every rank knowing whether any failed */
+    c.rank = rp_dist_rank(), c.ranks = rp_dist_size();
+    rc = agree(rc);
+    if (!rc && c.rank == 0) rc = prepare_parts(&c);
+    if (!(rc = agree(rc))) rc = refine_chunks(&c, res);
+    if (!(rc = agree(rc)) && c.rank == 0) {
+        rc = assemble(&c, res);
+        if (!rc) rc = remove_parts(c.parts);
+    }
+    rc = agree(rc);
+    if (!rc && c.ranks > 1) res->images = c.row1 - c.row0;
     if (c.have_R) refiner_free(&c.R);
     h5ds_close(c.in);
     free(c.pix);

@@ -3,14 +3,39 @@
  * so memory is two chunks whatever N is; every sample depends only on (seed, index), so the
  * bytes do not depend on the thread count. */
 #include "pipelines/simulate.h"
+#include "base/dist.h"
 #include "io/h5ds.h"
 #include "base/status.h"
 #include "base/progress.h"
 #include "simulator/sim.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Under MPI (P ranks): rank r renders shard r of P into a file beside out, then rank 0 merges the
+ * shards into out (the bytes of one process's run) and removes them. */
+static int simulate_ranks(const rp_config *cfg, const char *out, int threads, int quiet) {
+    int rank = rp_dist_rank(), P = rp_dist_size();
+    char (*part)[4200] = calloc(P, sizeof *part);
+    const char **parts = calloc(P, sizeof *parts);
+    int rc = part && parts ? 0 : rp_err(RP_ENOMEM, "out of memory");
+    for (int r = 0; !rc && r < P; r++) {
+        snprintf(part[r], sizeof part[r], "%s.rank-%d-of-%d.h5", out, r, P);
+        parts[r] = part[r];
+    }
+    shard_spec sh = {rank, P};
+    if (!rc) rc = simulate_run_shard(cfg, part[rank], threads, quiet || rank, &sh);
+    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (see its message)");
+    if (!rc && rank == 0) rc = shard_merge(parts, P, out, 0, 1);
+    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: rank 0 could not merge the shards");
+    if (part) unlink(part[rank]);
+    free(part), free(parts);
+    return rc;
+}
 
 int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet) {
+    if (rp_dist_size() > 1) return simulate_ranks(cfg, out, threads, quiet);
     return simulate_run_shard(cfg, out, threads, quiet, NULL);
 }
 
