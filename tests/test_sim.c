@@ -427,6 +427,144 @@ static void test_simulated_files_identical_across_threads(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Every value the eye renderer draws is recorded: the columns tile the sample record exactly (a
+ * field with no column, or two columns on one field, fails), and in a written eye set every
+ * /params column varies from image to image in each of its components (a value drawn but never
+ * copied into the record is written as a constant 0). */
+static void check_columns_tile_record(const sim_scene *s) {
+    size_t at = 0;
+    for (int step = 0; step < s->ncolumns; step++) { /* the column starting where the last ended */
+        int found = -1;
+        for (int c = 0; c < s->ncolumns; c++)
+            if (s->columns[c].offset == at) found = c;
+        if (found < 0) fail_msg("%s: no column at byte %zu of the %zu-byte record", s->name, at, s->sample_size);
+        at += 4 * (size_t)s->columns[found].cols;
+    }
+    assert_int_equal(at, s->sample_size);
+}
+
+static void test_eye_params_all_recorded(void **state) {
+    (void)state;
+    check_columns_tile_record(sim_scene_find("digits"));
+    const sim_scene *scene = sim_scene_find("eyes");
+    check_columns_tile_record(scene);
+    char dir[] = "/tmp/rp-test-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    long n = 64;
+    simulate_file(dir, "p.h5", "eyes", n, 1, 64, path);
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, path), 0);
+    const h5ds_info *info = h5ds_get_info(r);
+    int nparams = 0, ntable = 0;
+    for (int c = 0; c < scene->ncolumns; c++) ntable += !strncmp(scene->columns[c].path, "params/", 7);
+    for (int k = 0; k < info->ncols; k++) {
+        const h5ds_colinfo *col = &info->cols[k];
+        if (strncmp(col->path, "params/", 7)) continue;
+        nparams++;
+        float *v = malloc(sizeof *v * n * col->cols);
+        assert_int_equal(h5ds_read_column(r, col->path, 0, n, v, H5DS_FLOAT32), 0);
+        for (int j = 0; j < col->cols; j++) {
+            int distinct = 0; /* values unlike every earlier row's */
+            for (long i = 0; i < n; i++) {
+                int seen = 0;
+                for (long e = 0; e < i && !seen; e++) seen = v[e * col->cols + j] == v[i * col->cols + j];
+                distinct += !seen;
+            }
+            if (distinct < n / 2)
+                fail_msg("/%s[%d]: %d distinct values in %ld eyes: drawn but not recorded?", col->path, j, distinct, n);
+        }
+        free(v);
+    }
+    assert_int_equal(nparams, ntable);
+    assert_true(nparams >= 47);
+    h5ds_close(r);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* R^2 of the least-squares fit y ~ 1 + a + b. */
+static double fit_r2(const double *y, const double *a, const double *b, int n) {
+    double m[3][4] = {{0}};
+    for (int i = 0; i < n; i++) {
+        double x[3] = {1, a[i], b[i]};
+        for (int p = 0; p < 3; p++) {
+            for (int q = 0; q < 3; q++) m[p][q] += x[p] * x[q];
+            m[p][3] += x[p] * y[i];
+        }
+    }
+    for (int c = 0; c < 3; c++) /* Gauss-Jordan: the normal equations are positive definite */
+        for (int p = 0; p < 3; p++)
+            if (p != c) {
+                double f = m[p][c] / m[c][c];
+                for (int q = 0; q < 4; q++) m[p][q] -= f * m[c][q];
+            }
+    double coef[3] = {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]}, my = 0, tot = 0, res = 0;
+    for (int i = 0; i < n; i++) my += y[i];
+    my /= n;
+    for (int i = 0; i < n; i++) {
+        double e = y[i] - (coef[0] + coef[1] * a[i] + coef[2] * b[i]);
+        res += e * e, tot += (y[i] - my) * (y[i] - my);
+    }
+    return 1 - res / tot;
+}
+
+static double pearson(const double *a, const double *b, int n) {
+    double ma = 0, mb = 0, ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) ma += a[i], mb += b[i];
+    ma /= n, mb /= n;
+    for (int i = 0; i < n; i++) ab += (a[i] - ma) * (b[i] - mb), aa += (a[i] - ma) * (a[i] - ma), bb += (b[i] - mb) * (b[i] - mb);
+    return ab / sqrt(aa * bb);
+}
+
+/* The recorded camera values are the ones the image went through. The sensor noise (an image
+ * minus the same eye rendered without it) is drawn per pixel at the webcam's resolution, blurred
+ * and scaled up, so how much neighbours share of it says what happened: along rows it follows
+ * `resolution` (fewer columns seen, more shared) and `blur_x`, down columns `blur_y`; its
+ * strength follows `noise` / `contrast` (the equalization removes the scene's scale, so contrast
+ * only sets how strong the noise is against it). Each fit is also made against another eye's
+ * record, where it must fail: the statistics tell records apart. Eyes whose noise is under 1.5
+ * gray levels (rms) are left out: there the 8-bit rounding is most of the difference. */
+static void test_eye_camera_params_match_pixels(void **state) {
+    (void)state;
+    enum { N = 300 };
+    static double rh[N], rv[N], amp[N], res[N], bx[N], by[N], nc[N], ores[N], obx[N], oby[N], onc[N];
+    uint8_t a[EH * EW], b[EH * EW], c[EH * EW];
+    double d[EH * EW];
+    int m = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        sim_eye_sample s, t, o;
+        assert_int_equal(sim_eye_render(a, EH, EW, 21, i, &s), 0);
+        assert_int_equal(sim_eye_render_opts(b, EH, EW, 21, i, &t, SIM_EYE_NO_NOISE), 0);
+        assert_int_equal(sim_eye_render(c, EH, EW, 22, i, &o), 0); /* another eye's record */
+        double mean = 0, var = 0, ch = 0, cv = 0;
+        for (int k = 0; k < EH * EW; k++) d[k] = (double)a[k] - b[k], mean += d[k];
+        mean /= EH * EW;
+        for (int k = 0; k < EH * EW; k++) d[k] -= mean, var += d[k] * d[k];
+        for (int y = 0; y < EH; y++)
+            for (int x = 0; x + 1 < EW; x++) ch += d[y * EW + x] * d[y * EW + x + 1];
+        for (int y = 0; y + 1 < EH; y++)
+            for (int x = 0; x < EW; x++) cv += d[y * EW + x] * d[y * EW + x + EW];
+        double rms = sqrt(var / (EH * EW));
+        if (rms < 1.5) continue;
+        /* lag-1 autocorrelations (per pair, over the variance per pixel) */
+        rh[m] = ch / (EH * (EW - 1)) / (var / (EH * EW)), rv[m] = cv / ((EH - 1) * EW) / (var / (EH * EW));
+        amp[m] = log(rms);
+        res[m] = s.resolution, bx[m] = s.blur_x, by[m] = s.blur_y, nc[m] = log(s.noise / s.contrast);
+        ores[m] = o.resolution, obx[m] = o.blur_x, oby[m] = o.blur_y, onc[m] = log(o.noise / o.contrast);
+        m++;
+    }
+    double r2h = fit_r2(rh, res, bx, m), r2h_other = fit_r2(rh, ores, obx, m);
+    double cv_y = pearson(rv, by, m), cv_other = pearson(rv, oby, m);
+    double ca = pearson(amp, nc, m), ca_other = pearson(amp, onc, m);
+    print_message("eye noise in %d of %d images: rows ~ resolution + blur_x R^2 %.3f (another eye's %.3f), "
+                  "columns ~ blur_y r %.3f (%.3f), log rms ~ log(noise/contrast) r %.3f (%.3f)\n",
+                  m, N, r2h, r2h_other, cv_y, cv_other, ca, ca_other);
+    assert_true(m > N * 3 / 4);
+    assert_true(r2h > 0.75 && r2h_other < 0.1);
+    assert_true(cv_y > 0.75 && fabs(cv_other) < 0.25);
+    assert_true(ca > 0.75 && fabs(ca_other) < 0.25);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_index_same_bytes),
@@ -438,6 +576,8 @@ int main(void) {
         cmocka_unit_test(test_eye_equalized_and_framed_like_real_crops),
         cmocka_unit_test(test_scene_table),
         cmocka_unit_test(test_simulated_files_identical_across_threads),
+        cmocka_unit_test(test_eye_params_all_recorded),
+        cmocka_unit_test(test_eye_camera_params_match_pixels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
