@@ -5,6 +5,7 @@
  * reproduces 2n steps bit for bit (single-threaded BLAS). */
 #include "refiner/trainer.h"
 #include "refiner/checkpoint.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include "base/progress.h"
 #include "refiner/train_data.h"
@@ -39,6 +40,7 @@ struct trainer {
     char last_ckpt[PATH_MAX];
     long last_ckpt_step, last_sample_step;
     int quiet;
+    int io;                         /* writes files (rank 0 under MPI; always without) */
     train_source syn, rea;
     train_state s;
     train_counters k;
@@ -116,12 +118,16 @@ int trainer_resume_config(const char *run_dir, rp_config *cfg) {
     return rc ? rc : checkpoint_read_config(path, cfg);
 }
 
+/* Every rank reads the run directory; only the io rank writes (directories first, then the others
+ * may look). */
 static int open_run(trainer *t, int resume) {
-    int rc;
+    int rc = 0;
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
     snprintf(t->samples_dir, sizeof t->samples_dir, "%s/samples", t->run_dir);
     snprintf(t->log_path, sizeof t->log_path, "%s/train.log", t->run_dir);
-    if ((rc = make_dir(t->run_dir)) || (rc = make_dir(t->ckpt_dir)) || (rc = make_dir(t->samples_dir))) return rc;
+    if (t->io && ((rc = make_dir(t->run_dir)) || (rc = make_dir(t->ckpt_dir)) || (rc = make_dir(t->samples_dir))))
+        return rc;
+    rp_dist_barrier();
     char path[PATH_MAX], metrics[PATH_MAX];
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", t->run_dir);
     rc = checkpoint_find_latest(t->ckpt_dir, path, sizeof path);
@@ -142,7 +148,7 @@ static int open_run(trainer *t, int resume) {
                   train_phase_name(t->k.phase), trainer_total_steps(t));
     }
     snprintf(path, sizeof path, "%s/config.ini", t->run_dir);
-    return write_text(path, t->config_ini);
+    return t->io ? write_text(path, t->config_ini) : 0;
 }
 
 int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, const char *real, const char *run_dir,
@@ -152,6 +158,7 @@ int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, con
     if (!t) return rp_err(RP_ENOMEM, "trainer: out of memory");
     t->cfg = *cfg;
     t->quiet = quiet;
+    t->io = rp_dist_rank() == 0;
     t->last_ckpt_step = t->last_sample_step = -1;
     if (strlen(run_dir) >= sizeof t->run_dir) {
         free(t);
@@ -239,8 +246,10 @@ int trainer_checkpoint(trainer *t) {
     if (t->last_ckpt_step == t->k.step) return 0;
     char path[PATH_MAX];
     checkpoint_path(path, sizeof path, t->ckpt_dir, t->k.step);
-    int rc = checkpoint_save(path, &t->s, &t->k, t->config_ini, t->synthetic, t->real);
-    if (!rc) rc = checkpoint_publish(t->ckpt_dir, t->k.step, t->cfg.train.keep_checkpoints);
+    /* every rank holds the same state: rank 0 writes it, and all learn whether that worked */
+    int rc = t->io ? checkpoint_save(path, &t->s, &t->k, t->config_ini, t->synthetic, t->real) : 0;
+    if (!rc && t->io) rc = checkpoint_publish(t->ckpt_dir, t->k.step, t->cfg.train.keep_checkpoints);
+    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "rank 0 could not write checkpoint %s", path);
     if (rc) return rc;
     snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
     t->last_ckpt_step = t->k.step;
@@ -279,7 +288,7 @@ static int guarded_checkpoint(trainer *t, int final) {
 }
 
 static int write_sheet(trainer *t) {
-    if (t->last_sample_step == t->k.step) return 0;
+    if (t->last_sample_step == t->k.step || !t->io) return 0;
     const train_setup *u = &t->s.setup;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/step_%06ld.png", t->samples_dir, t->k.step);
@@ -384,7 +393,7 @@ int trainer_run_steps(trainer *t, long max_steps) {
     for (long n = 0; n < max_steps; n++) {
         int phase = advance_phase(t);
         if (phase == TRAIN_PHASE_DONE) break;
-        if (t->stop && *t->stop) {
+        if (rp_dist_max_int(t->stop && *t->stop)) { /* every rank stops at the same step */
             if ((rc = guarded_checkpoint(t, 0))) return rc;
             return rp_err(RP_EINTR, "interrupted at step %ld; checkpoint %s; continue with --resume", t->k.step,
                           t->last_ckpt);
