@@ -7,6 +7,7 @@
 #include "nn/linear.h"
 #include <assert.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ int evalnet_init(evalnet *e, int C, int H, int W, int outputs, int max_batch, ui
     if (C < 1 || H < 4 || W < 4 || outputs < 1 || max_batch < 1)
         return rp_err(RP_EARG, "evaluation network: needs images of at least 4x4 pixels and >= 1 output, "
                                "got %dx%dx%d with %d outputs", C, H, W, outputs);
+    if ((long long)EVALNET_HIDDEN * EVALNET_C2 * (H / 4) * (W / 4) > INT_MAX || C > (1 << 20) || outputs > (1 << 20))
+        return rp_err(RP_EARG, "evaluation network: %dx%dx%d images with %d outputs are too large (its weights are "
+                               "indexed by int)", C, H, W, outputs); /* int overflow (found writing fuzz_evalnet) */
     e->C = C, e->H = H, e->W = W, e->outputs = outputs, e->max_batch = max_batch;
     e->H2 = H / 2, e->W2 = W / 2, e->H4 = e->H2 / 2, e->W4 = e->W2 / 2;
     e->flat = EVALNET_C2 * e->H4 * e->W4;
@@ -178,6 +182,23 @@ int evalnet_load(evalnet *e, const char *path, int max_batch) {
                     "(%d, %d, %d)", path, v[5], v[6], v[4], EVALNET_ARCH, EVALNET_C1, EVALNET_C2, EVALNET_HIDDEN);
     free(fmt);
     free(arch);
+    /* /params must hold what the attributes imply, checked before allocating for it: attributes
+     * declaring 1000000x1000000 images asked for terabytes (found writing fuzz_evalnet) */
+    if (!rc) {
+        long long C = v[0], H4 = v[1] / 4, W4 = v[2] / 4, K = v[3], H = EVALNET_HIDDEN, C1 = EVALNET_C1, C2 = EVALNET_C2;
+        long long want = C1 * C * 9 + C1 + C2 * C1 * 9 + C2 + H * C2 * H4 * W4 + H + K * H + K;
+        hid_t d = H5Lexists(f, "params", H5P_DEFAULT) > 0 ? H5Dopen2(f, "params", H5P_DEFAULT) : -1;
+        hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+        long long have = sp >= 0 ? (long long)H5Sget_simple_extent_npoints(sp) : -1;
+        if (sp >= 0) H5Sclose(sp);
+        if (d >= 0) H5Dclose(d);
+        if (have < want) /* want omits the block's alignment padding: the exact count is checked on reading */
+            rc = rp_err(RP_EFORMAT, "%s: /params holds %lld values, the architecture in the attributes (%lldx%lldx%lld, "
+                        "%lld outputs) has at least %lld", path, have, v[0], v[1], v[2], v[3], want);
+        else if (want > 1LL << 28)
+            rc = rp_err(RP_EFORMAT, "%s: %lld parameters (%lldx%lldx%lld images): implausibly large", path, want, v[0],
+                        v[1], v[2]);
+    }
     if (!rc) rc = evalnet_init(e, (int)v[0], (int)v[1], (int)v[2], (int)v[3], max_batch, 0);
     if (rc) {
         H5Fclose(f);

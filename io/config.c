@@ -104,6 +104,29 @@ static int choice_ok(const char *choices, const char *v) {
     return 0;
 }
 
+/* Does "key = value" read back through libinih as exactly this value? It strips leading and
+ * trailing spaces, ends the value at a ';' after a space (an inline comment), splits it at line
+ * breaks and reads lines of at most 199 characters (INI_MAX_LINE): a value it would change
+ * cannot be stored in the INI text that run directories, checkpoints and datasets keep. */
+typedef struct {
+    const char *key, *value;
+    int calls, same;
+} echo_ctx;
+
+static int on_echo(void *user, const char *section, const char *name, const char *value) {
+    (void)section;
+    echo_ctx *e = user;
+    e->same = ++e->calls == 1 && !strcmp(name, e->key) && !strcmp(value, e->value);
+    return 1;
+}
+
+static int ini_storable(const key_spec *k, const char *value) {
+    char line[512];
+    if ((size_t)snprintf(line, sizeof line, "%s = %s\n", k->key, value) >= sizeof line) return 0;
+    echo_ctx e = {k->key, value, 0, 0};
+    return ini_parse_string(line, on_echo, &e) == 0 && e.calls == 1 && e.same;
+}
+
 static int set_key(rp_config *c, const key_spec *k, const char *value) {
     char *base = (char *)c + k->offset;
     if (k->type == KEY_STR) {
@@ -111,6 +134,10 @@ static int set_key(rp_config *c, const key_spec *k, const char *value) {
             return rp_err(RP_EARG, "%s.%s: expected one of %s, got \"%s\"", k->section, k->key, k->choices, value);
         if (strlen(value) >= k->size)
             return rp_err(RP_EARG, "%s.%s: value longer than %zu characters", k->section, k->key, k->size - 1);
+        if (!ini_storable(k, value))
+            return rp_err(RP_EARG, "%s.%s: \"%s\" cannot be stored in the configuration's INI text (no line breaks, "
+                          "no leading or trailing spaces, no ';' after a space, at most %zu characters)", k->section,
+                          k->key, value, (size_t)196 - strlen(k->key));
         strcpy(base, value);
         return 0;
     }

@@ -37,7 +37,23 @@ void json_printf(json_buf *b, const char *fmt, ...) {
     }
 }
 
-void json_raw(json_buf *b, const char *s, size_t n) { json_printf(b, "%.*s", (int)n, s); }
+/* Byte for byte, NULs included: "%.*s" would stop at a NUL, and a file read through it would
+ * lose everything after one (found by fuzz_json). */
+void json_raw(json_buf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (!b->s || b->n + n >= b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 256) + n;
+        char *t = realloc(b->s, cap);
+        if (!t) {
+            b->oom = 1;
+            return;
+        }
+        b->s = t, b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
 
 /* JSON string literal with escapes (input taken as UTF-8 bytes). */
 void json_str(json_buf *b, const char *s) {

@@ -4,6 +4,7 @@
 #include "io/h5util.h"
 #include "io/idx.h"
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -177,6 +178,8 @@ static int from_csv(import_label *L, const char *file, const char *columns) {
             double v = strtod(s, &end);
             if (!*s || *end || errno || !isfinite(v))
                 rc = rp_err(RP_EFORMAT, "%s:%ld: column %s: expected a number, found \"%s\"", file, lineno, columns, s);
+            else if (fabs(v) > FLT_MAX) /* stored as float32: it would become infinite (found by fuzz_csv) */
+                rc = rp_err(RP_EFORMAT, "%s:%ld: column %s: %s is beyond float32's range", file, lineno, columns, s);
             vals[L->n * k + j] = v;
             all_int = all_int && v == floor(v) && v >= 0 && v <= INT32_MAX;
         }

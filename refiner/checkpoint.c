@@ -421,6 +421,25 @@ int checkpoint_read_config(const char *path, rp_config *cfg) {
     return rc;
 }
 
+/* /refiner/params must hold at least what C, F and B imply (the block adds alignment padding;
+ * read_block checks the exact layout), before refiner_init allocates it: attributes saying
+ * F = 4096, B = 16 asked for 77 GB (found writing fuzz_checkpoint). */
+static int check_refiner_count(hid_t f, const char *path, long C, long F, long B) {
+    long long want = F * C * 9 + F + B * 2 * (F * F * 9 + F) + C * F + C;
+    hid_t d = H5Lexists(f, "refiner", H5P_DEFAULT) > 0 && H5Lexists(f, "refiner/params", H5P_DEFAULT) > 0
+                  ? H5Dopen2(f, "refiner/params", H5P_DEFAULT)
+                  : -1;
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    long long have = sp >= 0 ? (long long)H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (have < 0) return rp_err(RP_EFORMAT, "%s: /refiner/params: missing", path);
+    if (have < want)
+        return rp_err(RP_EFORMAT, "%s: /refiner/params holds %lld values, a refiner with C=%ld F=%ld B=%ld has at least "
+                      "%lld", path, have, C, F, B, want);
+    return 0;
+}
+
 int checkpoint_load_refiner(const char *path, refiner *r, rp_config *cfg_out, long *step_out) {
     memset(r, 0, sizeof *r);
     hid_t f;
@@ -435,6 +454,7 @@ int checkpoint_load_refiner(const char *path, refiner *r, rp_config *cfg_out, lo
         rc = rp_err_prefix(rc, "%s: ", path);
     } else if (C < 1 || C > 64 || F < 1 || F > 4096 || B < 0 || B > REFINER_MAX_BLOCKS) {
         rc = rp_err(RP_EFORMAT, "%s: implausible refiner architecture C=%ld F=%ld B=%ld", path, C, F, B);
+    } else if ((rc = check_refiner_count(f, path, C, F, B))) {
     } else if (!(rc = read_config(f, path, &cfg))) {
         refiner_config rc_ = {.C = (int)C, .F = (int)F, .B = (int)B, .out = out};
         if (!(rc = refiner_init(r, &rc_, 0))) {

@@ -264,6 +264,19 @@ static void test_bad_files(void **state) {
     snprintf(bad, sizeof bad, "%s/missing.h5", tmpdir);
     assert_true(checkpoint_load(bad, &a, &k) < 0);
     assert_non_null(strstr(rp_errmsg(), "missing.h5"));
+    /* attributes claiming a huge refiner (F = 4096, B = 16: 77 GB) are checked against
+     * /refiner/params before anything is allocated (tests/corpus/checkpoint/crash-huge-refiner-attributes) */
+    hid_t h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    int64_t huge[2] = {4096, 16};
+    for (int i = 0; i < 2; i++) {
+        hid_t at = H5Aopen(h, i ? "refiner_blocks" : "refiner_filters", H5P_DEFAULT);
+        assert_true(at >= 0 && H5Awrite(at, H5T_NATIVE_INT64, &huge[i]) >= 0);
+        H5Aclose(at);
+    }
+    H5Fclose(h);
+    assert_int_equal(checkpoint_load_refiner(path, &r, NULL, NULL), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "good.h5: /refiner/params holds"));
+    assert_non_null(strstr(rp_errmsg(), "C=1 F=4096 B=16 has at least"));
     train_state_free(&a);
 }
 

@@ -107,6 +107,39 @@ static void test_config_errors_name_the_key(void **state) {
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/x.ini"));
 }
 
+/* Found by fuzz_config: a string value that the INI text would not give back (a line break
+ * injecting a second key, an inline comment, outer spaces, a line longer than libinih reads) is
+ * refused by --set, so every stored configuration loads back as it was
+ * (tests/corpus/config/crash-newline-in-value). */
+static void test_config_strings_survive_ini(void **state) {
+    (void)state;
+    rp_config c, d;
+    config_defaults(&c);
+    static const char *bad[] = {"run.real=a.h5\nreal = b.h5", "run.real=x ;y", "run.real= x", "run.real=x ",
+                                "run.test=;x", "run.real=a\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(config_set_arg(&c, bad[i]), RP_EARG);
+        assert_non_null(strstr(rp_errmsg(), "cannot be stored"));
+    }
+    char longest[256];
+    memset(longest, 'a', sizeof longest);
+    memcpy(longest, "run.real=", 9);
+    longest[9 + 192] = 0; /* "real = " + 192 characters: libinih's 199 */
+    assert_int_equal(config_set_arg(&c, longest), 0);
+    assert_int_equal(config_set_arg(&c, "run.test=x;y ok #1 = 2 \"q\""), 0);
+    assert_int_equal(config_set_arg(&c, "run.synthetic="), 0);
+    char *ini = config_to_ini(&c);
+    config_defaults(&d);
+    assert_int_equal(config_load_string(&d, ini, "roundtrip"), 0);
+    free(ini);
+    assert_string_equal(d.run.real, c.run.real);
+    assert_string_equal(d.run.test, "x;y ok #1 = 2 \"q\"");
+    assert_string_equal(d.run.synthetic, "");
+    longest[9 + 192] = 'a', longest[9 + 193] = 0;
+    assert_int_equal(config_set_arg(&c, longest), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "at most 192 characters"));
+}
+
 static void test_args_parse(void **state) {
     (void)state;
     long n = 0;
@@ -210,6 +243,7 @@ int main(void) {
         cmocka_unit_test(test_rng_streams_and_ranges),
         cmocka_unit_test(test_config_defaults_set_and_roundtrip),
         cmocka_unit_test(test_config_errors_name_the_key),
+        cmocka_unit_test(test_config_strings_survive_ini),
         cmocka_unit_test(test_args_parse),
         cmocka_unit_test(test_progress_lines),
         cmocka_unit_test(test_run_tests_summary),

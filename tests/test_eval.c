@@ -256,6 +256,33 @@ static void test_evalnet_save_load(void **state) {
     unlink(path), unlink(other);
 }
 
+/* Found writing fuzz_evalnet: attributes declaring huge images (1000000x1000000) overflowed int in
+ * evalnet_init and asked for terabytes; now the /params count is checked against them before
+ * anything is allocated, and evalnet_init refuses sizes its int indexing cannot hold
+ * (tests/corpus/evalnet/crash-huge-image-attributes). */
+static void test_evalnet_load_implausible_size(void **state) {
+    (void)state;
+    evalnet a, b;
+    assert_int_equal(evalnet_init(&a, 1, 12, 14, 4, 8, 3), 0);
+    const char *path = tpath("huge.h5");
+    assert_int_equal(evalnet_save(&a, path, NULL), 0);
+    evalnet_free(&a);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    int32_t big = 1000000;
+    for (int i = 0; i < 2; i++) {
+        hid_t at = H5Aopen(f, i ? "width" : "height", H5P_DEFAULT);
+        assert_true(at >= 0 && H5Awrite(at, H5T_NATIVE_INT32, &big) >= 0);
+        H5Aclose(at);
+    }
+    H5Fclose(f);
+    assert_int_equal(evalnet_load(&b, path, 4), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "huge.h5: /params holds"));
+    assert_non_null(strstr(rp_errmsg(), "(1x1000000x1000000, 4 outputs) has at least"));
+    assert_int_equal(evalnet_init(&b, 1, 1000000, 1000000, 2, 1, 0), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "too large"));
+    unlink(path);
+}
+
 /* A feature-network file whose /params has rank 5 (it once overran a 2-element dims array on the
  * stack): a clear error with the shape found, and nothing loaded. */
 static void test_evalnet_load_wrong_rank(void **state) {
@@ -750,6 +777,14 @@ static void test_report_json_update(void **state) {
     fputs("[]", f);
     fclose(f);
     assert_int_equal(report_json_update(path, "synthetic", &r), RP_EFORMAT);
+    /* a NUL byte is not the end of the file: the text after it makes it invalid JSON (found by
+     * fuzz_json: the file was read up to the NUL and rewritten without the rest;
+     * tests/corpus/json/crash-nul-byte) */
+    f = fopen(path, "wb");
+    fwrite("{\"a\": 1}\0{", 1, 10, f);
+    fclose(f);
+    assert_int_equal(report_json_set(path, "b", "2"), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "at byte 8"));
     unlink(path);
 }
 
@@ -838,6 +873,7 @@ int main(void) {
         cmocka_unit_test(test_evalnet_shapes_and_gradients),
         cmocka_unit_test(test_evalnet_save_load),
         cmocka_unit_test(test_evalnet_load_wrong_rank),
+        cmocka_unit_test(test_evalnet_load_implausible_size),
         cmocka_unit_test(test_label_consistency),
         cmocka_unit_test(test_eval_learns_bars),
         cmocka_unit_test(test_eval_regression_gaze),

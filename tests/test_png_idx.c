@@ -666,6 +666,12 @@ static void test_import_labels_from_other_tools(void **state) {
     snprintf(a1, sizeof a1, "x=%s:note", tpath("rows.csv"));
     assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EFORMAT);
     assert_non_null(strstr(rp_errmsg(), "rows.csv:2: column note: expected a number, found \"x\""));
+    /* a value float32 cannot hold is an error, not an infinite label (found by fuzz_csv;
+     * tests/corpus/csv/crash-beyond-float32) */
+    write_text(tpath("huge.csv"), "pitch,yaw\n0.1,0.2\n0.3,-2e53\n");
+    snprintf(a1, sizeof a1, "gaze=%s:pitch,yaw", tpath("huge.csv"));
+    assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "huge.csv:3: column pitch,yaw: -2e53 is beyond float32's range"));
     snprintf(a1, sizeof a1, "class=%s:/labels", toy); /* 40 rows for 2 images */
     assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EFORMAT);
     assert_non_null(strstr(rp_errmsg(), "has 40 rows, but the source(s) hold 2 images"));
