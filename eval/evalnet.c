@@ -158,10 +158,22 @@ int evalnet_save(const evalnet *e, const char *path, const char *note) {
     return rc ? rp_err_prefix(rc, "writing the feature network %s: ", path) : 0;
 }
 
+typedef struct {
+    const char *path;
+    int max_batch;
+} load_args;
+
+/* The load, in h5u_probe's child first: libhdf5 may crash on a corrupt file. */
+static void probe_load(void *arg) {
+    const load_args *a = arg;
+    evalnet e;
+    if (!evalnet_load(&e, a->path, a->max_batch)) evalnet_free(&e);
+}
+
 int evalnet_load(evalnet *e, const char *path, int max_batch) {
     memset(e, 0, sizeof *e);
     int rc = h5u_check_file(path);
-    if (rc) return rc;
+    if (rc || (rc = h5u_probe(path, probe_load, &(load_args){path, max_batch}))) return rc;
     h5u_silence();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return rp_err(RP_EIO, "%s: cannot open as HDF5", path);

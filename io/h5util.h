@@ -47,6 +47,18 @@ const char *h5u_shape_str(const hsize_t *dims, int rank, char *buf, size_t n);
 /* Checks that `file` exists, is readable, carries the HDF5 signature and is not shorter than
  * its superblock's end-of-file address. Returns 0 or an error naming the file. */
 int h5u_check_file(const char *file);
+/* libhdf5 1.10 trusts much of what a file says: some corrupt files crash it (out-of-bounds
+ * reads in the global heap that holds variable-length strings, in attribute messages) or make
+ * it loop forever (docs/hardening.md). h5u_probe runs fn(arg), the same read the caller is
+ * about to make, in a forked child first: 0 when the child finished (whatever fn returned; the
+ * caller then reads for real and reports ordinary errors itself), RP_EFORMAT naming `file`
+ * when libhdf5 crashed or did not finish within RP_H5_PROBE_SECONDS (default 60) there.
+ * Inside the child, with RP_H5_PROBE=0, or when fork fails, it returns 0 at once, so fn may
+ * call the guarded function itself. The child writes nothing (stdout and stderr go to
+ * /dev/null) and ends with _exit: it flushes nothing the parent has open. A file that passed is
+ * remembered (per fn, by device, inode, size and modification time) and not probed again. */
+int h5u_probe(const char *file, void (*fn)(void *), void *arg);
+
 /* Files written whole, atomically: h5u_create_temp creates "<path>.tmp-<pid>" (its name in tmp);
  * h5u_publish closes f and, if rc is 0, renames the temp file to path; on any failure the temp
  * file is deleted. Returns rc or the close/rename error, with the file named. */

@@ -388,10 +388,22 @@ done:
     return rc;
 }
 
+/* Each loader runs once in h5u_probe's child first (libhdf5 may crash on a corrupt file). */
+typedef struct {
+    const char *path;
+    train_state *s;
+    train_counters *k;
+} load_args;
+
+static void probe_load(void *arg) {
+    load_args *a = arg; /* the child's copy of the state: the parent's is untouched */
+    checkpoint_load(a->path, a->s, a->k);
+}
+
 int checkpoint_load(const char *path, train_state *s, train_counters *k) {
     hid_t f;
-    int rc = open_checkpoint(path, &f);
-    if (rc) return rc;
+    int rc = h5u_probe(path, probe_load, &(load_args){path, s, k});
+    if (rc || (rc = open_checkpoint(path, &f))) return rc;
     rc = load_all(f, s, k);
     H5Fclose(f);
     return rc ? rp_err_prefix(rc, "%s: ", path) : 0;
@@ -412,10 +424,15 @@ static int read_config(hid_t f, const char *path, rp_config *cfg) {
     return rc;
 }
 
+static void probe_read_config(void *path) {
+    rp_config cfg;
+    checkpoint_read_config(path, &cfg);
+}
+
 int checkpoint_read_config(const char *path, rp_config *cfg) {
     hid_t f;
-    int rc = open_checkpoint(path, &f);
-    if (rc) return rc;
+    int rc = h5u_probe(path, probe_read_config, (void *)path);
+    if (rc || (rc = open_checkpoint(path, &f))) return rc;
     rc = read_config(f, path, cfg);
     H5Fclose(f);
     return rc;
@@ -440,11 +457,16 @@ static int check_refiner_count(hid_t f, const char *path, long C, long F, long B
     return 0;
 }
 
+static void probe_load_refiner(void *path) {
+    refiner r;
+    if (!checkpoint_load_refiner(path, &r, NULL, NULL)) refiner_free(&r);
+}
+
 int checkpoint_load_refiner(const char *path, refiner *r, rp_config *cfg_out, long *step_out) {
     memset(r, 0, sizeof *r);
     hid_t f;
-    int rc = open_checkpoint(path, &f);
-    if (rc) return rc;
+    int rc = h5u_probe(path, probe_load_refiner, (void *)path);
+    if (rc || (rc = open_checkpoint(path, &f))) return rc;
     long C = 0, F = 0, B = 0, step = 0;
     refiner_output out = REFINER_OUT_TANH;
     rp_config cfg;
