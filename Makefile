@@ -17,10 +17,12 @@ LDLIBS  += $(PKG_LIBS) -lm -lpthread
 
 # the layers, bottom up (scripts/check_layers.sh keeps every #include pointing down)
 LIB_DIRS  = base nn losses io simulator refiner eval pipelines cli
-LIB_SRCS  = $(filter-out cli/main.c,$(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))))
+LIB_SRCS  = $(filter-out cli/main.c base/dist_mpi.c,$(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       = $(BUILD)/librefine.a
 CLI       = $(BUILD)/refine-pipeline
+# The MPI build: the same library with base/dist_mpi.c in place of base/dist.c (Open MPI).
+MPI_CLI   = $(if $(shell pkg-config --exists ompi-c && echo yes),$(BUILD)/refine-pipeline-mpi)
 TEST_SRCS = $(sort $(wildcard tests/test_*.c))
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT = $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
@@ -32,7 +34,7 @@ HDRS      = $(wildcard */*.h)
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(CLI) $(TEST_BINS) $(BENCH_BINS)
+build: $(CLI) $(MPI_CLI) $(TEST_BINS) $(BENCH_BINS)
 
 deps:
 	@bash scripts/deps.sh
@@ -56,6 +58,11 @@ $(CLI): cli/main.c $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) cli/main.c $(LIB) $(LDLIBS) -o $@
 
+$(BUILD)/refine-pipeline-mpi: cli/main.c base/dist_mpi.c $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags ompi-c) $(LDFLAGS) cli/main.c base/dist_mpi.c $(LIB) $(LDLIBS) \
+	  $(shell pkg-config --libs ompi-c) -o $@
+
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(TEST_SUPPORT) $(LIB) $(LDLIBS) $(CMOCKA_LIBS) -o $@
@@ -64,14 +71,16 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-# `make test`: deps, build, then every cmocka runner; a summary line closes the run.
+# `make test`: deps, build, then `make check`.
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory check
 
-check: $(TEST_BINS) $(CLI)
+# `make check`: the layering rule, every test runner, then the README's examples as shown.
+check: $(TEST_BINS) $(CLI) $(MPI_CLI)
 	@bash scripts/check_layers.sh $(BUILD)
 	@bash scripts/run_tests.sh $(TEST_BINS)
+	@bash scripts/check_readme.sh $(BUILD)
 
 # Tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build tree.
 asan: deps

@@ -11,7 +11,9 @@ enum rp_status {
     RP_EARG = -3,     /* bad argument or configuration value from the user */
     RP_ENOMEM = -4,   /* allocation failed */
     RP_ENUM = -5,     /* NaN/Inf in a loss or gradient */
-    RP_EINTERNAL = -6 /* unsupported or not implemented */
+    RP_EINTERNAL = -6, /* unsupported or not implemented */
+    RP_EINTR = -7,     /* stopped by a signal (Ctrl-C, SIGTERM) at a safe point; the job can resume */
+    RP_ELABEL = -8     /* refined images no longer carry their labels (the label guard or check) */
 };
 
 /* Formats a message into the thread's error buffer and returns `code`, so that

@@ -57,7 +57,8 @@ static void bench_scene(const char *scene, long n, int threads, const char *dir)
     double fwd = B / bench_median(t, 5);
 
     /* the whole refine job, twice; median */
-    refine_options o = {ck, syn, out, REFINE_FRESH, 1, &cfg};
+    refine_options o = {.checkpoint = ck, .input = syn, .output = out, .resume = REFINE_FRESH, .quiet = 1,
+                        .cfg = &cfg};
     refine_result res;
     double job[2];
     for (int r = 0; r < 2; r++) {

@@ -1,5 +1,6 @@
 /* Option-table parser behind every subcommand (see args.h). */
 #include "cli/args.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include <errno.h>
 #include <math.h>
@@ -19,7 +20,7 @@ static void print_help(const arg_command *cmd) {
         char left[96];
         snprintf(left, sizeof left, "%s%s%s%s%s", s->alias ? s->alias : "", s->alias ? ", " : "", s->name,
                  s->metavar ? " " : "", s->metavar ? s->metavar : "");
-        printf("  %-30s %s\n", left, s->help);
+        printf("  %-30s %s%s\n", left, s->help, s->kind == ARG_LIST ? " (repeatable)" : "");
     }
     printf("  %-30s %s\n", "--config FILE.ini", "read settings from an INI file");
     printf("  %-30s %s\n", "--set SECTION.KEY=VALUE", "override one setting (repeatable; after --config)");
@@ -108,10 +109,17 @@ int args_parse(const arg_command *cmd, args_common *c, int argc, char **argv) {
             if (parse_number(cmd->name, name, val, &d, 0)) return RP_EARG;
             *(double *)s->dst = d;
             break;
+        case ARG_LIST: {
+            arg_list *l = s->dst;
+            if (l->n >= (int)(sizeof l->v / sizeof l->v[0])) return rp_err(RP_EARG, "too many %s options", name);
+            l->v[l->n++] = val;
+            break;
+        }
         default:
             *(const char **)s->dst = val;
         }
     }
+    if (rp_dist_rank() != 0) c->quiet = 1; /* under MPI, rank 0 speaks for the job (errors still print) */
     if (c->npos < cmd->min_pos || c->npos > cmd->max_pos) {
         if (cmd->max_pos == 0)
             return rp_err(RP_EARG, "unexpected argument \"%s\" (try 'refine-pipeline %s --help')",

@@ -5,13 +5,19 @@
 #define RP_ARGS_H
 #include "io/config.h"
 
-typedef enum { ARG_FLAG, ARG_INT, ARG_LONG, ARG_DOUBLE, ARG_STR } arg_kind;
+typedef enum { ARG_FLAG, ARG_INT, ARG_LONG, ARG_DOUBLE, ARG_STR, ARG_LIST } arg_kind;
+
+/* A repeatable string option (ARG_LIST): every value, in order. */
+typedef struct {
+    const char *v[64];
+    int n;
+} arg_list;
 
 typedef struct {
     const char *name;    /* "--seed" */
     const char *alias;   /* "-n", or NULL */
     arg_kind kind;
-    void *dst;           /* int* (FLAG, INT), long*, double*, const char** */
+    void *dst;           /* int* (FLAG, INT), long*, double*, const char** (STR), arg_list* (LIST) */
     const char *metavar; /* "N", "FILE.h5" */
     const char *help;
 } arg_spec;

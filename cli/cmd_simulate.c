@@ -15,7 +15,7 @@ static int set_num(rp_config *c, const char *key, long v, int given) {
 }
 
 int cmd_simulate(int argc, char **argv) {
-    const char *scene = NULL, *size = NULL, *out = NULL;
+    const char *scene = NULL, *size = NULL, *out = NULL, *shard = NULL;
     long n = -1, seed = -1, chunk = -1;
     const arg_spec specs[] = {
         {"--scene", NULL, ARG_STR, &scene, "digits|eyes", "scene to render (simulate.scene; default digits)"},
@@ -24,12 +24,15 @@ int cmd_simulate(int argc, char **argv) {
         {"--size", NULL, ARG_STR, &size, "HxW", "image size (default: the scene's, 28x28 digits, 35x55 eyes)"},
         {"--chunk", NULL, ARG_LONG, &chunk, "K", "images per HDF5 chunk and render batch (simulate.chunk)"},
         {"--output", "-o", ARG_STR, &out, "OUT.h5", "dataset to write"},
+        {"--shard", NULL, ARG_STR, &shard, "i/N", "write only shard i of N (whole chunks; join them with merge)"},
         {0}};
     const arg_command cmd = {
         "simulate", "--scene digits|eyes -n N [--seed S] [--size HxW] -o synthetic.h5",
         "Renders N labeled synthetic images into a refine-dataset: /images, /labels/* (class for digits; gaze, "
         "pupil_center, iris_radius, eyelid landmarks ... for eyes), /params/* (every value drawn) and /index, with "
-        "provenance. The same seed gives the same bytes whatever --threads is.",
+        "provenance. The same seed gives the same bytes whatever --threads is. --shard i/N renders only the i-th "
+        "of N contiguous shares of the rows (0-based), as a complete dataset whose /index gives each row's place "
+        "in the job; 'refine-pipeline merge' joins the N files into the bytes of one unsharded run.",
         specs, 0, 0};
     args_common common;
     int rc = args_parse(&cmd, &common, argc, argv);
@@ -48,7 +51,15 @@ int cmd_simulate(int argc, char **argv) {
     if ((rc = set_str(&cfg, "simulate.scene", scene)) || (rc = set_num(&cfg, "simulate.n", n, n != -1)) ||
         (rc = set_num(&cfg, "simulate.seed", seed, seed != -1)) || (rc = set_num(&cfg, "simulate.chunk", chunk, chunk != -1)))
         return cmd_fail("simulate", rc);
-    if ((rc = simulate_run(&cfg, out, common.threads, common.quiet))) return cmd_fail("simulate", rc);
-    if (!common.quiet) fprintf(stderr, "simulate: wrote %s (%ld %s images)\n", out, cfg.simulate.n, cfg.simulate.scene);
+    shard_spec sh = {0, 1};
+    if (shard && (rc = shard_parse(shard, &sh))) return cmd_fail("simulate", rc);
+    rc = sh.count > 1 ? simulate_run_shard(&cfg, out, common.threads, common.quiet, &sh)
+                      : simulate_run(&cfg, out, common.threads, common.quiet); /* under MPI: spread over the ranks */
+    if (rc) return cmd_fail("simulate", rc);
+    long from = 0, to = cfg.simulate.n;
+    shard_rows(&sh, cfg.simulate.n, cfg.simulate.chunk, &from, &to);
+    if (!common.quiet)
+        fprintf(stderr, "simulate: wrote %s (%ld %s images%s)\n", out, to - from, cfg.simulate.scene,
+                sh.count > 1 ? ", one shard" : "");
     return 0;
 }

@@ -2,30 +2,12 @@
  * (refiner/trainer.h), with checkpoints and exact --resume. Ctrl-C checkpoints and stops. */
 #include "cli/commands.h"
 #include "cli/args.h"
+#include "pipelines/guard.h"
 #include "refiner/trainer.h"
 #include "nn/gemm.h"
 #include "base/status.h"
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-/* The first Ctrl-C asks for a checkpoint and a clean stop; a second one kills (SA_RESETHAND). */
-static void install_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 /* --resume: the checkpoint's config, then --config, then --set (so a resumed run keeps its
  * settings unless told otherwise, e.g. --set train.iterations=5000 to extend it). */
@@ -71,9 +53,15 @@ int cmd_train(int argc, char **argv) {
     nn_set_threads(common.threads);
     trainer *t;
     if ((rc = trainer_open(&t, &cfg, synthetic, real, run_dir, resume, common.quiet))) return cmd_fail("train", rc);
-    install_handlers();
-    trainer_set_stop_flag(t, &stop_requested);
+    guard *g = NULL;
+    if (trainer_total_steps(t) > trainer_step(t) && (rc = guard_open(&g, &cfg, synthetic, common.quiet))) {
+        trainer_close(t);
+        return cmd_fail("train", rc);
+    }
+    guard_attach(g, t);
+    trainer_set_stop_flag(t, cmd_catch_stop_signals()); /* Ctrl-C: checkpoint, then stop */
     rc = trainer_run(t); /* it reports its own end (train.log and stderr) */
     trainer_close(t);
+    guard_close(g);
     return rc ? cmd_fail("train", rc) : 0;
 }

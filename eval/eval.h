@@ -1,4 +1,4 @@
-/* The evaluation step: train the fixed evaluation network (pipelines/evalnet.h) on a training
+/* The evaluation step: train the fixed evaluation network (eval/evalnet.h) on a training
  * set T with a fixed seed and step budget and score it on a labeled real test set, then
  * measure how realistic T's images are against a real pool: (a) a domain classifier's held-out
  * accuracy, (b) the Fréchet distance in the penultimate features of a shared feature network,
@@ -6,6 +6,7 @@
 #ifndef RP_EVAL_H
 #define RP_EVAL_H
 #include "io/config.h"
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -13,7 +14,7 @@
 
 typedef struct {
     const char *train;         /* T.h5 (or file.h5:/path) with /labels/<label> */
-    const char *test;          /* labeled real test set */
+    const char *test;          /* labeled real test set; NULL = none (no accuracy, realism only) */
     const char *label;         /* "class", "gaze", ... */
     const char *real;          /* real pool for the realism metrics; NULL = skip them */
     const char *features;      /* load the Fréchet feature network from here; NULL = use the net trained on T */
@@ -29,9 +30,14 @@ typedef struct {
     long domain_steps;         /* domain-classifier training steps */
     long domain_rows;          /* rows per side for the domain classifier (half train, half held out) */
     long frechet_rows;         /* rows per side for the Fréchet statistics */
+    const char *source;        /* synthetic set T was refined from, for label consistency; NULL = T's
+                                  source_file attribute when T is a refined set and that file exists */
+    long consistency_steps;    /* label-consistency probe: training steps */
+    long consistency_rows;     /* label-consistency probe: held-out rows scored */
     long cache_mb;             /* in-memory image cache per file; larger files are read row by row */
     int threads;               /* BLAS threads; 0 = default */
     int quiet;
+    volatile sig_atomic_t *stop; /* may be NULL; when set, training steps stop (RP_EINTR) */
 } eval_options;
 
 typedef enum { EVAL_CLASSIFY = 0, EVAL_REGRESS = 1 } eval_task;
@@ -40,6 +46,7 @@ typedef struct {
     /* what was evaluated */
     char train[512], test[512], real[512], features[512], label[64], name[64];
     eval_task task;
+    int has_test;              /* scored on a labeled real test set (else value and values are NaN) */
     int outputs;               /* K classes or D regression values */
     int C, H, W;
     long n_train, n_test;
@@ -66,6 +73,12 @@ typedef struct {
     long frechet_n_real, frechet_n_train;
     char feature_source[600];  /* "FILE.h5" or "trained on T (not shared)" */
     double hist_l1, hist_w1;   /* 256-bin intensity histograms: L1 of normalised, Wasserstein-1 */
+    /* label consistency (refined sets; see consistency.h) */
+    int has_consistency;
+    char consistency_source[512]; /* the synthetic set */
+    char consistency_metric[32];  /* "error", "angular_error_deg" or "mae" */
+    long consistency_rows;
+    double consistency_synthetic, consistency_refined, consistency_ratio, consistency_changed;
     double seconds;
 } eval_result;
 
@@ -79,6 +92,8 @@ const char *eval_lr_schedule_name(int lr_cosine);
 int eval_run(const eval_options *o, eval_result *res);
 /* The human-readable table. */
 void eval_print(FILE *f, const eval_result *res);
+/* "2.10% as simulated, 2.30% refined: ratio 1.10; class changed on 0.80% of rows" (has_consistency). */
+void eval_consistency_text(char *buf, size_t n, const eval_result *res);
 
 /* report.json: {"refine_report": 1, ..., "evaluations": {"<name>": {...}, ...}}.
  * Adds or replaces evaluations[name], keeps every other entry and top-level key verbatim, and
@@ -88,7 +103,5 @@ int report_json_update(const char *path, const char *name, const eval_result *re
 int report_json_set(const char *path, const char *key, const char *json_value);
 /* Entry for one result as JSON text (malloc'd; caller frees); indent = spaces before keys. */
 char *report_json_entry(const eval_result *res, int indent);
-/* 0 if text is one complete JSON value (RFC 8259 syntax), else RP_EFORMAT with the offset. */
-int report_json_check(const char *text, size_t len);
 
 #endif

@@ -1,4 +1,4 @@
-/* Data access for the evaluation (file-local to pipelines/eval*.c): a dataset opened through the
+/* Data access for the evaluation (used only by eval/eval*.c): a dataset opened through the
  * h5ds reader with an optional in-memory uint8 cache, seeded row samplers, and subset picking. */
 #ifndef RP_EVAL_DATA_H
 #define RP_EVAL_DATA_H

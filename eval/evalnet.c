@@ -7,6 +7,7 @@
 #include "nn/linear.h"
 #include <assert.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ int evalnet_init(evalnet *e, int C, int H, int W, int outputs, int max_batch, ui
     if (C < 1 || H < 4 || W < 4 || outputs < 1 || max_batch < 1)
         return rp_err(RP_EARG, "evaluation network: needs images of at least 4x4 pixels and >= 1 output, "
                                "got %dx%dx%d with %d outputs", C, H, W, outputs);
+    if ((long long)EVALNET_HIDDEN * EVALNET_C2 * (H / 4) * (W / 4) > INT_MAX || C > (1 << 20) || outputs > (1 << 20))
+        return rp_err(RP_EARG, "evaluation network: %dx%dx%d images with %d outputs are too large (its weights are "
+                               "indexed by int)", C, H, W, outputs); /* int overflow (found writing fuzz_evalnet) */
     e->C = C, e->H = H, e->W = W, e->outputs = outputs, e->max_batch = max_batch;
     e->H2 = H / 2, e->W2 = W / 2, e->H4 = e->H2 / 2, e->W4 = e->W2 / 2;
     e->flat = EVALNET_C2 * e->H4 * e->W4;
@@ -130,44 +134,46 @@ void evalnet_backward(evalnet *e, const float *dout) {
 /* ---------------------------------------------------------------- parameter file */
 static const char *const int_attrs[] = {"channels", "height", "width", "outputs", "hidden", "conv1", "conv2"};
 
-int evalnet_save(const evalnet *e, const char *path, const char *note) {
-    char tmp[4096], when[32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    h5u_silence();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return rp_err(RP_EIO, "%s: cannot create the feature-network file", tmp);
+static int write_file(hid_t f, const evalnet *e, const char *note) {
     int vals[] = {e->C, e->H, e->W, e->outputs, EVALNET_HIDDEN, EVALNET_C1, EVALNET_C2};
-    int bad = 0;
+    char when[32];
     h5u_utc_now(when, sizeof when);
-    bad |= h5u_write_attr_str(f, "refine_format", EVALNET_FORMAT) < 0;
-    bad |= h5u_write_attr_int(f, "refine_format_version", 1) < 0;
-    bad |= h5u_write_attr_str(f, "arch", EVALNET_ARCH) < 0;
-    bad |= h5u_write_attr_str(f, "created_by", RP_PROGRAM " " RP_VERSION) < 0;
-    bad |= h5u_write_attr_str(f, "created_at", when) < 0;
-    if (note) bad |= h5u_write_attr_str(f, "note", note) < 0;
-    for (int i = 0; i < 7; i++) bad |= h5u_write_attr_int(f, int_attrs[i], vals[i]) < 0;
+    int rc;
+    if ((rc = h5u_write_attr_str(f, "refine_format", EVALNET_FORMAT)) ||
+        (rc = h5u_write_attr_int(f, "refine_format_version", 1)) || (rc = h5u_write_attr_str(f, "arch", EVALNET_ARCH)) ||
+        (rc = h5u_write_attr_str(f, "created_by", RP_PROGRAM " " RP_VERSION)) ||
+        (rc = h5u_write_attr_str(f, "created_at", when)) || (note && (rc = h5u_write_attr_str(f, "note", note))))
+        return rc;
+    for (int i = 0; i < 7; i++)
+        if ((rc = h5u_write_attr_int(f, int_attrs[i], vals[i]))) return rc;
     hsize_t dims[1] = {e->p.count};
-    hid_t sp = H5Screate_simple(1, dims, NULL);
-    hid_t ds = sp < 0 ? -1 : H5Dcreate2(f, "params", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad |= ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, e->p.data) < 0;
-    if (ds >= 0) H5Dclose(ds);
-    if (sp >= 0) H5Sclose(sp);
-    bad |= H5Fclose(f) < 0;
-    if (bad) {
-        unlink(tmp);
-        return rp_err(RP_EIO, "%s: writing the feature network failed", tmp);
-    }
-    if (rename(tmp, path)) {
-        unlink(tmp);
-        return rp_err(RP_EIO, "%s: cannot rename %s into place", path, tmp);
-    }
-    return 0;
+    return h5u_write_ds(f, "params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, e->p.data);
+}
+
+int evalnet_save(const evalnet *e, const char *path, const char *note) {
+    char tmp[4096];
+    hid_t f;
+    int rc = h5u_create_temp(path, tmp, sizeof tmp, &f);
+    if (!rc) rc = h5u_publish(f, tmp, path, write_file(f, e, note));
+    return rc ? rp_err_prefix(rc, "writing the feature network %s: ", path) : 0;
+}
+
+typedef struct {
+    const char *path;
+    int max_batch;
+} load_args;
+
+/* The load, in h5u_probe's child first: libhdf5 may crash on a corrupt file. */
+static void probe_load(void *arg) {
+    const load_args *a = arg;
+    evalnet e;
+    if (!evalnet_load(&e, a->path, a->max_batch)) evalnet_free(&e);
 }
 
 int evalnet_load(evalnet *e, const char *path, int max_batch) {
     memset(e, 0, sizeof *e);
     int rc = h5u_check_file(path);
-    if (rc) return rc;
+    if (rc || (rc = h5u_probe(path, probe_load, &(load_args){path, max_batch}))) return rc;
     h5u_silence();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return rp_err(RP_EIO, "%s: cannot open as HDF5", path);
@@ -188,24 +194,31 @@ int evalnet_load(evalnet *e, const char *path, int max_batch) {
                     "(%d, %d, %d)", path, v[5], v[6], v[4], EVALNET_ARCH, EVALNET_C1, EVALNET_C2, EVALNET_HIDDEN);
     free(fmt);
     free(arch);
+    /* /params must hold what the attributes imply, checked before allocating for it: attributes
+     * declaring 1000000x1000000 images asked for terabytes (found writing fuzz_evalnet) */
+    if (!rc) {
+        long long C = v[0], H4 = v[1] / 4, W4 = v[2] / 4, K = v[3], H = EVALNET_HIDDEN, C1 = EVALNET_C1, C2 = EVALNET_C2;
+        long long want = C1 * C * 9 + C1 + C2 * C1 * 9 + C2 + H * C2 * H4 * W4 + H + K * H + K;
+        hid_t d = H5Lexists(f, "params", H5P_DEFAULT) > 0 ? H5Dopen2(f, "params", H5P_DEFAULT) : -1;
+        hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+        long long have = sp >= 0 ? (long long)H5Sget_simple_extent_npoints(sp) : -1;
+        if (sp >= 0) H5Sclose(sp);
+        if (d >= 0) H5Dclose(d);
+        if (have < want) /* want omits the block's alignment padding: the exact count is checked on reading */
+            rc = rp_err(RP_EFORMAT, "%s: /params holds %lld values, the architecture in the attributes (%lldx%lldx%lld, "
+                        "%lld outputs) has at least %lld", path, have, v[0], v[1], v[2], v[3], want);
+        else if (want > 1LL << 28)
+            rc = rp_err(RP_EFORMAT, "%s: %lld parameters (%lldx%lldx%lld images): implausibly large", path, want, v[0],
+                        v[1], v[2]);
+    }
     if (!rc) rc = evalnet_init(e, (int)v[0], (int)v[1], (int)v[2], (int)v[3], max_batch, 0);
     if (rc) {
         H5Fclose(f);
         return rc;
     }
-    hid_t ds = H5Dopen2(f, "params", H5P_DEFAULT);
-    hid_t sp = ds < 0 ? -1 : H5Dget_space(ds);
-    hsize_t dims[2] = {0, 0};
-    int rank = sp < 0 ? -1 : H5Sget_simple_extent_dims(sp, dims, NULL);
-    if (ds < 0) rc = rp_err(RP_EFORMAT, "%s: /params: dataset missing", path);
-    else if (rank != 1 || dims[0] != e->p.count)
-        rc = rp_err(RP_EFORMAT, "%s: /params: expected %zu float32 values for a %dx%dx%d net with %d outputs, "
-                    "found rank %d with %llu", path, e->p.count, e->C, e->H, e->W, e->outputs, rank,
-                    (unsigned long long)dims[0]);
-    else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, e->p.data) < 0)
-        rc = rp_err(RP_EIO, "%s: /params: read failed", path);
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
+    hsize_t dims[1] = {e->p.count};
+    if ((rc = h5u_read_ds(f, "params", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, dims, e->p.data)))
+        rc = rp_err_prefix(rc, "%s: /", path);
     H5Fclose(f);
     if (rc) evalnet_free(e);
     return rc;

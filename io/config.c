@@ -55,6 +55,9 @@ static const key_spec keys[] = {
     {"train", "seed", KEY_LONG, F(train, seed), 0, 9.2e18, NULL, "1", "training seed"},
     {"train", "cache_mb", KEY_LONG, F(train, cache_mb), 0, 1e7, NULL, "1024", "datasets up to this many MB are read into memory once; larger ones stream"},
     {"train", "sample_images", KEY_INT, F(train, sample_images), 1, 64, NULL, "8", "images per row of the sample sheets"},
+    {"train", "label_guard", KEY_DOUBLE, F(train, label_guard), 0, 1e9, NULL, "1.5", "label guard: before each checkpoint, a probe network trained on the synthetic labels scores held-out rows as simulated and as refined; a checkpoint whose error ratio exceeds this is not written, and a second such check in a row stops training (0 = off)"},
+    {"train", "guard_steps", KEY_LONG, F(train, guard_steps), 1, 1e9, NULL, "400", "label guard: training steps of its probe network"},
+    {"train", "guard_rows", KEY_LONG, F(train, guard_rows), 1, 1e9, NULL, "500", "label guard: probe rows held out and scored"},
     {"refine", "batch", KEY_INT, F(refine, batch), 1, 65536, NULL, "256", "images per forward batch"},
     {"refine", "chunk", KEY_LONG, F(refine, chunk), 1, 1 << 20, NULL, "1024", "images per output chunk (resume unit)"},
     {"eval", "steps", KEY_LONG, F(eval, steps), 1, 1e9, NULL, "2000", "evaluation-network training steps"},
@@ -66,9 +69,12 @@ static const key_spec keys[] = {
     {"eval", "domain_steps", KEY_LONG, F(eval, domain_steps), 1, 1e9, NULL, "500", "domain-classifier training steps"},
     {"eval", "domain_rows", KEY_LONG, F(eval, domain_rows), 4, 1e9, NULL, "5000", "rows per side for the domain classifier (half held out)"},
     {"eval", "frechet_rows", KEY_LONG, F(eval, frechet_rows), 2, 1e9, NULL, "5000", "rows per side for the Frechet statistics"},
+    {"eval", "consistency_steps", KEY_LONG, F(eval, consistency_steps), 1, 1e9, NULL, "1000", "label consistency of a refined set: training steps of the probe network (trained on the synthetic labels, scored on held-out rows as simulated and as refined)"},
+    {"eval", "consistency_rows", KEY_LONG, F(eval, consistency_rows), 1, 1e9, NULL, "2000", "label consistency: probe rows held out of training and scored"},
     {"eval", "cache_mb", KEY_LONG, F(eval, cache_mb), 0, 1e7, NULL, "1024", "in-memory image cache per dataset (MB)"},
+    {"run", "synthetic", KEY_STR, F(run, synthetic), 0, 0, NULL, "", "your own labeled synthetic set (refine-dataset) to refine instead of simulating one; empty = simulate"},
     {"run", "real", KEY_STR, F(run, real), 0, 0, NULL, "data/mnist-real.h5", "real pool for the discriminator"},
-    {"run", "test", KEY_STR, F(run, test), 0, 0, NULL, "data/mnist-test.h5", "labeled real test set"},
+    {"run", "test", KEY_STR, F(run, test), 0, 0, NULL, "data/mnist-test.h5", "labeled real test set (empty = none: no accuracy, realism only)"},
     {"run", "label", KEY_STR, F(run, label), 0, 0, NULL, "class", "label evaluated"},
 };
 #undef F
@@ -98,6 +104,29 @@ static int choice_ok(const char *choices, const char *v) {
     return 0;
 }
 
+/* Does "key = value" read back through libinih as exactly this value? It strips leading and
+ * trailing spaces, ends the value at a ';' after a space (an inline comment), splits it at line
+ * breaks and reads lines of at most 199 characters (INI_MAX_LINE): a value it would change
+ * cannot be stored in the INI text that run directories, checkpoints and datasets keep. */
+typedef struct {
+    const char *key, *value;
+    int calls, same;
+} echo_ctx;
+
+static int on_echo(void *user, const char *section, const char *name, const char *value) {
+    (void)section;
+    echo_ctx *e = user;
+    e->same = ++e->calls == 1 && !strcmp(name, e->key) && !strcmp(value, e->value);
+    return 1;
+}
+
+static int ini_storable(const key_spec *k, const char *value) {
+    char line[512];
+    if ((size_t)snprintf(line, sizeof line, "%s = %s\n", k->key, value) >= sizeof line) return 0;
+    echo_ctx e = {k->key, value, 0, 0};
+    return ini_parse_string(line, on_echo, &e) == 0 && e.calls == 1 && e.same;
+}
+
 static int set_key(rp_config *c, const key_spec *k, const char *value) {
     char *base = (char *)c + k->offset;
     if (k->type == KEY_STR) {
@@ -105,6 +134,10 @@ static int set_key(rp_config *c, const key_spec *k, const char *value) {
             return rp_err(RP_EARG, "%s.%s: expected one of %s, got \"%s\"", k->section, k->key, k->choices, value);
         if (strlen(value) >= k->size)
             return rp_err(RP_EARG, "%s.%s: value longer than %zu characters", k->section, k->key, k->size - 1);
+        if (!ini_storable(k, value))
+            return rp_err(RP_EARG, "%s.%s: \"%s\" cannot be stored in the configuration's INI text (no line breaks, "
+                          "no leading or trailing spaces, no ';' after a space, at most %zu characters)", k->section,
+                          k->key, value, (size_t)196 - strlen(k->key));
         strcpy(base, value);
         return 0;
     }
@@ -205,7 +238,46 @@ int config_load_string(rp_config *c, const char *ini_text, const char *origin) {
     return finish_parse(&ctx, ini_parse_string(ini_text, on_ini_key, &ctx));
 }
 
-char *config_to_ini(const rp_config *c) {
+/* "key = value" for one key, the value written so that it reads back exactly. */
+static int format_key(char *line, size_t n, const key_spec *k, const rp_config *c) {
+    const char *base = (const char *)c + k->offset;
+    if (k->type == KEY_STR) return snprintf(line, n, "%s = %s\n", k->key, base);
+    if (k->type == KEY_INT) return snprintf(line, n, "%s = %d\n", k->key, *(const int *)base);
+    if (k->type == KEY_LONG) return snprintf(line, n, "%s = %ld\n", k->key, *(const long *)base);
+    /* shortest of %.15g / %.17g that reads back to the same double */
+    double v = *(const double *)base;
+    char num[40];
+    snprintf(num, sizeof num, "%.15g", v);
+    if (strtod(num, NULL) != v) snprintf(num, sizeof num, "%.17g", v);
+    return snprintf(line, n, "%s = %s\n", k->key, num);
+}
+
+/* A key's comment: what it means, its default and what it accepts, as "# " lines of at most
+ * about 100 columns (INI readers limit line lengths: libinih's default is 200). */
+static int describe_key(char *line, size_t n, const key_spec *k) {
+    char text[600];
+    if (k->type == KEY_STR)
+        snprintf(text, sizeof text, "%s (default %s%s%s)", k->help, k->def[0] ? k->def : "\"\"",
+                 k->choices ? "; one of " : "", k->choices ? k->choices : "");
+    else
+        snprintf(text, sizeof text, "%s (default %s; %s %.15g to %.15g)", k->help, k->def,
+                 k->type == KEY_DOUBLE ? "from" : "an integer from", k->min, k->max);
+    int m = 0;
+    for (const char *p = text; *p && (size_t)m < n;) {
+        size_t len = strlen(p), cut = len;
+        if (len > 98) { /* break at the last space before column 98 */
+            cut = 98;
+            while (cut > 0 && p[cut] != ' ') cut--;
+            if (cut == 0) cut = 98;
+        }
+        m += snprintf(line + m, n - m, "# %.*s\n", (int)cut, p);
+        p += cut;
+        while (*p == ' ') p++;
+    }
+    return m;
+}
+
+static char *write_ini(const rp_config *c, int comments) {
     size_t cap = 8192, len = 0;
     char *s = malloc(cap);
     if (!s) return NULL;
@@ -213,24 +285,14 @@ char *config_to_ini(const rp_config *c) {
     const char *cur = "";
     for (size_t i = 0; i < NKEYS; i++) {
         const key_spec *k = &keys[i];
-        const char *base = (const char *)c + k->offset;
-        char line[512];
+        char line[1024];
         int n = 0;
         if (strcmp(cur, k->section)) {
             n += snprintf(line + n, sizeof line - n, "%s[%s]\n", len ? "\n" : "", k->section);
             cur = k->section;
         }
-        if (k->type == KEY_STR) n += snprintf(line + n, sizeof line - n, "%s = %s\n", k->key, base);
-        else if (k->type == KEY_INT) n += snprintf(line + n, sizeof line - n, "%s = %d\n", k->key, *(const int *)base);
-        else if (k->type == KEY_LONG) n += snprintf(line + n, sizeof line - n, "%s = %ld\n", k->key, *(const long *)base);
-        else {
-            /* shortest of %.15g / %.17g that reads back to the same double */
-            double v = *(const double *)base;
-            char num[40];
-            snprintf(num, sizeof num, "%.15g", v);
-            if (strtod(num, NULL) != v) snprintf(num, sizeof num, "%.17g", v);
-            n += snprintf(line + n, sizeof line - n, "%s = %s\n", k->key, num);
-        }
+        if (comments) n += describe_key(line + n, sizeof line - n, k);
+        n += format_key(line + n, sizeof line - n, k, c);
         if (len + n + 1 > cap) {
             char *t = realloc(s, cap *= 2);
             if (!t) { free(s); return NULL; }
@@ -241,3 +303,7 @@ char *config_to_ini(const rp_config *c) {
     }
     return s;
 }
+
+char *config_to_ini(const rp_config *c) { return write_ini(c, 0); }
+
+char *config_to_ini_commented(const rp_config *c) { return write_ini(c, 1); }

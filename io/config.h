@@ -30,7 +30,7 @@ typedef struct {
         int batch;             /* b */
         long iterations;       /* T */
         int k_g, k_d;
-        double lambda;         /* self-regularization weight; see README for the reduction */
+        double lambda;         /* self-regularization weight; see docs/training.md for the reduction */
         char psi[16];          /* identity | cellmean */
         int psi_cell;          /* k for psi = cellmean */
         long history_size;     /* B images; 0 = 100 * batch */
@@ -46,6 +46,9 @@ typedef struct {
         long seed;
         long cache_mb;         /* datasets up to this size are held in memory; larger ones stream */
         int sample_images;     /* columns of the sample sheets */
+        double label_guard;    /* stop when label consistency's ratio exceeds this (0 = off) */
+        long guard_steps;      /* the guard's probe network: training steps */
+        long guard_rows;       /* the guard's probe rows */
     } train;
     struct {
         int batch;             /* images per forward batch */
@@ -61,11 +64,14 @@ typedef struct {
         long domain_steps;     /* domain-classifier training steps */
         long domain_rows;      /* rows per side for the domain classifier (half train, half held out) */
         long frechet_rows;     /* rows per side for the Fréchet feature statistics */
+        long consistency_steps; /* label-consistency probe network's training steps */
+        long consistency_rows;  /* probe rows held out of its training and scored as simulated and refined */
         long cache_mb;         /* in-memory image cache per dataset (MB); larger files stream */
     } eval;
     struct {
+        char synthetic[256];   /* the user's synthetic set; "" = simulate one into the run directory */
         char real[256];        /* real pool (unlabeled) for D */
-        char test[256];        /* labeled real test set */
+        char test[256];        /* labeled real test set; "" = none (realism and label consistency only) */
         char label[32];        /* label used by eval */
     } run;
 } rp_config;
@@ -81,5 +87,7 @@ int config_load_file(rp_config *c, const char *path);
 int config_load_string(rp_config *c, const char *ini_text, const char *origin);
 /* Writes the full effective config as INI text into a malloc'd string (caller frees). */
 char *config_to_ini(const rp_config *c);
+/* The same with a comment above every key: its meaning, default and accepted values. */
+char *config_to_ini_commented(const rp_config *c);
 
 #endif

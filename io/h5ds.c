@@ -1,4 +1,4 @@
-/* Streaming writer for "refine-dataset" v1 files (see h5ds.h, DESIGN.md): rows are gathered a
+/* Streaming writer for "refine-dataset" v1 files (see h5ds.h, docs/formats.md): rows are gathered a
  * chunk at a time, filtered by io/chunkzip (optionally on worker threads) and written as whole
  * chunks to growable datasets in "<path>.tmp-<pid>", renamed to <path> only after a clean close;
  * any failure deletes the temp file. */
@@ -20,7 +20,8 @@ struct h5ds_writer {
     char *path, *tmp;
     hid_t file, root;
     int H, W, C, ncols;
-    h5ds_column *cols; /* path strings owned */
+    h5ds_column *cols; /* sorted by path (path strings owned) */
+    int *src;          /* cols[j] is the caller's column src[j] (h5ds_append's colvals order) */
     int nds;           /* datasets: 0 images, 1 index, 2 + j column j */
     hid_t *ds;
     int *rank;
@@ -130,7 +131,7 @@ static void writer_free(h5ds_writer *w) {
     chunkzip_free(w->zip);
     if (w->cols)
         for (int j = 0; j < w->ncols; j++) free((char *)w->cols[j].path), free((char *)w->cols[j].units);
-    free(w->cols), free(w->ds), free(w->rank), free(w->dims), free(w->row_bytes), free(w->esize);
+    free(w->cols), free(w->src), free(w->ds), free(w->rank), free(w->dims), free(w->row_bytes), free(w->esize);
     free(w->path), free(w->tmp);
     free(w);
 }
@@ -183,12 +184,13 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     w->path = strdup(path);
     w->tmp = malloc(tl);
     w->cols = calloc(ncols ? ncols : 1, sizeof *w->cols);
+    w->src = calloc(ncols ? ncols : 1, sizeof *w->src);
     w->ds = malloc(w->nds * sizeof *w->ds);
     w->rank = calloc(w->nds, sizeof *w->rank);
     w->dims = calloc(w->nds, sizeof *w->dims);
     w->row_bytes = calloc(w->nds, sizeof *w->row_bytes);
     w->esize = calloc(w->nds, sizeof *w->esize);
-    if (!w->path || !w->tmp || !w->cols || !w->ds || !w->rank || !w->dims || !w->row_bytes || !w->esize) {
+    if (!w->path || !w->tmp || !w->cols || !w->src || !w->ds || !w->rank || !w->dims || !w->row_bytes || !w->esize) {
         w->ncols = 0;
         writer_free(w);
         return rp_err(RP_ENOMEM, "%s: out of memory", path);
@@ -196,13 +198,21 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     for (int j = 0; j < w->nds; j++) w->ds[j] = -1;
     w->row_bytes[0] = (size_t)row, w->esize[0] = 1;
     w->row_bytes[1] = w->esize[1] = sizeof(int64_t);
+    /* the columns in path order, whatever order the caller lists them in, so the same data gives
+     * the same file (a merge of shards lists them as the reader does: sorted) */
     for (int j = 0; j < ncols; j++) {
-        w->cols[j] = cols[j];
-        w->cols[j].path = strdup(cols[j].path);
-        w->cols[j].units = cols[j].units ? strdup(cols[j].units) : NULL;
-        w->esize[2 + j] = h5ds_dtype_size(cols[j].dtype);
-        w->row_bytes[2 + j] = w->esize[2 + j] * cols[j].cols;
-        if (!w->cols[j].path || (cols[j].units && !w->cols[j].units)) {
+        int at = j;
+        while (at > 0 && strcmp(cols[w->src[at - 1]].path, cols[j].path) > 0) w->src[at] = w->src[at - 1], at--;
+        w->src[at] = j;
+    }
+    for (int j = 0; j < ncols; j++) {
+        const h5ds_column *c = &cols[w->src[j]];
+        w->cols[j] = *c;
+        w->cols[j].path = strdup(c->path);
+        w->cols[j].units = c->units ? strdup(c->units) : NULL;
+        w->esize[2 + j] = h5ds_dtype_size(c->dtype);
+        w->row_bytes[2 + j] = w->esize[2 + j] * c->cols;
+        if (!w->cols[j].path || (c->units && !w->cols[j].units)) {
             w->ncols = j + 1;
             writer_free(w);
             return rp_err(RP_ENOMEM, "%s: out of memory", path);
@@ -229,11 +239,12 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
         (rc = create_rows_dataset(w, 1, "index", H5T_STD_I64LE, 1, NULL, deflate)))
         goto fail;
     for (int j = 0; j < ncols; j++) {
-        hsize_t k = (hsize_t)cols[j].cols;
-        if ((rc = create_rows_dataset(w, 2 + j, cols[j].path, file_type(cols[j].dtype), k == 1 ? 1 : 2, &k, deflate)))
+        const h5ds_column *c = &w->cols[j];
+        hsize_t k = (hsize_t)c->cols;
+        if ((rc = create_rows_dataset(w, 2 + j, c->path, file_type(c->dtype), k == 1 ? 1 : 2, &k, deflate)))
             goto fail;
-        if (cols[j].units && (rc = h5u_write_attr_str(w->ds[2 + j], "units", cols[j].units))) {
-            rp_err_prefix(rc, "%s: /%s: ", path, cols[j].path);
+        if (c->units && (rc = h5u_write_attr_str(w->ds[2 + j], "units", c->units))) {
+            rp_err_prefix(rc, "%s: /%s: ", path, c->path);
             goto fail;
         }
     }
@@ -291,7 +302,7 @@ int h5ds_append(h5ds_writer *w, long n, const uint8_t *images, const void *const
         for (long i = 0; i < k; i++) ix[i] = index ? index[done + i] : w->appended + i;
         for (int j = 0; j < w->ncols; j++) {
             size_t rb = w->row_bytes[2 + j];
-            memcpy(buf[2 + j] + w->nbuf * rb, (const char *)colvals[j] + done * rb, k * rb);
+            memcpy(buf[2 + j] + w->nbuf * rb, (const char *)colvals[w->src[j]] + done * rb, k * rb);
         }
         w->nbuf += k;
         w->appended += k;

@@ -1,4 +1,4 @@
-/* Streaming reader and writer for "refine-dataset" v1 HDF5 files (layout in DESIGN.md):
+/* Streaming reader and writer for "refine-dataset" v1 HDF5 files (layout in docs/formats.md):
  * /images uint8 (N,H,W) or (N,H,W,C), /labels/<name>, /params/<name>, /index, root provenance.
  * Memory is independent of N both ways. Handles are not thread-safe: use each from one thread. */
 #ifndef RP_H5DS_H
@@ -116,6 +116,8 @@ int h5ds_read_column(h5ds_reader *r, const char *path, long start, long n, void 
 int h5ds_read_column_rows(h5ds_reader *r, const char *path, const long *rows, int n, void *out, h5ds_dtype as);
 /* Any root string attribute (NULL if absent); valid until close. */
 const char *h5ds_attr_str(h5ds_reader *r, const char *name);
+/* An integer root attribute: 0 (*out set), 1 if absent, or an error naming the file. */
+int h5ds_attr_long(h5ds_reader *r, const char *name, long *out);
 void h5ds_close(h5ds_reader *r);
 
 /* ---------------------------------------------------------------- helpers */

@@ -268,6 +268,12 @@ static int open_columns(h5ds_reader *r) {
     return 0;
 }
 
+/* The whole validating open, in h5u_probe's child first: libhdf5 may crash on a corrupt file. */
+static void probe_open(void *spec) {
+    h5ds_reader *r;
+    if (!h5ds_open(&r, spec)) h5ds_close(r);
+}
+
 int h5ds_open(h5ds_reader **out, const char *spec) {
     *out = NULL;
     h5u_silence();
@@ -281,7 +287,7 @@ int h5ds_open(h5ds_reader **out, const char *spec) {
     }
     r->info.file = r->file;
     r->info.images = r->images;
-    if ((rc = h5u_check_file(r->file))) goto fail;
+    if ((rc = h5u_check_file(r->file)) || (rc = h5u_probe(r->file, probe_open, (void *)spec))) goto fail;
     if ((r->fid = H5Fopen(r->file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
         rc = rp_err(RP_EFORMAT, "%s: cannot open as HDF5 (corrupt or truncated file?)", r->file);
         goto fail;
@@ -325,6 +331,17 @@ const char *h5ds_attr_str(h5ds_reader *r, const char *name) {
     a->next = r->attrs;
     r->attrs = a;
     return v;
+}
+
+int h5ds_attr_long(h5ds_reader *r, const char *name, long *out) {
+    hid_t root = H5Gopen2(r->fid, "/", H5P_DEFAULT);
+    if (root < 0) return rp_err(RP_EIO, "%s: cannot open the root group", r->info.file);
+    long long v = 0;
+    int rc = h5u_read_attr_i64(root, name, &v);
+    H5Gclose(root);
+    if (rc < 0) return rp_err_prefix(rc, "%s: ", r->info.file);
+    if (rc == 0) *out = (long)v;
+    return rc;
 }
 
 void h5ds_close(h5ds_reader *r) {

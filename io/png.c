@@ -11,8 +11,9 @@
 
 #define PNGIO_MAX_PIXELS (1L << 28)
 
-int pngio_read_gray(const char *path, int *w, int *h, uint8_t **pixels) {
+int pngio_read(const char *path, int channels, int *w, int *h, uint8_t **pixels) {
     *pixels = NULL;
+    if (channels != 1 && channels != 3) return rp_err(RP_EARG, "%s: PNGs are read as 1 or 3 channels", path);
     *w = *h = 0;
     png_image img;
     memset(&img, 0, sizeof img);
@@ -38,7 +39,7 @@ int pngio_read_gray(const char *path, int *w, int *h, uint8_t **pixels) {
     /* 16-bit files without gamma information are sRGB-encoded like 8-bit ones, so the
      * conversion is a plain rescale rather than a linear-to-sRGB curve. */
     img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
-    img.format = PNG_FORMAT_GRAY;
+    img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
     uint8_t *buf = malloc(PNG_IMAGE_SIZE(img));
     png_color black = {0, 0, 0};
     if (!buf) {

@@ -2,6 +2,8 @@
  * import.h). Sources are scanned first (counts, columns), then streamed in batches into an
  * h5ds writer created at the first image, whose size fixes the dataset's geometry. */
 #include "pipelines/import.h"
+#include "pipelines/import_labels.h"
+#include "io/h5util.h"
 #include "io/h5ds.h"
 #include "io/idx.h"
 #include "io/png.h"
@@ -46,13 +48,13 @@ static int taps(int i, int sn, int dn, float *wt, int *first) {
     return 1;
 }
 
-void import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh) {
+int import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh) {
     int maxt = (sw > sh ? sw : sh) / (dw < dh ? dw : dh) + 3;
     float *tmp = malloc(sizeof(float) * dw * sh * C), *wt = malloc(sizeof(float) * maxt);
-    if (!tmp || !wt) { /* tiny images: allocation failure means the machine is out of memory */
-        memset(dst, 0, (size_t)dw * dh * C);
+    if (!tmp || !wt) {
         free(tmp), free(wt);
-        return;
+        return rp_err(RP_ENOMEM, "resizing a %dx%d image to %dx%d: out of memory for %zu bytes of scratch", sh, sw, dh,
+                      dw, sizeof(float) * ((size_t)dw * sh * C + maxt));
     }
     for (int x = 0; x < dw; x++) { /* horizontal pass: sh x dw floats */
         int j0, n = taps(x, sw, dw, wt, &j0);
@@ -74,6 +76,7 @@ void import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int 
             }
     }
     free(tmp), free(wt);
+    return 0;
 }
 
 void import_crop(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh) {
@@ -104,8 +107,14 @@ typedef struct {
     const char *out;
     h5ds_writer *w;
     h5ds_column cols[64];
-    int ncols;
+    int ncols;           /* every column written: first the source's own, then --labels */
+    int nsrc_cols;       /* columns copied from a single refine-dataset source */
     h5ds_reader *colsrc; /* keeps column names alive until the writer exists */
+    import_label lab[32]; /* --labels */
+    int nlab;
+    void *lab_batch[32]; /* IMPORT_BATCH rows of each label, gathered per batch */
+    long in_row[IMPORT_BATCH];         /* each batch slot's image: its row among all input images */
+    const char *in_name[IMPORT_BATCH]; /* and, for PNGs, its file */
     int H, W, C;
     uint8_t *batch;      /* IMPORT_BATCH converted images */
     rp_progress prog;
@@ -244,12 +253,28 @@ static int put_image(import_ctx *x, const char *name, const uint8_t *img, int h,
         return rp_err(RP_EFORMAT, "%s: image is %dx%d (HxW), expected %dx%d like the first image (use --size HxW)",
                       name, h, w, x->H, x->W);
     else if (x->o->crop) import_crop(img, w, h, c, dst, x->W, x->H);
-    else import_resize(img, w, h, c, dst, x->W, x->H);
+    else if ((rc = import_resize(img, w, h, c, dst, x->W, x->H))) return rp_err_prefix(rc, "%s: ", name);
     return 0;
 }
 
-static int append(import_ctx *x, long n, const void *const *colvals) {
-    int rc = h5ds_append(x->w, n, x->batch, colvals, NULL);
+/* Writes the batch's n images with the source's own columns (srccols, may be NULL) and each
+ * --labels column's values for those images. */
+static int append(import_ctx *x, long n, const void *const *srccols) {
+    const void *vals[64];
+    for (int j = 0; j < x->nsrc_cols; j++) vals[j] = srccols[j];
+    for (int j = 0; j < x->nlab; j++) {
+        const import_label *L = &x->lab[j];
+        size_t row_bytes = (size_t)L->cols * 4;
+        for (long i = 0; i < n; i++) {
+            long r = L->keys ? import_label_row(L, x->in_name[i]) : x->in_row[i];
+            if (r < 0 || r >= L->n)
+                return L->keys ? rp_err(RP_EFORMAT, "--labels %s: %s has no row for %s", L->name, L->spec, x->in_name[i])
+                               : rp_err(RP_EINTERNAL, "--labels %s: row %ld outside [0, %ld)", L->name, r, L->n);
+            memcpy((char *)x->lab_batch[j] + i * row_bytes, (const char *)L->values + r * row_bytes, row_bytes);
+        }
+        vals[x->nsrc_cols + j] = x->lab_batch[j];
+    }
+    int rc = h5ds_append(x->w, n, x->batch, x->ncols ? vals : NULL, NULL);
     x->st->images += rc ? 0 : n;
     return rc;
 }
@@ -259,9 +284,11 @@ static int do_pngs(import_ctx *x, const char *const *names, int n) {
     for (int i = 0; i < n && !rc; i++) {
         uint8_t *px;
         int w, h;
-        if ((rc = pngio_read_gray(names[i], &w, &h, &px))) rc = bad_file(x, rc);
+        x->in_row[k] = x->seen, x->in_name[k] = names[i];
+        int c = x->o->rgb ? 3 : 1;
+        if ((rc = pngio_read(names[i], c, &w, &h, &px))) rc = bad_file(x, rc);
         else {
-            rc = put_image(x, names[i], px, h, w, 1, k);
+            rc = put_image(x, names[i], px, h, w, c, k);
             free(px);
             if (rc == RP_EFORMAT) rc = bad_file(x, rc); /* odd size or channels; writer failures stay fatal */
             else if (!rc) k++;
@@ -274,41 +301,32 @@ static int do_pngs(import_ctx *x, const char *const *names, int n) {
 }
 
 static int do_idx(import_ctx *x, const char *spec) {
-    idx_file *f = NULL, *lf = NULL;
+    idx_file *f = NULL;
     int rc = idx_open(&f, spec);
     if (rc) return bad_file(x, rc);
     const long *d = idx_dims(f);
     int h = (int)d[1], w = (int)d[2], c = idx_rank(f) == 4 ? (int)d[3] : 1;
     long N = d[0];
-    uint8_t *raw = malloc((size_t)IMPORT_BATCH * idx_item_size(f)), *lab8 = malloc(IMPORT_BATCH);
-    int32_t *lab = malloc(IMPORT_BATCH * sizeof *lab);
-    if (!raw || !lab || !lab8) rc = rp_err(RP_ENOMEM, "%s: out of memory", spec);
-    if (!rc && x->o->labels) {
-        if (!(rc = idx_open(&lf, x->o->labels))) {
-            if (idx_rank(lf) != 1)
-                rc = rp_err(RP_EFORMAT, "%s: labels must have rank 1 (N), found rank %d", x->o->labels, idx_rank(lf));
-            else if (idx_dims(lf)[0] != N)
-                rc = rp_err(RP_EFORMAT, "%s: %ld labels, but %s has %ld images", x->o->labels, idx_dims(lf)[0], spec, N);
-        }
-    }
+    uint8_t *raw = malloc((size_t)IMPORT_BATCH * idx_item_size(f));
+    if (!raw) rc = rp_err(RP_ENOMEM, "%s: out of memory", spec);
     for (long at = 0; at < N && !rc;) {
         long n = N - at < IMPORT_BATCH ? N - at : IMPORT_BATCH;
         if ((rc = idx_read(f, n, raw))) break;
-        for (long i = 0; i < n && !rc; i++) rc = put_image(x, spec, raw + i * idx_item_size(f), h, w, c, (int)i);
+        for (long i = 0; i < n && !rc; i++) {
+            x->in_row[i] = x->seen + i, x->in_name[i] = spec;
+            rc = put_image(x, spec, raw + i * idx_item_size(f), h, w, c, (int)i);
+        }
         if (rc == RP_EFORMAT && at == 0) { /* the whole file has the wrong geometry: skippable */
             rc = bad_file(x, rc);
             break;
         }
-        if (!rc && lf && !(rc = idx_read(lf, n, lab8)))
-            for (long i = 0; i < n; i++) lab[i] = lab8[i];
-        const void *cv[1] = {lab};
-        if (!rc) rc = append(x, n, lf ? cv : NULL);
+        if (!rc) rc = append(x, n, NULL);
         at += n;
         x->seen += n;
         rp_progress_update(&x->prog, x->seen, NULL);
     }
-    idx_close(f), idx_close(lf);
-    free(raw), free(lab), free(lab8);
+    idx_close(f);
+    free(raw);
     return rc;
 }
 
@@ -321,48 +339,82 @@ static int do_h5(import_ctx *x, const char *spec) {
     uint8_t *raw = malloc(IMPORT_BATCH * isz);
     void *cbuf[64] = {0};
     if (!raw) rc = rp_err(RP_ENOMEM, "%s: out of memory", spec);
-    for (int j = 0; j < x->ncols && !rc; j++)
+    for (int j = 0; j < x->nsrc_cols && !rc; j++)
         if (!(cbuf[j] = malloc(IMPORT_BATCH * x->cols[j].cols * h5ds_dtype_size(x->cols[j].dtype))))
             rc = rp_err(RP_ENOMEM, "%s: out of memory", spec);
     for (long at = 0; at < in->N && !rc;) {
         long n = in->N - at < IMPORT_BATCH ? in->N - at : IMPORT_BATCH;
         if ((rc = h5ds_read_images_u8(r, at, n, raw))) break;
-        for (long i = 0; i < n && !rc; i++) rc = put_image(x, spec, raw + i * isz, in->H, in->W, in->C, (int)i);
+        for (long i = 0; i < n && !rc; i++) {
+            x->in_row[i] = x->seen + i, x->in_name[i] = spec;
+            rc = put_image(x, spec, raw + i * isz, in->H, in->W, in->C, (int)i);
+        }
         if (rc == RP_EFORMAT && at == 0) {
             rc = bad_file(x, rc);
             break;
         }
-        for (int j = 0; j < x->ncols && !rc; j++)
+        for (int j = 0; j < x->nsrc_cols && !rc; j++)
             rc = h5ds_read_column(r, x->cols[j].path, at, n, cbuf[j], x->cols[j].dtype);
         if (!rc) rc = append(x, n, (const void *const *)cbuf);
         at += n;
         x->seen += n;
         rp_progress_update(&x->prog, x->seen, NULL);
     }
-    for (int j = 0; j < x->ncols; j++) free(cbuf[j]);
+    for (int j = 0; j < x->nsrc_cols; j++) free(cbuf[j]);
     free(raw);
     h5ds_close(r);
     return rc;
 }
 
-/* Labels and params travel only from a single refine-dataset source (or an IDX + --labels). */
-static int plan_columns(import_ctx *x, source *src, int n) {
-    if (x->o->labels) {
-        if (n != 1 || src[0].type != SRC_IDX)
-            return rp_err(RP_EARG, "--labels needs exactly one IDX image source, got %d source(s)", n);
-        x->cols[0] = (h5ds_column){"labels/class", H5DS_INT32, 1, NULL};
-        x->ncols = 1;
-        return 0;
+/* The columns: a single refine-dataset source brings its labels and params; --labels adds
+ * columns from other files, matched to the images by row (or by PNG file name for a CSV with a
+ * filename column). An external HDF5 source's other per-image datasets are named in st->hint. */
+static int plan_columns(import_ctx *x, source *src, int n, long total) {
+    int rc = 0;
+    if (n == 1 && src[0].type == SRC_H5 && !src[0].bad) {
+        if ((rc = h5ds_open(&x->colsrc, src[0].spec))) return rc;
+        const h5ds_info *in = h5ds_get_info(x->colsrc);
+        x->nsrc_cols = in->ncols < 32 ? in->ncols : 32;
+        for (int j = 0; j < x->nsrc_cols; j++)
+            x->cols[j] = (h5ds_column){in->cols[j].path, in->cols[j].dtype, in->cols[j].cols,
+                                       in->cols[j].units[0] ? in->cols[j].units : NULL};
+        if (!in->format_version && !x->o->nlabels &&
+            (rc = h5u_row_datasets(in->file, in->N, in->images, x->st->hint, sizeof x->st->hint)))
+            return rc;
     }
-    if (n != 1 || src[0].type != SRC_H5 || src[0].bad) return 0;
-    int rc = h5ds_open(&x->colsrc, src[0].spec);
-    if (rc) return rc;
-    const h5ds_info *in = h5ds_get_info(x->colsrc);
-    x->ncols = in->ncols < 64 ? in->ncols : 64;
-    for (int j = 0; j < x->ncols; j++)
-        x->cols[j] = (h5ds_column){in->cols[j].path, in->cols[j].dtype, in->cols[j].cols,
-                                   in->cols[j].units[0] ? in->cols[j].units : NULL};
-    return 0;
+    if (x->o->nlabels > 32) return rp_err(RP_EARG, "--labels: at most 32 label columns");
+    for (int j = 0; j < x->o->nlabels && !rc; j++) {
+        const char *units = NULL;
+        const char *eq = strchr(x->o->labels[j], '=');
+        size_t nl = eq ? (size_t)(eq - x->o->labels[j]) : 0;
+        for (int u = 0; u < x->o->nunits; u++)
+            if (eq && !strncmp(x->o->units[u], x->o->labels[j], nl) && x->o->units[u][nl] == '=')
+                units = x->o->units[u] + nl + 1;
+        import_label *L = &x->lab[j];
+        if ((rc = import_label_open(L, x->o->labels[j], units))) break;
+        x->nlab++;
+        for (int c = 0; c < x->nsrc_cols + j && !rc; c++)
+            if (!strcmp(x->cols[c].path, L->path))
+                rc = rp_err(RP_EARG, "--labels %s: the dataset already has /%s", L->name, L->path);
+        if (!rc && L->keys)
+            for (int i = 0; i < n && !rc; i++)
+                if (src[i].type != SRC_PNGDIR && src[i].type != SRC_PNG)
+                    rc = rp_err(RP_EARG, "--labels %s: %s has a filename column, which keys rows to PNG files, but "
+                                "%s is not a PNG", L->name, L->spec, src[i].spec);
+        if (!rc && !L->keys && L->n != total)
+            rc = rp_err(RP_EFORMAT, "--labels %s: %s has %ld rows, but the source(s) hold %ld images (rows are "
+                        "matched in order; a CSV can key them to PNG files with a filename column)", L->name, L->spec,
+                        L->n, total);
+        for (int i = 0; i < n && !rc && !L->keys; i++)
+            if (src[i].bad)
+                rc = rp_err(RP_EFORMAT, "--labels %s: %s was skipped, so the label rows would not line up with the "
+                            "images; fix or leave out that source", L->name, src[i].spec);
+        if (!rc && !(x->lab_batch[j] = malloc((size_t)IMPORT_BATCH * L->cols * 4)))
+            rc = rp_err(RP_ENOMEM, "out of memory");
+        if (!rc) x->cols[x->nsrc_cols + j] = (h5ds_column){L->path, L->dtype, L->cols, L->units[0] ? L->units : NULL};
+    }
+    x->ncols = x->nsrc_cols + x->nlab;
+    return rc;
 }
 
 int import_files(const char *const *sources, int nsrc, const char *out, const import_options *o, import_stats *st) {
@@ -378,7 +430,7 @@ int import_files(const char *const *sources, int nsrc, const char *out, const im
         rc = scan(&x, &src[i]);
         total += src[i].count;
     }
-    if (!rc) rc = plan_columns(&x, src, nsrc);
+    if (!rc) rc = plan_columns(&x, src, nsrc, total);
     rp_progress_start(&x.prog, "import", "images", total, o->quiet);
     for (int i = 0; i < nsrc && !rc; i++) {
         if (src[i].bad) continue;
@@ -397,6 +449,7 @@ int import_files(const char *const *sources, int nsrc, const char *out, const im
         rp_progress_finish(&x.prog);
     }
     h5ds_close(x.colsrc);
+    for (int j = 0; j < x.nlab; j++) import_label_free(&x.lab[j]), free(x.lab_batch[j]);
     for (int i = 0; i < nsrc; i++) {
         for (int k = 0; k < src[i].nnames; k++) free(src[i].names[k]);
         free(src[i].names);

@@ -3,6 +3,7 @@
  * name, then renamed); phase 2 assembles the HDF5 output from the parts plus the input's
  * labels/params, then removes the parts. Memory: one chunk of pixels + one batch of floats. */
 #include "pipelines/refine.h"
+#include "base/dist.h"
 #include "base/progress.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
@@ -25,6 +26,9 @@ typedef struct {
     long step;
     char parts[4096];
     long chunk, nchunks;
+    long first, last;  /* the chunks this run refines: all, or one shard's */
+    int rank, ranks;   /* under MPI, rank r refines chunks first + r, first + r + ranks, ... */
+    long row0, row1;   /* their rows [row0, row1) */
     size_t img_bytes; /* H*W*C */
     uint8_t *pix;     /* chunk * img_bytes */
 } refine_ctx;
@@ -43,8 +47,9 @@ static void manifest_text(const refine_ctx *c, char *buf, size_t n) {
     uint64_t h = fnv1a(c->R.p.data, c->R.p.count * sizeof(float), 0xcbf29ce484222325ULL);
     snprintf(buf, n,
              "input = %s\ninput_rows = %ld\nshape = %dx%dx%d\ncheckpoint = %s\nrefiner_step = %ld\n"
-             "refiner_params_fnv1a = %016llx\nchunk = %ld\n",
-             c->o->input, i->N, i->H, i->W, i->C, c->o->checkpoint, c->step, (unsigned long long)h, c->chunk);
+             "refiner_params_fnv1a = %016llx\nchunk = %ld\nrows = %ld-%ld\n",
+             c->o->input, i->N, i->H, i->W, i->C, c->o->checkpoint, c->step, (unsigned long long)h, c->chunk, c->row0,
+             c->row1);
 }
 
 static int remove_parts(const char *dir) {
@@ -119,15 +124,20 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     int rc = (!x || !y) ? rp_err(RP_ENOMEM, "out of memory for a batch of %d images", batch) : 0;
     if (!rc) rc = refiner_prepare(&c->R, batch, i->H, i->W);
     rp_progress pr;
-    rp_progress_start(&pr, "refine", "images", i->N, c->o->quiet);
+    rp_progress_start(&pr, "refine", "images", c->row1 - c->row0, c->o->quiet);
     double t0 = rp_now_seconds();
-    for (long k = 0; !rc && k < c->nchunks; k++) {
+    for (long k = c->first + c->rank; !rc && k < c->last; k += c->ranks) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
+        if (c->o->stop && *c->o->stop) {
+            rc = rp_err(RP_EINTR, "interrupted after %ld of %ld images; the finished chunks are kept in %s: continue "
+                        "with --resume", start - c->row0, c->row1 - c->row0, c->parts);
+            break;
+        }
         char part[4352];
         snprintf(part, sizeof part, "%s/chunk-%06ld.u8", c->parts, k);
         if (file_size(part) == (long)(rows * c->img_bytes)) {
             res->chunks_reused++;
-            rp_progress_update(&pr, start + rows, "(reused)");
+            rp_progress_update(&pr, start + rows - c->row0, "(reused)");
             continue;
         }
         for (long b = 0; !rc && b < rows; b += batch) {
@@ -136,7 +146,7 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
             if (rc) break;
             refiner_forward(&c->R, y, x, nb);
             h5ds_pack_u8(c->pix + b * c->img_bytes, y, nb, i->C, i->H, i->W, -1.0f, 1.0f);
-            rp_progress_update(&pr, start + b + nb, NULL);
+            rp_progress_update(&pr, start + b + nb - c->row0, NULL);
         }
         if (!rc) rc = write_file_atomic(part, c->pix, rows * c->img_bytes);
     }
@@ -170,8 +180,14 @@ static int assemble(refine_ctx *c, refine_result *res) {
     h5ds_provenance prov = {"refined", i->scene ? i->scene : "external", ini, -1, o->input, o->checkpoint, c->step};
     h5ds_writer *w = NULL;
     if (!rc) rc = h5ds_create(&w, o->output, i->H, i->W, i->C, cols, nc, &prov, &(h5ds_options){.chunk = c->chunk});
-    for (long k = 0; !rc && k < c->nchunks; k++) {
+    if (!rc && o->shard.count > 1) rc = shard_mark(w, &o->shard, c->row0, c->row1, i->N, c->chunk);
+    for (long k = c->first; !rc && k < c->last; k++) {
         long start = k * c->chunk, rows = i->N - start < c->chunk ? i->N - start : c->chunk;
+        if (c->o->stop && *c->o->stop) {
+            rc = rp_err(RP_EINTR, "interrupted while assembling %s; the refined chunks are kept in %s: continue with "
+                        "--resume", o->output, c->parts);
+            break;
+        }
         char part[4352];
         snprintf(part, sizeof part, "%s/chunk-%06ld.u8", c->parts, k);
         FILE *f = fopen(part, "rb");
@@ -191,12 +207,18 @@ static int assemble(refine_ctx *c, refine_result *res) {
         w = NULL;
     }
     h5ds_abort(w);
-    if (!rc) res->images = i->N;
+    if (!rc) res->images = c->row1 - c->row0;
     free(ini);
     for (int j = 0; j < nc; j++) free(vals[j]);
     free(vals);
     free(cols);
     free(index);
+    return rc;
+}
+
+/* rc, or an error on the ranks that succeeded when another rank failed (it has said why). */
+static int agree(int rc) {
+    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (see its message)");
     return rc;
 }
 
@@ -217,15 +239,28 @@ int refine_run(const refine_options *o, refine_result *res) {
     if (!rc) {
         c.chunk = o->cfg->refine.chunk;
         c.nchunks = (c.info->N + c.chunk - 1) / c.chunk;
+        c.first = 0, c.last = c.nchunks, c.row0 = 0, c.row1 = c.info->N;
+        if (o->shard.count > 1) {
+            shard_rows(&o->shard, c.info->N, c.chunk, &c.row0, &c.row1);
+            c.first = c.row0 / c.chunk, c.last = (c.row1 + c.chunk - 1) / c.chunk;
+        }
         c.img_bytes = (size_t)c.info->H * c.info->W * c.info->C;
         c.pix = malloc(c.img_bytes * c.chunk);
         if (!c.pix) rc = rp_err(RP_ENOMEM, "out of memory for a chunk of %ld images", c.chunk);
         snprintf(c.parts, sizeof c.parts, "%s.parts", o->output);
     }
-    if (!rc) rc = prepare_parts(&c);
-    if (!rc) rc = refine_chunks(&c, res);
-    if (!rc) rc = assemble(&c, res);
-    if (!rc) rc = remove_parts(c.parts);
+    /* under MPI: rank 0 prepares the parts folder, every rank refines its chunks into it, rank 0
+     * assembles; each step ends with every rank knowing whether any failed */
+    c.rank = rp_dist_rank(), c.ranks = rp_dist_size();
+    rc = agree(rc);
+    if (!rc && c.rank == 0) rc = prepare_parts(&c);
+    if (!(rc = agree(rc))) rc = refine_chunks(&c, res);
+    if (!(rc = agree(rc)) && c.rank == 0) {
+        rc = assemble(&c, res);
+        if (!rc) rc = remove_parts(c.parts);
+    }
+    rc = agree(rc);
+    if (!rc && c.ranks > 1) res->images = c.row1 - c.row0;
     if (c.have_R) refiner_free(&c.R);
     h5ds_close(c.in);
     free(c.pix);

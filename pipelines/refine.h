@@ -6,6 +6,8 @@
 #ifndef RP_REFINE_H
 #define RP_REFINE_H
 #include "io/config.h"
+#include "pipelines/shard.h"
+#include <signal.h>
 
 /* What to do with "<output>.parts" left by an interrupted run. */
 enum refine_resume {
@@ -21,6 +23,8 @@ typedef struct {
     int resume;             /* a refine_resume value */
     int quiet;
     const rp_config *cfg;   /* refine.batch, refine.chunk; stored as provenance */
+    volatile sig_atomic_t *stop; /* may be NULL; when set, stop after the current chunk (RP_EINTR) */
+    shard_spec shard;       /* {0, 0} or {0, 1}: every row; else only this shard's (shard.h) */
 } refine_options;
 
 typedef struct {

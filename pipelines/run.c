@@ -1,6 +1,7 @@
 /* run_pipeline(): the whole job in one run directory (see run.h). Each stage's output is
  * written atomically by its stage, so "the file exists" means "the stage completed". */
 #include "pipelines/run.h"
+#include "pipelines/guard.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
 #include "io/sheet.h"
@@ -142,6 +143,10 @@ static int check_config(run_ctx *r) {
 /* stages */
 
 static int stage_simulate(run_ctx *r) {
+    if (r->cfg->run.synthetic[0]) {
+        say(r, "simulate: skipped, refining your set %s (run.synthetic)", r->synthetic);
+        return 0;
+    }
     if (exists(r->synthetic)) {
         say(r, "simulate: %s exists, reusing it", r->synthetic);
         return 0;
@@ -156,9 +161,14 @@ static int stage_train(run_ctx *r) {
     if (found < 0) return found;
     say(r, found == 0 ? "train: resuming from %s" : "train: starting in %s", found == 0 ? latest : r->dir);
     trainer *t = NULL;
+    guard *g = NULL;
     int rc = trainer_open(&t, r->cfg, r->synthetic, r->cfg->run.real, r->dir, found == 0, r->o->quiet);
+    if (!rc && trainer_total_steps(t) > trainer_step(t)) rc = guard_open(&g, r->cfg, r->synthetic, r->o->quiet);
+    if (!rc) guard_attach(g, t);
+    if (!rc) trainer_set_stop_flag(t, r->o->stop);
     if (!rc) rc = trainer_run(t);
     trainer_close(t);
+    guard_close(g);
     if (rc) return rc;
     found = checkpoint_find_latest(r->ckdir, r->checkpoint, sizeof r->checkpoint);
     if (found != 0) return found < 0 ? found : rp_err(RP_EINTERNAL, "%s: training left no checkpoint", r->ckdir);
@@ -184,7 +194,8 @@ static int stage_refine(run_ctx *r) {
         }
     }
     say(r, "refine: writing %s", r->refined);
-    refine_options o = {r->checkpoint, r->synthetic, r->refined, REFINE_RESUME_OR_FRESH, r->o->quiet, r->cfg};
+    refine_options o = {.checkpoint = r->checkpoint, .input = r->synthetic, .output = r->refined,
+                        .resume = REFINE_RESUME_OR_FRESH, .quiet = r->o->quiet, .cfg = r->cfg, .stop = r->o->stop};
     refine_result res;
     return refine_run(&o, &res);
 }
@@ -197,15 +208,17 @@ static int stage_eval(run_ctx *r) {
         eval_options o;
         eval_options_from_config(&o, r->cfg);
         o.train = files[k];
-        o.test = r->cfg->run.test;
+        o.test = r->cfg->run.test[0] ? r->cfg->run.test : NULL;
         o.label = r->cfg->run.label;
         o.real = r->cfg->run.real;
         /* one feature network for both: trained on the synthetic set, reused for the refined */
         o.save_features = k == 0 ? r->features : NULL;
         o.features = k == 1 ? r->features : NULL;
+        o.source = k == 1 ? r->synthetic : NULL; /* label consistency of the refined set */
         o.name = names[k];
         o.threads = r->o->threads;
         o.quiet = r->o->quiet;
+        o.stop = r->o->stop;
         say(r, "eval: training the evaluation network on the %s set", names[k]);
         int rc = eval_run(&o, &r->ev[k]);
         if (!rc) rc = report_json_update(r->json, names[k], &r->ev[k]);
@@ -293,18 +306,23 @@ static int write_report(run_ctx *r) {
     if (rc) return rc;
     find_last_sheet(r);
     report_html_input in = {0};
-    char cells[2][5][64], summary[1024], kv_step[32];
+    char cells[2][6][96], summary[1536], kv_step[32];
     in.title = "refine-pipeline run report";
     const eval_result *s = &r->ev[0], *f = &r->ev[1];
     int acc = !strcmp(s->metric, "accuracy");
-    snprintf(summary, sizeof summary,
+    if (!s->has_test)
+        snprintf(summary, sizeof summary,
+                 "No labeled real test set (run.test is empty), so accuracy on real data is not measured. A domain "
+                 "classifier tells real from refined at %.1f%% and real from synthetic at %.1f%% (50%% = "
+                 "indistinguishable).", 100 * f->domain_accuracy, 100 * s->domain_accuracy);
+    else snprintf(summary, sizeof summary,
              "A classifier trained on the refined set scores %s on the real test set, against %s when trained on "
              "the synthetic set (%+.2f %s). A domain classifier tells real from refined at %.1f%% and real from "
              "synthetic at %.1f%% (50%% = indistinguishable).",
-             (fmt_metric(cells[1][1], 64, f), cells[1][1]), (fmt_metric(cells[0][1], 64, s), cells[0][1]),
+             (fmt_metric(cells[1][1], 96, f), cells[1][1]), (fmt_metric(cells[0][1], 96, s), cells[0][1]),
              acc ? 100 * (f->value - s->value) : f->value - s->value, acc ? "points" : s->metric,
              100 * f->domain_accuracy, 100 * s->domain_accuracy);
-    if (s->repeats > 1 && s->repeats == f->repeats) { /* the same seeds: the difference seed by seed */
+    if (s->has_test && s->repeats > 1 && s->repeats == f->repeats) { /* the same seeds: the difference per seed */
         size_t k = strlen(summary);
         k += snprintf(summary + k, sizeof summary - k, " All accuracies are means over evaluation seeds %llu-%llu; "
                       "real-test accuracy, refined minus synthetic, per seed:", (unsigned long long)s->seed,
@@ -313,27 +331,38 @@ static int write_report(run_ctx *r) {
             k += snprintf(summary + k, sizeof summary - k, "%s %+.2f", i ? "," : "",
                           acc ? 100 * (f->values[i] - s->values[i]) : f->values[i] - s->values[i]);
         if (k < sizeof summary) snprintf(summary + k, sizeof summary - k, " %s.", acc ? "points" : s->metric);
-    } else if (s->repeats == 1) {
+    } else if (s->has_test && s->repeats == 1) {
         size_t k = strlen(summary);
         snprintf(summary + k, sizeof summary - k, " One evaluation seed: run again with --set eval.repeats=3 to "
                  "see how far the scores move between seeds (the rest of the run is reused).");
     }
+    if (f->has_consistency) {
+        char text[256];
+        eval_consistency_text(text, sizeof text, f);
+        size_t k = strlen(summary);
+        snprintf(summary + k, sizeof summary - k, " Label consistency: a network trained on the synthetic labels errs "
+                 "on %ld held-out rows %s (1 = the refined images keep their labels).", f->consistency_rows, text);
+    }
     in.summary = summary;
-    in.ncols = 5;
+    in.ncols = 6;
     in.header[0] = "training set";
     in.header[1] = acc ? "real-test accuracy" : "real-test error";
     in.header[2] = "domain-classifier accuracy (50% = indistinguishable)";
     in.header[3] = "Frechet distance to real";
     in.header[4] = "intensity histogram L1 to real";
+    in.header[5] = "label consistency (probe error refined / simulated; 1 = kept)";
     in.nrows = 2;
     for (int k = 0; k < 2; k++) {
         const eval_result *e = &r->ev[k];
-        snprintf(cells[k][0], 64, "%s", e->name);
-        fmt_metric(cells[k][1], 64, e);
-        fmt_mean(cells[k][2], 64, 100, 1, "%", e->domain_accuracy, e->domain_values, e->repeats);
-        snprintf(cells[k][3], 64, "%.2f", e->frechet);
-        snprintf(cells[k][4], 64, "%.4f", e->hist_l1);
-        for (int c = 0; c < 5; c++) in.cells[k][c] = cells[k][c];
+        snprintf(cells[k][0], 96, "%s", e->name);
+        if (e->has_test) fmt_metric(cells[k][1], 96, e);
+        else snprintf(cells[k][1], 96, "not measured (no labeled real test set)");
+        fmt_mean(cells[k][2], 96, 100, 1, "%", e->domain_accuracy, e->domain_values, e->repeats);
+        snprintf(cells[k][3], 96, "%.2f", e->frechet);
+        snprintf(cells[k][4], 96, "%.4f", e->hist_l1);
+        if (e->has_consistency) eval_consistency_text(cells[k][5], 96, e);
+        else snprintf(cells[k][5], 96, "%s", k ? "not measured" : "(the reference)");
+        for (int c = 0; c < 6; c++) in.cells[k][c] = cells[k][c];
     }
     char metrics[PATH_LEN];
     in.metrics_csv = join(metrics, sizeof metrics, r->dir, "metrics.csv") ? NULL : metrics;
@@ -346,7 +375,8 @@ static int write_report(run_ctx *r) {
     snprintf(kv_step, sizeof kv_step, "%ld", r->refiner_step);
     const char *kv[][2] = {{"program", RP_PROGRAM " " RP_VERSION}, {"run directory", r->dir},
                            {"synthetic set", r->synthetic},        {"real pool", r->cfg->run.real},
-                           {"real test set", r->cfg->run.test},    {"refiner checkpoint", r->checkpoint},
+                           {"real test set", r->cfg->run.test[0] ? r->cfg->run.test : "(none)"},
+                           {"refiner checkpoint", r->checkpoint},
                            {"refiner step", kv_step},              {"refined set", r->refined},
                            {"feature network", r->features}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
@@ -358,6 +388,42 @@ static int write_report(run_ctx *r) {
     rc = report_html_write(r->html, &in);
     free(ini);
     if (!rc && !r->o->quiet) fprintf(stderr, "run: %s\nrun: wrote %s and %s\n", summary, r->json, r->html);
+    return rc;
+}
+
+/* The refined set must keep its labels: a label-consistency ratio above train.label_guard ends
+ * the run with an error (after the report, which shows it). */
+static int check_labels(run_ctx *r) {
+    const eval_result *f = &r->ev[1];
+    double limit = r->cfg->train.label_guard;
+    if (!f->has_consistency || limit <= 0 || !(f->consistency_ratio > limit)) return 0;
+    char text[256];
+    eval_consistency_text(text, sizeof text, f);
+    return rp_err(RP_ELABEL, "labels not kept: a network trained on the synthetic labels errs %s (limit "
+                  "train.label_guard = %g); %s is not fit to train on. See %s; keep R closer to its input (a larger "
+                  "train.lambda, a smaller train.lr_refiner, fewer train.iterations)", text, limit, r->refined, r->html);
+}
+
+/* run.synthetic: the user's set must carry the label the evaluation learns, or the run would
+ * train for minutes and then fail; said before anything starts. */
+static int check_synthetic(run_ctx *r) {
+    snprintf(r->synthetic, PATH_LEN, "%s", r->cfg->run.synthetic);
+    h5ds_reader *h;
+    int rc = h5ds_open(&h, r->synthetic);
+    if (rc) return rp_err_prefix(rc, "run.synthetic: ");
+    char col[96];
+    snprintf(col, sizeof col, "labels/%s", r->cfg->run.label);
+    if (h5ds_find_column(h, col) < 0) {
+        const h5ds_info *in = h5ds_get_info(h);
+        char have[512] = "";
+        for (int j = 0, len = 0; j < in->ncols && len < (int)sizeof have; j++)
+            if (!strncmp(in->cols[j].path, "labels/", 7))
+                len += snprintf(have + len, sizeof have - len, "%s%s", len ? ", " : "", in->cols[j].path + 7);
+        rc = rp_err(RP_EFORMAT, "run.synthetic %s has no /labels/%s (run.label)%s%s; bring labels along with "
+                    "'refine-pipeline import ... --labels %s=SOURCE', or set run.label", r->synthetic,
+                    r->cfg->run.label, have[0] ? "; its labels: " : "; it has no labels", have, r->cfg->run.label);
+    }
+    h5ds_close(h);
     return rc;
 }
 
@@ -376,7 +442,8 @@ int run_pipeline(const rp_config *cfg, const run_options *o) {
         {r->overview, "samples/overview.png"}};
     for (size_t i = 0; !rc && i < sizeof paths / sizeof paths[0]; i++) rc = join(paths[i].buf, PATH_LEN, r->dir, paths[i].name);
     nn_set_threads(o->threads);
-    int have_real = exists(cfg->run.real), have_test = exists(cfg->run.test);
+    if (!rc && cfg->run.synthetic[0]) rc = check_synthetic(r);
+    int have_real = exists(cfg->run.real), have_test = !cfg->run.test[0] || exists(cfg->run.test);
     if (!rc && (!have_real || !have_test))
         rc = rp_err(RP_EARG, "the real data is missing (%s%s%s): run 'make data' first, or set run.real / run.test",
                     have_real ? "" : cfg->run.real, !have_real && !have_test ? ", " : "", have_test ? "" : cfg->run.test);
@@ -389,11 +456,14 @@ int run_pipeline(const rp_config *cfg, const run_options *o) {
         if (!rc) rc = mkdir_p(samples);
     }
     double t0 = rp_now_seconds();
-    if (!rc) rc = stage_simulate(r);
-    if (!rc) rc = stage_train(r);
-    if (!rc) rc = stage_refine(r);
-    if (!rc) rc = stage_eval(r);
-    if (!rc) rc = write_report(r);
+    static int (*const stages[])(run_ctx *) = {stage_simulate, stage_train, stage_refine,
+                                                stage_eval,     write_report, check_labels};
+    for (size_t i = 0; !rc && i < sizeof stages / sizeof stages[0]; i++) {
+        if (o->stop && *o->stop) rc = rp_err(RP_EINTR, "interrupted");
+        else rc = stages[i](r);
+    }
+    if (rc == RP_EINTR)
+        rc = rp_err_prefix(rc, "%s: run again with the same --run-dir to continue from what is complete: ", r->dir);
     if (!rc && !o->quiet) fprintf(stderr, "run: done in %.0f s\n", rp_now_seconds() - t0);
     free(r);
     return rc;

@@ -5,12 +5,14 @@
 #ifndef RP_RUN_H
 #define RP_RUN_H
 #include "io/config.h"
+#include <signal.h>
 
 typedef struct {
     const char *run_dir;
     int fresh;
     int threads;
     int quiet;
+    volatile sig_atomic_t *stop; /* may be NULL; when set, training checkpoints and the run stops (RP_EINTR) */
 } run_options;
 
 int run_pipeline(const rp_config *cfg, const run_options *o);

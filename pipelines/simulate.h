@@ -4,7 +4,10 @@
 #ifndef RP_SIMULATE_H
 #define RP_SIMULATE_H
 #include "io/config.h"
+#include "pipelines/shard.h"
 
 int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet);
+/* The rows of one shard of the job (shard.h); NULL or a count of 1 is the whole job. */
+int simulate_run_shard(const rp_config *cfg, const char *out, int threads, int quiet, const shard_spec *shard);
 
 #endif

@@ -16,23 +16,8 @@
 /* ------------------------------------------------------------------------------------ */
 /* writing */
 
-static int write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
-                    const void *buf) {
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    if (space < 0) return rp_err(RP_EIO, "%s: cannot create dataspace", name);
-    hid_t d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = 0;
-    hssize_t npts = H5Sget_simple_extent_npoints(space);
-    if (d < 0) rc = rp_err(RP_EIO, "%s: cannot create dataset", name);
-    else if (npts > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = rp_err(RP_EIO, "%s: cannot write", name);
-    if (d >= 0 && H5Dclose(d) < 0 && !rc) rc = rp_err(RP_EIO, "%s: cannot close", name);
-    H5Sclose(space);
-    return rc;
-}
-
 static int write_f32(hid_t loc, const char *name, int rank, const hsize_t *dims, const float *buf) {
-    return write_ds(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, buf);
+    return h5u_write_ds(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, buf);
 }
 
 /* One group per net: params, m, v (count floats each) and the tensor table. */
@@ -58,9 +43,9 @@ static int write_block(hid_t file, const char *group, const param_block *p, cons
         (rc = write_f32(g, "v", 1, dims, p->v)))
         goto done;
     dims[0] = nt;
-    if ((rc = write_ds(g, "tensor_names", st, st, 1, dims, names)) ||
-        (rc = write_ds(g, "tensor_shapes", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, shapes)) ||
-        (rc = write_ds(g, "tensor_offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, offsets)) ||
+    if ((rc = h5u_write_ds(g, "tensor_names", st, st, 1, dims, names)) ||
+        (rc = h5u_write_ds(g, "tensor_shapes", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, shapes)) ||
+        (rc = h5u_write_ds(g, "tensor_offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, offsets)) ||
         (rc = h5u_write_attr_str(g, "optimizer", o->kind == OPTIM_SGD ? "sgd" : "adam")) ||
         (rc = h5u_write_attr_i64(g, "optimizer_t", o->t)))
         goto done;
@@ -76,7 +61,7 @@ done:
 static int write_rng(hid_t g, const char *name, const rng_t *r) {
     uint64_t v[2] = {r->state, r->inc};
     hsize_t dims[1] = {2};
-    return write_ds(g, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, dims, v);
+    return h5u_write_ds(g, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, dims, v);
 }
 
 static int write_all(hid_t f, const train_state *s, const train_counters *k, const char *config_ini,
@@ -126,64 +111,18 @@ int checkpoint_save(const char *path, const train_state *s, const train_counters
                     const char *synthetic, const char *real) {
     int rc = train_state_check_finite(s);
     if (rc) return rp_err_prefix(rc, "%s: not written: ", path);
-    h5u_silence();
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return rp_err(RP_EIO, "%s: cannot create", tmp);
-    rc = write_all(f, s, k, config_ini, synthetic, real);
-    if (H5Fclose(f) < 0 && !rc) rc = rp_err(RP_EIO, "%s: cannot close", tmp);
-    if (!rc && rename(tmp, path)) rc = rp_err(RP_EIO, "%s: cannot rename to %s", tmp, path);
-    if (rc) {
-        unlink(tmp);
-        return rp_err_prefix(rc, "writing checkpoint %s: ", path);
-    }
-    return 0;
+    hid_t f;
+    if (!(rc = h5u_create_temp(path, tmp, sizeof tmp, &f)))
+        rc = h5u_publish(f, tmp, path, write_all(f, s, k, config_ini, synthetic, real));
+    return rc ? rp_err_prefix(rc, "writing checkpoint %s: ", path) : 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* reading */
 
-/* Opens dataset name, checks a float/integer class and the exact dims, reads it as mtype. */
-static int read_ds(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int rank, const hsize_t *want,
-                   void *buf) {
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return rp_err(RP_EFORMAT, "%s: missing", name);
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0) return rp_err(RP_EFORMAT, "%s: cannot open", name);
-    hid_t t = H5Dget_type(d), space = H5Dget_space(d);
-    int rc = 0;
-    hsize_t dims[8];
-    int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-    char a[64], b[64], tn[32];
-    if (t < 0 || H5Tget_class(t) != cls) {
-        rc = rp_err(RP_EFORMAT, "%s: expected %s, found %s", name, cls == H5T_FLOAT ? "float32" : "integers",
-                    t < 0 ? "unreadable type" : h5u_type_name(t, tn, sizeof tn));
-    } else if (r != rank || H5Sget_simple_extent_dims(space, dims, NULL) < 0 ||
-               memcmp(dims, want, sizeof(hsize_t) * rank)) {
-        if (r < 0 || r > 8) rc = rp_err(RP_EFORMAT, "%s: unreadable shape", name);
-        else
-            rc = rp_err(RP_EFORMAT, "%s: expected shape %s, found %s", name, h5u_shape_str(want, rank, a, sizeof a),
-                        h5u_shape_str(dims, r, b, sizeof b));
-    } else if (H5Sget_simple_extent_npoints(space) > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        rc = rp_err(RP_EIO, "%s: cannot read", name);
-    }
-    if (t >= 0) H5Tclose(t);
-    if (space >= 0) H5Sclose(space);
-    H5Dclose(d);
-    return rc;
-}
-
 static int read_f32(hid_t loc, const char *name, int rank, const hsize_t *dims, float *buf) {
-    return read_ds(loc, name, H5T_FLOAT, H5T_NATIVE_FLOAT, rank, dims, buf);
-}
-
-static int attr_long(hid_t obj, const char *name, long *out) {
-    long long v;
-    int rc = h5u_read_attr_i64(obj, name, &v);
-    if (rc == 1) return rp_err(RP_EFORMAT, "attribute %s missing", name);
-    if (rc) return rc;
-    *out = (long)v;
-    return 0;
+    return h5u_read_ds(loc, name, H5T_FLOAT, H5T_NATIVE_FLOAT, rank, dims, buf);
 }
 
 /* Opens path after the signature/truncation check and verifies format and version. */
@@ -200,7 +139,7 @@ static int open_checkpoint(const char *path, hid_t *f) {
                     path, fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : "", CHECKPOINT_FORMAT);
     } else {
         long v = 0;
-        if ((rc = attr_long(*f, "refine_format_version", &v))) rc = rp_err_prefix(rc, "%s: ", path);
+        if ((rc = h5u_require_attr_long(*f, "refine_format_version", &v))) rc = rp_err_prefix(rc, "%s: ", path);
         else if (v != CHECKPOINT_VERSION)
             rc = rp_err(RP_EFORMAT, "%s: refine-checkpoint version %ld; this program reads version %d", path, v,
                         CHECKPOINT_VERSION);
@@ -216,8 +155,15 @@ static void shape_str(char *buf, size_t n, const int *shape, int ndim) {
     if (off < (int)n) snprintf(buf + off, n - off, ")");
 }
 
-/* Validates the stored tensor table against p (names, shapes, offsets) and reads what is asked. */
-static int read_block(hid_t file, const char *group, param_block *p, optim *o) {
+/* Where read_block puts one net's stored state: params always; m, v and the optimizer's step
+ * count t only when o (the optimizer the config asks for) is given. */
+typedef struct {
+    float *params, *m, *v;
+    long t;
+} block_buf;
+
+/* Validates the stored tensor table against p (names, shapes, offsets) and reads into out. */
+static int read_block(hid_t file, const char *group, const param_block *p, const optim *o, block_buf *out) {
     if (H5Lexists(file, group, H5P_DEFAULT) <= 0) return rp_err(RP_EFORMAT, "/%s: missing", group);
     hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
     if (g < 0) return rp_err(RP_EFORMAT, "/%s: cannot open", group);
@@ -226,7 +172,10 @@ static int read_block(hid_t file, const char *group, param_block *p, optim *o) {
     int32_t *shapes = NULL;
     int64_t *offsets = NULL;
     hid_t st = H5Tcopy(H5T_C_S1);
-    H5Tset_size(st, NAME_LEN);
+    if (st < 0 || H5Tset_size(st, NAME_LEN) < 0) {
+        rc = rp_err(RP_EIO, "cannot make the tensor-name type");
+        goto done;
+    }
     /* the stored table's length first, to report a different tensor count precisely */
     hid_t d = H5Lexists(g, "tensor_names", H5P_DEFAULT) > 0 ? H5Dopen2(g, "tensor_names", H5P_DEFAULT) : -1;
     if (d < 0) {
@@ -251,9 +200,9 @@ static int read_block(hid_t file, const char *group, param_block *p, optim *o) {
         goto done;
     }
     hsize_t dims[2] = {(hsize_t)nt, 4};
-    if ((rc = read_ds(g, "tensor_names", H5T_STRING, st, 1, dims, names)) ||
-        (rc = read_ds(g, "tensor_shapes", H5T_INTEGER, H5T_NATIVE_INT32, 2, dims, shapes)) ||
-        (rc = read_ds(g, "tensor_offsets", H5T_INTEGER, H5T_NATIVE_INT64, 1, dims, offsets)))
+    if ((rc = h5u_read_ds(g, "tensor_names", H5T_STRING, st, 1, dims, names)) ||
+        (rc = h5u_read_ds(g, "tensor_shapes", H5T_INTEGER, H5T_NATIVE_INT32, 2, dims, shapes)) ||
+        (rc = h5u_read_ds(g, "tensor_offsets", H5T_INTEGER, H5T_NATIVE_INT64, 1, dims, offsets)))
         goto done;
     for (int t = 0; t < nt; t++) {
         const param_tensor *pt = &p->tensors[t];
@@ -270,7 +219,7 @@ static int read_block(hid_t file, const char *group, param_block *p, optim *o) {
         }
     }
     dims[0] = p->count;
-    if ((rc = read_f32(g, "params", 1, dims, p->data))) goto done;
+    if ((rc = read_f32(g, "params", 1, dims, out->params))) goto done;
     if (o) {
         char *kind = NULL;
         long t = 0;
@@ -281,13 +230,13 @@ static int read_block(hid_t file, const char *group, param_block *p, optim *o) {
                                  "(its saved state would not mean the same)",
                         kind, o->kind == OPTIM_SGD ? "sgd" : "adam");
         free(kind);
-        if (rc || (rc = attr_long(g, "optimizer_t", &t)) || (rc = read_f32(g, "m", 1, dims, p->m)) ||
-            (rc = read_f32(g, "v", 1, dims, p->v)))
+        if (rc || (rc = h5u_require_attr_long(g, "optimizer_t", &t)) || (rc = read_f32(g, "m", 1, dims, out->m)) ||
+            (rc = read_f32(g, "v", 1, dims, out->v)))
             goto done;
-        o->t = t;
+        out->t = t;
     }
 done:
-    H5Tclose(st);
+    if (st >= 0) H5Tclose(st);
     free(names);
     free(shapes);
     free(offsets);
@@ -298,7 +247,7 @@ done:
 static int read_rng(hid_t g, const char *name, rng_t *r) {
     uint64_t v[2];
     hsize_t dims[1] = {2};
-    int rc = read_ds(g, name, H5T_INTEGER, H5T_NATIVE_UINT64, 1, dims, v);
+    int rc = h5u_read_ds(g, name, H5T_INTEGER, H5T_NATIVE_UINT64, 1, dims, v);
     if (rc) return rc;
     if (!(v[1] & 1)) return rp_err(RP_EFORMAT, "%s: increment must be odd", name);
     r->state = v[0];
@@ -326,7 +275,7 @@ static int check_arch(hid_t f, const train_setup *u) {
     char msg[512] = "";
     for (int i = 0; i < 5; i++) {
         long v = 0;
-        int rc = attr_long(f, keys[i], &v);
+        int rc = h5u_require_attr_long(f, keys[i], &v);
         if (rc) return rc;
         if (v != want[i]) {
             size_t len = strlen(msg);
@@ -346,6 +295,10 @@ static int check_arch(hid_t f, const train_setup *u) {
     return 0;
 }
 
+/* Everything is read into staging buffers and validated first; s and k change only when the
+ * whole file has been read, so a failed load (a bad discriminator, history or RNG record after
+ * a good refiner) leaves the caller's state as it was. The staging costs one extra copy of the
+ * state (the history buffer dominates) for the duration of the load. */
 static int load_all(hid_t f, train_state *s, train_counters *k) {
     const train_setup *u = &s->setup;
     int rc;
@@ -356,24 +309,36 @@ static int load_all(hid_t f, train_state *s, train_counters *k) {
     if (rc == 1) rc = rp_err(RP_EFORMAT, "attribute phase missing");
     if (!rc && (c.phase = train_phase_parse(phase)) < 0) rc = rp_err(RP_EFORMAT, "attribute phase: unknown \"%s\"", phase);
     free(phase);
-    if (rc || (rc = attr_long(f, "step", &c.step)) ||
-        (rc = attr_long(f, "pretrain_refiner_done", &c.pretrain_refiner_done)) ||
-        (rc = attr_long(f, "pretrain_disc_done", &c.pretrain_disc_done)) ||
-        (rc = attr_long(f, "iterations_done", &c.iterations_done)) ||
-        (rc = attr_long(f, "d_saturated_run", &c.d_saturated_run)) || (rc = attr_long(f, "copy_run", &c.copy_run)))
+    if (rc || (rc = h5u_require_attr_long(f, "step", &c.step)) ||
+        (rc = h5u_require_attr_long(f, "pretrain_refiner_done", &c.pretrain_refiner_done)) ||
+        (rc = h5u_require_attr_long(f, "pretrain_disc_done", &c.pretrain_disc_done)) ||
+        (rc = h5u_require_attr_long(f, "iterations_done", &c.iterations_done)) ||
+        (rc = h5u_require_attr_long(f, "d_saturated_run", &c.d_saturated_run)) ||
+        (rc = h5u_require_attr_long(f, "copy_run", &c.copy_run)))
         return rc;
     long long drift = 0; /* absent in checkpoints written before the drift warning: 0 */
     if ((rc = h5u_read_attr_i64(f, "drift_run", &drift)) < 0) return rc;
     c.drift_run = (long)drift;
     if (c.step != c.pretrain_refiner_done + c.pretrain_disc_done + c.iterations_done)
         return rp_err(RP_EFORMAT, "step %ld is not the sum of the phase counters", c.step);
-    if ((rc = read_block(f, "refiner", &s->R.p, &s->opt_r)) || (rc = read_block(f, "discriminator", &s->D.p, &s->opt_d)))
-        return rc;
-    if (H5Lexists(f, "history", H5P_DEFAULT) <= 0) return rp_err(RP_EFORMAT, "/history: missing");
-    hid_t g = H5Gopen2(f, "history", H5P_DEFAULT);
-    if (g < 0) return rp_err(RP_EFORMAT, "/history: cannot open");
+
+    size_t nr = s->R.p.count, nd = s->D.p.count, img = (size_t)u->C * u->H * u->W;
+    float *stage = malloc(sizeof(float) * (3 * (nr + nd) + (size_t)s->hist.capacity * img));
+    if (!stage) return rp_err(RP_ENOMEM, "out of memory for %zu floats of staged state", 3 * (nr + nd));
+    block_buf br = {stage, stage + nr, stage + 2 * nr, 0};
+    block_buf bd = {stage + 3 * nr, stage + 3 * nr + nd, stage + 3 * nr + 2 * nd, 0};
+    float *hist = stage + 3 * (nr + nd);
     long cap = 0, count = 0;
-    if (!(rc = attr_long(g, "capacity", &cap)) && !(rc = attr_long(g, "count", &count))) {
+    rng_t rng_data, rng_hist;
+    hid_t g = -1;
+    if ((rc = read_block(f, "refiner", &s->R.p, &s->opt_r, &br)) ||
+        (rc = read_block(f, "discriminator", &s->D.p, &s->opt_d, &bd)))
+        goto done;
+    if (H5Lexists(f, "history", H5P_DEFAULT) <= 0 || (g = H5Gopen2(f, "history", H5P_DEFAULT)) < 0) {
+        rc = rp_err(RP_EFORMAT, "/history: missing");
+        goto done;
+    }
+    if (!(rc = h5u_require_attr_long(g, "capacity", &cap)) && !(rc = h5u_require_attr_long(g, "count", &count))) {
         if (cap != s->hist.capacity)
             rc = rp_err(RP_EARG, "capacity %ld in the checkpoint, %ld now (train.history_size, or 100 * train.batch "
                                  "when it is 0, must not change on resume)", cap, s->hist.capacity);
@@ -381,27 +346,66 @@ static int load_all(hid_t f, train_state *s, train_counters *k) {
             rc = rp_err(RP_EFORMAT, "count %ld outside [0, %ld]", count, cap);
         else {
             hsize_t hd[4] = {(hsize_t)count, (hsize_t)u->C, (hsize_t)u->H, (hsize_t)u->W};
-            if (!(rc = read_f32(g, "images", 4, hd, s->hist.data))) s->hist.count = count;
+            rc = read_f32(g, "images", 4, hd, hist);
         }
     }
     H5Gclose(g);
-    if (rc) return rp_err_prefix(rc, "/history: ");
-    if (H5Lexists(f, "rng", H5P_DEFAULT) <= 0) return rp_err(RP_EFORMAT, "/rng: missing");
-    if ((g = H5Gopen2(f, "rng", H5P_DEFAULT)) < 0) return rp_err(RP_EFORMAT, "/rng: cannot open");
-    if (!(rc = read_rng(g, "data", &s->rng_data))) rc = read_rng(g, "history", &s->rng_hist);
+    if (rc) {
+        rc = rp_err_prefix(rc, "/history: ");
+        goto done;
+    }
+    if (H5Lexists(f, "rng", H5P_DEFAULT) <= 0 || (g = H5Gopen2(f, "rng", H5P_DEFAULT)) < 0) {
+        rc = rp_err(RP_EFORMAT, "/rng: missing");
+        goto done;
+    }
+    if (!(rc = read_rng(g, "data", &rng_data))) rc = read_rng(g, "history", &rng_hist);
     H5Gclose(g);
-    if (rc) return rp_err_prefix(rc, "/rng: ");
+    if (rc) {
+        rc = rp_err_prefix(rc, "/rng: ");
+        goto done;
+    }
+    /* finite, checked on the staged values through a shallow view of s */
+    train_state view = *s;
+    view.R.p.data = br.params, view.R.p.m = br.m, view.R.p.v = br.v;
+    view.D.p.data = bd.params, view.D.p.m = bd.m, view.D.p.v = bd.v;
+    if ((rc = train_state_check_finite(&view))) goto done;
+    /* all read and valid: commit */
+    memcpy(s->R.p.data, br.params, sizeof(float) * nr);
+    memcpy(s->R.p.m, br.m, sizeof(float) * nr);
+    memcpy(s->R.p.v, br.v, sizeof(float) * nr);
+    memcpy(s->D.p.data, bd.params, sizeof(float) * nd);
+    memcpy(s->D.p.m, bd.m, sizeof(float) * nd);
+    memcpy(s->D.p.v, bd.v, sizeof(float) * nd);
+    s->opt_r.t = br.t;
+    s->opt_d.t = bd.t;
+    memcpy(s->hist.data, hist, sizeof(float) * (size_t)count * img);
+    s->hist.count = count;
+    s->rng_data = rng_data;
+    s->rng_hist = rng_hist;
     *k = c;
-    return 0;
+done:
+    free(stage);
+    return rc;
+}
+
+/* Each loader runs once in h5u_probe's child first (libhdf5 may crash on a corrupt file). */
+typedef struct {
+    const char *path;
+    train_state *s;
+    train_counters *k;
+} load_args;
+
+static void probe_load(void *arg) {
+    load_args *a = arg; /* the child's copy of the state: the parent's is untouched */
+    checkpoint_load(a->path, a->s, a->k);
 }
 
 int checkpoint_load(const char *path, train_state *s, train_counters *k) {
     hid_t f;
-    int rc = open_checkpoint(path, &f);
-    if (rc) return rc;
+    int rc = h5u_probe(path, probe_load, &(load_args){path, s, k});
+    if (rc || (rc = open_checkpoint(path, &f))) return rc;
     rc = load_all(f, s, k);
     H5Fclose(f);
-    if (!rc && (rc = train_state_check_finite(s))) return rp_err_prefix(rc, "%s: ", path);
     return rc ? rp_err_prefix(rc, "%s: ", path) : 0;
 }
 
@@ -420,33 +424,64 @@ static int read_config(hid_t f, const char *path, rp_config *cfg) {
     return rc;
 }
 
+static void probe_read_config(void *path) {
+    rp_config cfg;
+    checkpoint_read_config(path, &cfg);
+}
+
 int checkpoint_read_config(const char *path, rp_config *cfg) {
     hid_t f;
-    int rc = open_checkpoint(path, &f);
-    if (rc) return rc;
+    int rc = h5u_probe(path, probe_read_config, (void *)path);
+    if (rc || (rc = open_checkpoint(path, &f))) return rc;
     rc = read_config(f, path, cfg);
     H5Fclose(f);
     return rc;
 }
 
+/* /refiner/params must hold at least what C, F and B imply (the block adds alignment padding;
+ * read_block checks the exact layout), before refiner_init allocates it: attributes saying
+ * F = 4096, B = 16 asked for 77 GB (found writing fuzz_checkpoint). */
+static int check_refiner_count(hid_t f, const char *path, long C, long F, long B) {
+    long long want = F * C * 9 + F + B * 2 * (F * F * 9 + F) + C * F + C;
+    hid_t d = H5Lexists(f, "refiner", H5P_DEFAULT) > 0 && H5Lexists(f, "refiner/params", H5P_DEFAULT) > 0
+                  ? H5Dopen2(f, "refiner/params", H5P_DEFAULT)
+                  : -1;
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    long long have = sp >= 0 ? (long long)H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (have < 0) return rp_err(RP_EFORMAT, "%s: /refiner/params: missing", path);
+    if (have < want)
+        return rp_err(RP_EFORMAT, "%s: /refiner/params holds %lld values, a refiner with C=%ld F=%ld B=%ld has at least "
+                      "%lld", path, have, C, F, B, want);
+    return 0;
+}
+
+static void probe_load_refiner(void *path) {
+    refiner r;
+    if (!checkpoint_load_refiner(path, &r, NULL, NULL)) refiner_free(&r);
+}
+
 int checkpoint_load_refiner(const char *path, refiner *r, rp_config *cfg_out, long *step_out) {
     memset(r, 0, sizeof *r);
     hid_t f;
-    int rc = open_checkpoint(path, &f);
-    if (rc) return rc;
+    int rc = h5u_probe(path, probe_load_refiner, (void *)path);
+    if (rc || (rc = open_checkpoint(path, &f))) return rc;
     long C = 0, F = 0, B = 0, step = 0;
     refiner_output out = REFINER_OUT_TANH;
     rp_config cfg;
-    if ((rc = attr_long(f, "image_channels", &C)) || (rc = attr_long(f, "refiner_filters", &F)) ||
-        (rc = attr_long(f, "refiner_blocks", &B)) || (rc = attr_long(f, "step", &step)) ||
+    if ((rc = h5u_require_attr_long(f, "image_channels", &C)) || (rc = h5u_require_attr_long(f, "refiner_filters", &F)) ||
+        (rc = h5u_require_attr_long(f, "refiner_blocks", &B)) || (rc = h5u_require_attr_long(f, "step", &step)) ||
         (rc = read_output(f, &out))) {
         rc = rp_err_prefix(rc, "%s: ", path);
     } else if (C < 1 || C > 64 || F < 1 || F > 4096 || B < 0 || B > REFINER_MAX_BLOCKS) {
         rc = rp_err(RP_EFORMAT, "%s: implausible refiner architecture C=%ld F=%ld B=%ld", path, C, F, B);
+    } else if ((rc = check_refiner_count(f, path, C, F, B))) {
     } else if (!(rc = read_config(f, path, &cfg))) {
         refiner_config rc_ = {.C = (int)C, .F = (int)F, .B = (int)B, .out = out};
         if (!(rc = refiner_init(r, &rc_, 0))) {
-            if ((rc = read_block(f, "refiner", &r->p, NULL))) {
+            block_buf b = {.params = r->p.data};
+            if ((rc = read_block(f, "refiner", &r->p, NULL, &b))) {
                 rc = rp_err_prefix(rc, "%s: ", path);
                 refiner_free(r);
             }

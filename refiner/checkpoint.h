@@ -1,7 +1,7 @@
 /* Training checkpoints: HDF5 files of format "refine-checkpoint" version 1 holding everything
  * needed to resume exactly (both nets' parameters and optimizer state, the history buffer,
  * RNG states, phase counters, the effective config), plus run-directory helpers (numbered
- * files, a `latest.h5` symlink, keeping the last K). Layout: README "## Training".
+ * files, a `latest.h5` symlink, keeping the last K). Layout: docs/formats.md.
  * Files are written to a temporary name and renamed, so a crash never leaves a partial one. */
 #ifndef RP_CHECKPOINT_H
 #define RP_CHECKPOINT_H

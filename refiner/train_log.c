@@ -1,6 +1,7 @@
 /* metrics.csv, sample sheets and train.log of a training run (see train_log.h). */
 #include "refiner/train_log.h"
 #include "io/sheet.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include <errno.h>
 #include <math.h>
@@ -54,6 +55,7 @@ static int rewrite_kept(const char *path, long keep_until) {
 
 int train_metrics_open(train_metrics *m, const char *path, long keep_until) {
     memset(m, 0, sizeof *m);
+    if (rp_dist_rank() != 0) return 0; /* under MPI rank 0 writes metrics.csv */
     snprintf(m->path, sizeof m->path, "%s", path);
     int rc = keep_until < 0 ? 1 : rewrite_kept(path, keep_until);
     if (rc < 0) return rc;
@@ -69,6 +71,7 @@ static void field(FILE *f, double v) {
 }
 
 int train_metrics_row(train_metrics *m, long step, int phase, const train_stats *st, double seconds) {
+    if (!m->f) return 0; /* not rank 0 */
     fprintf(m->f, "%ld,%s", step, train_phase_name(phase));
     field(m->f, st->r_adv);
     field(m->f, st->r_reg);
@@ -143,6 +146,7 @@ int train_sample_sheet(const char *path, const float *synthetic, const float *re
 /* ------------------------------------------------------------------------------------ */
 
 void train_log(const char *log_path, int quiet, long step, const char *fmt, ...) {
+    if (rp_dist_rank() != 0) return; /* under MPI rank 0 keeps the log */
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

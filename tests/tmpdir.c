@@ -26,6 +26,10 @@ int dir_count(const char *dir) {
 
 int tmpdir_teardown(void **state) {
     (void)state;
+    if (getenv("RP_KEEP_TMP")) { /* for looking at what a failing test wrote */
+        fprintf(stderr, "RP_KEEP_TMP: kept %s\n", tmpdir);
+        return 0;
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir); /* run directories nest */
     return system(cmd) == 0 ? 0 : -1;

@@ -6,7 +6,7 @@
 
 extern char tmpdir[64];
 int tmpdir_setup(void **state);
-int tmpdir_teardown(void **state); /* removes the directory and everything in it */
+int tmpdir_teardown(void **state); /* removes the directory and everything in it (RP_KEEP_TMP=1: keeps it) */
 /* tmpdir/name in one of 8 rotating static buffers (so a few can be used in one call). */
 const char *tpath(const char *name);
 int dir_count(const char *dir);    /* entries not starting with '.' */

@@ -1,0 +1,28 @@
+/* The processes of one job. Without MPI a world of one: every call below is a no-op or a copy,
+ * and results are those of a single process. The MPI build (refine-pipeline-mpi, base/dist_mpi.c)
+ * replaces these functions: under `mpirun -np P` there are P ranks that train on shares of each
+ * batch, refine and simulate shares of the rows, and evaluate shares of the seeds. Reductions
+ * combine the ranks' values in rank order, so every rank gets the same bits, and the same P gives
+ * the same bytes from run to run. */
+#ifndef RP_DIST_H
+#define RP_DIST_H
+#include <stddef.h>
+
+/* Called by main before anything else (consumes MPI's own arguments) and at exit. */
+int rp_dist_init(int *argc, char ***argv);
+void rp_dist_finalize(void);
+int rp_dist_rank(void); /* 0 .. size-1 */
+int rp_dist_size(void);
+/* Replaces buf (n floats) on every rank by the mean over the ranks, summed in rank order. */
+int rp_dist_mean_f32(float *buf, size_t n);
+/* Replaces buf (n doubles) by the sum over ranks, in rank order. */
+int rp_dist_sum_f64(double *buf, size_t n);
+/* out (size * n floats, rank order) = every rank's `in` (n floats), on every rank. */
+int rp_dist_gather_f32(const float *in, size_t n, float *out);
+/* The largest of the ranks' values (e.g. a stop request), on every rank. */
+int rp_dist_max_int(int v);
+/* bytes from rank `root` to every rank. */
+int rp_dist_bcast(void *buf, size_t bytes, int root);
+int rp_dist_barrier(void);
+
+#endif

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""Compares simulated eye crops with real ones on the statistics the eye calibration tunes
+(docs/experiments/2026-12-05-eyes-calibration.md): intensity histograms, mean image and its row
+and column profiles, sharpness (gradients, Laplacian), and the darkest region (iris, pupil,
+lashes: where it is and how big).
+
+  /usr/bin/python3 scripts/measure_sim_eyes.py REAL.h5 SYN.h5 [--n 1000] [--png means.png]
+
+--png writes the mean and standard-deviation images of both sets side by side (real on the
+left), 4x upscaled: aggregates over the sets, never single images. Needs h5py and numpy
+(Debian: python3-h5py).
+"""
+import argparse
+import struct
+import zlib
+
+import h5py
+import numpy as np
+
+
+def load(path, n):
+    with h5py.File(path, "r") as f:
+        return f["images"][:n].astype(np.float64)
+
+
+def stats(x):
+    n, H, W = x.shape
+    s = {}
+    s["per-image min / max (median)"] = (np.median(x.min((1, 2))), np.median(x.max((1, 2))))
+    s["distinct values per image (median)"] = np.median([len(np.unique(i)) for i in x])
+    s["hist16"] = np.histogram(x, bins=16, range=(0, 256))[0] / x.size * 16
+    m = x.mean(0)
+    s["row profile"] = m.mean(1)
+    s["col profile"] = m.mean(0)
+    s["mean image (5x5 blocks)"] = m[: H // 5 * 5, : W // 5 * 5].reshape(H // 5, 5, W // 5, 5).mean((1, 3))
+    s["|dx|, |dy|, |laplacian|"] = (np.abs(np.diff(x, axis=2)).mean(), np.abs(np.diff(x, axis=1)).mean(),
+                                   np.abs(4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2]
+                                          - x[:, 1:-1, 2:]).mean())
+    ys, xs = np.mgrid[0:H, 0:W]
+    d = x < 40
+    cnt = d.sum((1, 2))
+    cx = (d * xs).sum((1, 2)) / np.maximum(cnt, 1)
+    cy = (d * ys).sum((1, 2)) / np.maximum(cnt, 1)
+    sx = np.sqrt((d * (xs - cx[:, None, None]) ** 2).sum((1, 2)) / np.maximum(cnt, 1))
+    sy = np.sqrt((d * (ys - cy[:, None, None]) ** 2).sum((1, 2)) / np.maximum(cnt, 1))
+    s["pixels < 40: share 5/50/95%"] = np.percentile(cnt / (H * W), [5, 50, 95])
+    s["  centroid x 5/50/95%"] = np.percentile(cx, [5, 50, 95])
+    s["  centroid y 5/50/95%"] = np.percentile(cy, [5, 50, 95])
+    s["  spread x, y (median sd)"] = (np.median(sx), np.median(sy))
+    # local noise: residual after a 3x3 mean, in flat-ish areas
+    k = (x[:, :-2, :-2] + x[:, :-2, 1:-1] + x[:, :-2, 2:] + x[:, 1:-1, :-2] + x[:, 1:-1, 2:] + x[:, 2:, :-2]
+         + x[:, 2:, 1:-1] + x[:, 2:, 2:]) / 8
+    s["|pixel - 8-neighbour mean| median"] = np.median(np.abs(x[:, 1:-1, 1:-1] - k))
+    return s
+
+
+def fmt(v):
+    if isinstance(v, tuple):
+        return "  ".join(f"{a:.2f}" for a in v)
+    a = np.asarray(v)
+    if a.ndim == 0:
+        return f"{float(a):.2f}"
+    if a.ndim == 1:
+        return " ".join(f"{t:.0f}" if abs(t) >= 10 else f"{t:.2f}" for t in a)
+    return "\n" + "\n".join(" ".join(f"{t:4.0f}" for t in row) for row in a)
+
+
+def write_png(path, img):
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    h, w = img.shape
+    raw = b"".join(b"\0" + img[i].tobytes() for i in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("real")
+    ap.add_argument("syn")
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--png")
+    a = ap.parse_args()
+    r, s = load(a.real, a.n), load(a.syn, a.n)
+    sr, ss = stats(r), stats(s)
+    hr = np.histogram(r, bins=256, range=(0, 256))[0] / r.size
+    hs = np.histogram(s, bins=256, range=(0, 256))[0] / s.size
+    print(f"real {a.real} ({len(r)})  vs  synthetic {a.syn} ({len(s)})")
+    print(f"histogram L1 (256 bins): {np.abs(hr - hs).sum():.3f}")
+    print(f"mean image: mean |real - syn| {np.abs(r.mean(0) - s.mean(0)).mean():.1f}; "
+          f"std image: mean |real - syn| {np.abs(r.std(0) - s.std(0)).mean():.1f}")
+    for k in sr:
+        print(f"{k}\n  real: {fmt(sr[k])}\n  syn:  {fmt(ss[k])}")
+    if a.png:
+        rows = [np.hstack([r.mean(0), np.full((r.shape[1], 2), 128.0), s.mean(0)]),
+                np.full((2, 2 * r.shape[2] + 2), 128.0),
+                np.hstack([r.std(0) * 2.5, np.full((r.shape[1], 2), 128.0), s.std(0) * 2.5])]
+        big = np.kron(np.vstack(rows), np.ones((4, 4)))
+        write_png(a.png, big)
+        print(f"wrote {a.png}: mean (top) and 2.5 x standard deviation (bottom), real left")
+
+
+if __name__ == "__main__":
+    main()
