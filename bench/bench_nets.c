@@ -1,4 +1,4 @@
-/* Benchmark of the networks, shaped like the PyTorch peer (../shared/peer-bench, run right after
+/* Benchmark of the networks, shaped like the PyTorch peer benchmark (PyTorch 1.13 + oneDNN; run right after
  * it on the same machine and compare ratios):
  *   refine    = R inference at batch 256 (refiner_infer), images/s;
  *   iteration = the trainer's SimGAN iteration at batch 64: 2 refiner steps + 1 D step on 64 real
@@ -51,7 +51,7 @@ static float *images(rng_t *r, size_t n) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* FMA peak: 12 independent accumulator chains of register-only FMAs per thread (as
- * ../shared/peer-bench/fma_peak.c), 2 flops per lane per FMA. */
+ * the peer benchmark's own FMA probe), 2 flops per lane per FMA. */
 
 enum { PEAK_ACC = 12 };
 static const long PEAK_LOOPS = 20000000L;

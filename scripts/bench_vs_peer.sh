@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The issue-12 protocol on one machine, back to back: build/bench/bench_nets, then the PyTorch peer
-# (../shared/peer-bench/run.sh, needs `apt-get install python3-torch`), then bench_nets again; prints
+# (its run.sh given as PEER=..., needs `apt-get install python3-torch`), then bench_nets again; prints
 # the project's two runs next to the peer's and the ratios (lowest and highest of the two runs).
 # Absolute figures on a shared VM move from hour to hour: only the ratios mean anything.
 #   Usage: scripts/bench_vs_peer.sh [THREADS (2)] [RUNS (3)]
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${1:-2}
 RUNS=${2:-3}
-PEER=../shared/peer-bench/run.sh
+PEER=${PEER:?"set PEER to the PyTorch peer benchmark's run.sh (PyTorch 1.13, python3-torch)"}
 [ -x build/bench/bench_nets ] || { echo "build first: make build" >&2; exit 1; }
 [ -e "$PEER" ] || { echo "no peer benchmark at $PEER" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/rp-vs-peer-XXXXXX)
