@@ -29,8 +29,12 @@ TEST_SUPPORT = $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS = $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 HDRS      = $(wildcard */*.h)
+# Fuzz targets (fuzz/fuzz_NAME.c; docs/hardening.md): replayed over tests/corpus/NAME/ by `make check`.
+FUZZ_SRCS   = $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES  = $(FUZZ_SRCS:fuzz/fuzz_%.c=%)
+FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
 
-.PHONY: all deps build check test asan debug bench run data clean
+.PHONY: all deps build check test asan debug bench run data clean fuzz fuzz-bins
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -71,14 +75,25 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# A fuzz target linked with fuzz/replay.c (no fuzzer needed): replays the files it is given.
+$(BUILD)/fuzz-replay/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(wildcard fuzz/*.h) $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< fuzz/replay.c $(LIB) $(LDLIBS) -o $@
+
+# The seed writer of fuzz/make_seeds.sh.
+$(BUILD)/fuzz-replay/seeds: fuzz/seeds.c $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 # `make test`: deps, build, then `make check`.
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory check
 
 # `make check`: the layering rule, every test runner, then the README's examples as shown.
-check: $(TEST_BINS) $(CLI) $(MPI_CLI)
+check: $(TEST_BINS) $(CLI) $(MPI_CLI) $(FUZZ_REPLAY)
 	@bash scripts/check_layers.sh $(BUILD)
+	@for t in $(FUZZ_NAMES); do $(BUILD)/fuzz-replay/fuzz_$$t tests/corpus/$$t || exit 1; done
 	@bash scripts/run_tests.sh $(TEST_BINS)
 	@bash scripts/check_readme.sh $(BUILD)
 
@@ -105,6 +120,21 @@ run: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory data
 	$(CLI) run --run-dir runs/default
+
+# `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="idx png"]`: libFuzzer (Debian's clang) with ASan + UBSan,
+# each target in turn for FUZZ_SECONDS, then its corpus merged into tests/corpus/NAME/ (fuzz/fuzz.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz: deps
+	@FUZZ_CC=$(FUZZ_CC) bash fuzz/fuzz.sh --deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/fuzz.sh $(or $(FUZZ_TARGETS),$(FUZZ_NAMES))
+
+# With BUILD=build/fuzz and clang (as `make fuzz` calls it): build/fuzz/fuzz_NAME.
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(LIB) $(HDRS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $< $(LIB) $(LDLIBS) -o $@
 
 clean:
 	rm -rf $(BUILD)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The layering rule, checked from the #include lines: each library folder may include only
 # itself and the folders below it. Prints every offending include as FILE:LINE and exits 1.
-# tests/, bench/ and scripts/ sit outside the layers and may include anything.
+# tests/, bench/, fuzz/ and scripts/ sit outside the layers and may include anything.
 # With BUILD_DIR (`scripts/check_layers.sh build`), it also checks the library's exported names:
 # every global symbol of DIR/file.o starts with one of DIR's module prefixes below.
 set -euo pipefail
@@ -42,7 +42,7 @@ done
 # every folder that holds library sources must be in the table above
 for d in */; do
   d=${d%/}
-  case "$d" in tests|bench|scripts|docs|build|runs|data) continue ;; esac
+  case "$d" in tests|bench|fuzz|scripts|docs|build|runs|data) continue ;; esac
   ls "$d"/*.[ch] >/dev/null 2>&1 || continue
   [ -n "${allowed[$d]+x}" ] || { echo "$d/: a source folder missing from scripts/check_layers.sh's table" >&2; bad=1; }
 done
