@@ -2,6 +2,7 @@
  * is checked; loading validates architecture and layout before copying anything in. */
 #include "refiner/checkpoint.h"
 #include "io/h5util.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include "base/version.h"
 #include <hdf5.h>
@@ -26,9 +27,9 @@ static int write_block(hid_t file, const char *group, const param_block *p, cons
     if (g < 0) return rp_err(RP_EIO, "/%s: cannot create group", group);
     int rc = 0, nt = p->ntensors;
     hsize_t dims[2] = {p->count, 4};
-    char (*names)[NAME_LEN] = calloc(nt, NAME_LEN);
-    int32_t *shapes = calloc((size_t)nt * 4, sizeof *shapes);
-    int64_t *offsets = calloc(nt, sizeof *offsets);
+    char (*names)[NAME_LEN] = rp_calloc(nt, NAME_LEN);
+    int32_t *shapes = rp_calloc((size_t)nt * 4, sizeof *shapes);
+    int64_t *offsets = rp_calloc(nt, sizeof *offsets);
     hid_t st = H5Tcopy(H5T_C_S1);
     if (!names || !shapes || !offsets || st < 0 || H5Tset_size(st, NAME_LEN) < 0) {
         rc = rp_err(RP_ENOMEM, "/%s: cannot prepare the tensor table", group);

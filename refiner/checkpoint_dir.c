@@ -1,6 +1,7 @@
 /* The checkpoint folder of a run directory: numbered files step_NNNNNNNNN.h5, a latest.h5
  * symlink to the newest complete one, and pruning to the last K (see checkpoint.h). */
 #include "refiner/checkpoint.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include <dirent.h>
 #include <errno.h>
@@ -43,7 +44,7 @@ static int list_steps(const char *dir, long **out, int *n) {
         if (s < 0) continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
-            long *t = realloc(*out, sizeof(long) * cap);
+            long *t = rp_realloc(*out, sizeof(long) * cap);
             if (!t) {
                 closedir(d);
                 free(*out);
@@ -67,7 +68,7 @@ int checkpoint_publish(const char *dir, long step, int keep) {
     unlink(tmp);
     /* rename() over the old link makes the switch atomic; a failed symlink() (file systems
      * without symlinks) is not fatal: checkpoint_find_latest falls back to the highest step file */
-    if (symlink(target, tmp) == 0 && rename(tmp, link)) {
+    if (symlink(target, tmp) == 0 && (rp_fault("rename") || rename(tmp, link))) {
         int err = errno;
         unlink(tmp);
         return rp_err(RP_EIO, "%s: cannot point it at %s: %s", link, target, strerror(err));

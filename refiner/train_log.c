@@ -2,6 +2,7 @@
 #include "refiner/train_log.h"
 #include "io/sheet.h"
 #include "base/dist.h"
+#include "base/atomic.h"
 #include "base/status.h"
 #include <errno.h>
 #include <math.h>
@@ -48,9 +49,7 @@ static int rewrite_kept(const char *path, long keep_until) {
     if (first && !rc) fputs(TRAIN_METRICS_HEADER "\n", out);
     fclose(in);
     if (fclose(out) && !rc) rc = rp_err(RP_EIO, "%s: cannot write", tmp);
-    if (!rc && rename(tmp, path)) rc = rp_err(RP_EIO, "%s: cannot replace: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    return rc;
+    return rp_atomic_publish(tmp, path, rc);
 }
 
 int train_metrics_open(train_metrics *m, const char *path, long keep_until) {

@@ -1,0 +1,61 @@
+/* Atomic output files (see atomic.h). */
+#include "base/atomic.h"
+#include "base/fault.h"
+#include "base/status.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int rp_atomic_tmpname(char *buf, size_t n, const char *path) {
+    if ((size_t)snprintf(buf, n, "%s.tmp-%ld", path, (long)getpid()) >= n)
+        return rp_err(RP_EARG, "%s: path too long", path);
+    return 0;
+}
+
+/* fsync of the directory holding path, so that a rename into it survives a system crash. */
+static void sync_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (fsync(fd)) { /* some file systems refuse fsync on a directory: nothing more to do */ }
+    close(fd);
+}
+
+int rp_atomic_publish(const char *tmp, const char *path, int rc) {
+    if (!rc) {
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || rp_fault("fsync") || fsync(fd)) {
+            int e = errno;
+            rc = rp_err(RP_EIO, "%s: cannot write %s to disk: %s", path, tmp, strerror(e));
+        }
+        if (fd >= 0) close(fd);
+    }
+    if (!rc && (rp_fault("rename") || rename(tmp, path))) {
+        int e = errno;
+        rc = rp_err(RP_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+    }
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    sync_dir(path);
+    return 0;
+}
+
+int rp_atomic_write(const char *path, const void *data, size_t n) {
+    char tmp[4200];
+    int rc = rp_atomic_tmpname(tmp, sizeof tmp, path);
+    if (rc) return rc;
+    FILE *f = rp_fault("fopen") ? NULL : fopen(tmp, "wb");
+    if (!f) return rp_err(RP_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    int bad = rp_fault("write") || fwrite(data, 1, n, f) != n || fflush(f) != 0, e = errno;
+    if (fclose(f) && !bad) bad = 1, e = errno;
+    if (bad) rc = rp_err(RP_EIO, "%s: cannot write %s: %s", path, tmp, strerror(e));
+    return rp_atomic_publish(tmp, path, rc);
+}
