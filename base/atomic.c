@@ -32,13 +32,13 @@ int rp_atomic_publish(const char *tmp, const char *path, int rc) {
         int fd = open(tmp, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || rp_fault("fsync") || fsync(fd)) {
             int e = errno;
-            rc = rp_err(RP_EIO, "%s: cannot write %s to disk: %s", path, tmp, strerror(e));
+            rc = rp_err(RP_EIO, "cannot sync %s to disk: %s", tmp, strerror(e));
         }
         if (fd >= 0) close(fd);
     }
     if (!rc && (rp_fault("rename") || rename(tmp, path))) {
         int e = errno;
-        rc = rp_err(RP_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+        rc = rp_err(RP_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
     }
     if (rc) {
         unlink(tmp);
@@ -53,9 +53,9 @@ int rp_atomic_write(const char *path, const void *data, size_t n) {
     int rc = rp_atomic_tmpname(tmp, sizeof tmp, path);
     if (rc) return rc;
     FILE *f = rp_fault("fopen") ? NULL : fopen(tmp, "wb");
-    if (!f) return rp_err(RP_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    if (!f) return rp_err(RP_EIO, "cannot create %s: %s", tmp, strerror(errno));
     int bad = rp_fault("write") || fwrite(data, 1, n, f) != n || fflush(f) != 0, e = errno;
     if (fclose(f) && !bad) bad = 1, e = errno;
-    if (bad) rc = rp_err(RP_EIO, "%s: cannot write %s: %s", path, tmp, strerror(e));
+    if (bad) rc = rp_err(RP_EIO, "cannot write %s: %s", tmp, strerror(e));
     return rp_atomic_publish(tmp, path, rc);
 }

@@ -10,7 +10,7 @@
 int rp_atomic_tmpname(char *buf, size_t n, const char *path);
 /* Makes the complete file tmp durable (fsync), renames it to path and syncs the directory
  * (best effort: the rename is done by then). On a failure tmp is removed and the error names
- * path. A nonzero rc (the writer's own failure) only removes tmp and returns rc. */
+ * it. A nonzero rc (the writer's own failure) only removes tmp and returns rc. */
 int rp_atomic_publish(const char *tmp, const char *path, int rc);
 /* n bytes as the whole new content of path, atomically. */
 int rp_atomic_write(const char *path, const void *data, size_t n);

@@ -309,7 +309,7 @@ int h5u_create_temp(const char *path, char *tmp, size_t n, hid_t *f) {
     if (rc) return rc;
     *f = rp_fault("hdf5 create") ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (*f < 0) {
-        rc = rp_err(RP_EIO, "%s: cannot create %s%s", path, tmp, h5u_errno_hint());
+        rc = rp_err(RP_EIO, "cannot create %s%s", tmp, h5u_errno_hint());
         unlink(tmp);
     }
     return rc;
@@ -329,7 +329,7 @@ int h5u_close_file(hid_t f) {
 }
 
 int h5u_publish(hid_t f, const char *tmp, const char *path, int rc) {
-    if (h5u_close_file(f) && !rc) rc = rp_err(RP_EIO, "%s: cannot close %s%s", path, tmp, h5u_errno_hint());
+    if (h5u_close_file(f) && !rc) rc = rp_err(RP_EIO, "cannot close %s%s", tmp, h5u_errno_hint());
     return rp_atomic_publish(tmp, path, rc);
 }
 

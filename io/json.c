@@ -253,7 +253,7 @@ int json_read_file(const char *path, char **text, size_t *len) {
     fclose(f);
     if (bad || b.oom) {
         free(b.s);
-        return rp_err(bad ? RP_EIO : RP_ENOMEM, "%s: cannot read", path);
+        return bad ? rp_err(RP_EIO, "%s: cannot read", path) : rp_err(RP_ENOMEM, "%s: out of memory reading it", path);
     }
     *text = b.s ? b.s : calloc(1, 1);
     *len = b.n;
@@ -265,7 +265,11 @@ int json_write_file(const char *path, const char *text, size_t len) { return rp_
 int json_key_is(const char *text, const json_member *m, const char *key) {
     json_buf e = {0};
     json_str(&e, key);
-    int same = !e.oom && e.n - 2 == m->key_end - m->key && !memcmp(e.s + 1, text + m->key, e.n - 2);
+    if (e.oom) {
+        free(e.s);
+        return rp_err(RP_ENOMEM, "out of memory comparing JSON keys");
+    }
+    int same = e.n - 2 == m->key_end - m->key && !memcmp(e.s + 1, text + m->key, e.n - 2);
     free(e.s);
     return same;
 }

@@ -183,8 +183,10 @@ static int classify(source *s) {
     return 0;
 }
 
-/* A source or file that cannot be used: fatal, or counted and reported with --skip-bad. */
+/* A source or file that cannot be used: fatal, or counted and reported with --skip-bad. Running
+ * out of memory says nothing about the file: always fatal (--skip-bad would drop good images). */
 static int bad_file(import_ctx *x, int rc) {
+    if (rc == RP_ENOMEM) return rc;
     if (!x->o->skip_bad) return rp_err_prefix(rc, "(use --skip-bad to continue past bad files) ");
     x->st->bad++;
     if (!x->o->quiet) fprintf(stderr, "import: skipping: %s\n", rp_errmsg());
@@ -233,7 +235,8 @@ static int start_writer(import_ctx *x, int h, int w, int c) {
     x->H = o->H > 0 ? o->H : h;
     x->W = o->W > 0 ? o->W : w;
     x->C = c;
-    if (!(x->batch = rp_malloc((size_t)IMPORT_BATCH * x->H * x->W * x->C))) return rp_err(RP_ENOMEM, "out of memory");
+    if (!(x->batch = rp_malloc((size_t)IMPORT_BATCH * x->H * x->W * x->C)))
+        return rp_err(RP_ENOMEM, "%s: out of memory", x->out);
     h5ds_provenance p = {o->kind ? o->kind : "real", o->scene ? o->scene : "external", NULL, -1, NULL, NULL, -1};
     h5ds_options ho = {o->chunk, 0};
     int rc = h5ds_create(&x->w, x->out, x->H, x->W, x->C, x->cols, x->ncols, &p, &ho);
@@ -411,7 +414,7 @@ static int plan_columns(import_ctx *x, source *src, int n, long total) {
                 rc = rp_err(RP_EFORMAT, "--labels %s: %s was skipped, so the label rows would not line up with the "
                             "images; fix or leave out that source", L->name, src[i].spec);
         if (!rc && !(x->lab_batch[j] = rp_malloc((size_t)IMPORT_BATCH * L->cols * 4)))
-            rc = rp_err(RP_ENOMEM, "out of memory");
+            rc = rp_err(RP_ENOMEM, "%s: out of memory", x->out);
         if (!rc) x->cols[x->nsrc_cols + j] = (h5ds_column){L->path, L->dtype, L->cols, L->units[0] ? L->units : NULL};
     }
     x->ncols = x->nsrc_cols + x->nlab;
@@ -423,7 +426,7 @@ int import_files(const char *const *sources, int nsrc, const char *out, const im
     if ((o->H > 0) != (o->W > 0)) return rp_err(RP_EARG, "--size needs both H and W");
     import_ctx x = {.o = o, .st = st, .out = out};
     source *src = rp_calloc(nsrc ? nsrc : 1, sizeof *src);
-    if (!src) return rp_err(RP_ENOMEM, "out of memory");
+    if (!src) return rp_err(RP_ENOMEM, "%s: out of memory", out);
     int rc = 0;
     long total = 0;
     for (int i = 0; i < nsrc && !rc; i++) {

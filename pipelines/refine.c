@@ -107,7 +107,7 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     int batch = c->o->cfg->refine.batch;
     size_t pix_per_img = (size_t)i->H * i->W * i->C;
     float *x = rp_malloc(sizeof(float) * pix_per_img * batch), *y = rp_malloc(sizeof(float) * pix_per_img * batch);
-    int rc = (!x || !y) ? rp_err(RP_ENOMEM, "out of memory for a batch of %d images", batch) : 0;
+    int rc = (!x || !y) ? rp_err(RP_ENOMEM, "%s: out of memory for a batch of %d images", c->o->output, batch) : 0;
     if (!rc) rc = refiner_prepare(&c->R, batch, i->H, i->W);
     rp_progress pr;
     rp_progress_start(&pr, "refine", "images", c->row1 - c->row0, c->o->quiet);
@@ -153,14 +153,14 @@ static int assemble(refine_ctx *c, refine_result *res) {
     h5ds_column *cols = rp_calloc(nc ? nc : 1, sizeof *cols);
     void **vals = rp_calloc(nc ? nc : 1, sizeof *vals);
     int64_t *index = rp_malloc(sizeof(int64_t) * c->chunk);
-    int rc = (!cols || !vals || !index) ? rp_err(RP_ENOMEM, "out of memory") : 0;
+    int rc = (!cols || !vals || !index) ? rp_err(RP_ENOMEM, "%s: out of memory", o->output) : 0;
     for (int j = 0; !rc && j < nc; j++) {
         cols[j].path = i->cols[j].path;
         cols[j].dtype = i->cols[j].dtype;
         cols[j].cols = i->cols[j].cols;
         cols[j].units = i->cols[j].units[0] ? i->cols[j].units : NULL;
         vals[j] = rp_malloc(h5ds_dtype_size(cols[j].dtype) * cols[j].cols * c->chunk);
-        if (!vals[j]) rc = rp_err(RP_ENOMEM, "out of memory");
+        if (!vals[j]) rc = rp_err(RP_ENOMEM, "%s: out of memory", o->output);
     }
     char *ini = rc ? NULL : config_to_ini(o->cfg);
     if (!rc && !ini) rc = rp_err(RP_ENOMEM, "%s: out of memory", o->output);
@@ -196,7 +196,7 @@ static int assemble(refine_ctx *c, refine_result *res) {
     h5ds_abort(w);
     if (!rc) res->images = c->row1 - c->row0;
     free(ini);
-    for (int j = 0; j < nc; j++) free(vals[j]);
+    for (int j = 0; vals && j < nc; j++) free(vals[j]);
     free(vals);
     free(cols);
     free(index);
@@ -233,7 +233,7 @@ int refine_run(const refine_options *o, refine_result *res) {
         }
         c.img_bytes = (size_t)c.info->H * c.info->W * c.info->C;
         c.pix = rp_malloc(c.img_bytes * c.chunk);
-        if (!c.pix) rc = rp_err(RP_ENOMEM, "out of memory for a chunk of %ld images", c.chunk);
+        if (!c.pix) rc = rp_err(RP_ENOMEM, "%s: out of memory for a chunk of %ld images", o->output, c.chunk);
         snprintf(c.parts, sizeof c.parts, "%s.parts", o->output);
     }
     /* under MPI: rank 0 prepares the parts folder, every rank refines its chunks into it, rank 0

@@ -156,7 +156,7 @@ int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, con
     snprintf(t->real, sizeof t->real, "%s", real);
     int rc = 0;
     train_setup setup;
-    if (!(t->config_ini = config_to_ini(cfg))) rc = rp_err(RP_ENOMEM, "trainer: out of memory");
+    if (!(t->config_ini = config_to_ini(cfg))) rc = rp_err(RP_ENOMEM, "%s: out of memory", run_dir);
     if (!rc) rc = open_sources(t, synthetic, real);
     if (!rc) rc = train_setup_from_config(&setup, cfg, t->syn.C, t->syn.H, t->syn.W);
     if (!rc) rc = train_state_init(&t->s, &setup);
