@@ -48,7 +48,7 @@ static int rewrite_kept(const char *path, long keep_until) {
     free(line);
     if (first && !rc) fputs(TRAIN_METRICS_HEADER "\n", out);
     fclose(in);
-    if (fclose(out) && !rc) rc = rp_err(RP_EIO, "%s: cannot write", tmp);
+    if (fclose(out) && !rc) rc = rp_err(RP_EIO, "cannot write %s: %s", tmp, strerror(errno));
     return rp_atomic_publish(tmp, path, rc);
 }
 
@@ -61,7 +61,7 @@ int train_metrics_open(train_metrics *m, const char *path, long keep_until) {
     m->f = fopen(path, rc == 1 ? "w" : "a");
     if (!m->f) return rp_err(RP_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
     if (rc == 1) fputs(TRAIN_METRICS_HEADER "\n", m->f);
-    return fflush(m->f) ? rp_err(RP_EIO, "%s: cannot write", path) : 0;
+    return fflush(m->f) ? rp_err(RP_EIO, "%s: cannot write: %s", path, strerror(errno)) : 0;
 }
 
 static void field(FILE *f, double v) {
@@ -81,7 +81,7 @@ int train_metrics_row(train_metrics *m, long step, int phase, const train_stats 
     field(m->f, st->r_l1);
     fprintf(m->f, ",%.4f\n", seconds);
     /* flushed per row so a crash loses at most the row being written */
-    if (fflush(m->f) || ferror(m->f)) return rp_err(RP_EIO, "%s: cannot write", m->path);
+    if (fflush(m->f) || ferror(m->f)) return rp_err(RP_EIO, "%s: cannot write: %s", m->path, strerror(errno));
     return 0;
 }
 
