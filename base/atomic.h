@@ -6,8 +6,12 @@
 #define RP_ATOMIC_H
 #include <stddef.h>
 
-/* "PATH.tmp-PID" into buf; nonzero (an RP_EARG error) if it does not fit. */
+/* "PATH.tmp-PID" into buf; nonzero (an RP_EARG error) if it does not fit. It also removes the
+ * "PATH.tmp-PID" files of processes that no longer run (a writer killed with SIGKILL leaves its
+ * temporary file; the next writer of the same path cleans it up). */
 int rp_atomic_tmpname(char *buf, size_t n, const char *path);
+/* Only the clean-up: removes the "PATH.tmp-PID" files of processes that no longer run. */
+void rp_atomic_sweep(const char *path);
 /* Makes the complete file tmp durable (fsync), renames it to path and syncs the directory
  * (best effort: the rename is done by then). On a failure tmp is removed and the error names
  * it. A nonzero rc (the writer's own failure) only removes tmp and returns rc. */

@@ -223,7 +223,7 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     }
     w->deflate = deflate;
     int rc;
-    snprintf(w->tmp, tl, "%s.tmp-%ld", path, (long)getpid());
+    rp_atomic_tmpname(w->tmp, tl, path);
     w->file = rp_fault("hdf5 create") ? -1 : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         rc = rp_err(RP_EIO, "%s: cannot create the file (temporary name %s)%s", path, w->tmp,

@@ -141,7 +141,7 @@ int idx_write(const char *path, int rank, const long *dims, const uint8_t *data,
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
     if (!tmp) return rp_err(RP_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, tl, "%s.tmp-%ld", path, (long)getpid());
+    rp_atomic_tmpname(tmp, tl, path);
     unsigned char h[4 + 4 * IDX_MAX_RANK] = {0, 0, 0x08, (unsigned char)rank};
     long long n = 1;
     for (int i = 0; i < rank; i++) {

@@ -79,7 +79,7 @@ int pngio_write(const char *path, int w, int h, int channels, const uint8_t *pix
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
     if (!tmp) return rp_err(RP_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, tl, "%s.tmp-%ld", path, (long)getpid());
+    rp_atomic_tmpname(tmp, tl, path);
     int rc = 0;
     if (!png_image_write_to_file(&img, tmp, 0, pixels, 0, NULL))
         rc = rp_err(RP_EIO, "%s: cannot write PNG: %s", path, img.message);

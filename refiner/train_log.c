@@ -19,7 +19,11 @@ static int rewrite_kept(const char *path, long keep_until) {
     FILE *in = fopen(path, "r");
     if (!in) return errno == ENOENT ? 1 : rp_err(RP_EIO, "%s: cannot read: %s", path, strerror(errno));
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    int rc = rp_atomic_tmpname(tmp, sizeof tmp, path);
+    if (rc) {
+        fclose(in);
+        return rc;
+    }
     FILE *out = fopen(tmp, "w");
     if (!out) {
         fclose(in);
@@ -28,7 +32,7 @@ static int rewrite_kept(const char *path, long keep_until) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int first = 1, rc = 0;
+    int first = 1;
     while ((len = getline(&line, &cap, in)) > 0) {
         if (line[len - 1] != '\n') break;
         if (first) {
@@ -56,6 +60,7 @@ int train_metrics_open(train_metrics *m, const char *path, long keep_until) {
     memset(m, 0, sizeof *m);
     if (rp_dist_rank() != 0) return 0; /* under MPI rank 0 writes metrics.csv */
     snprintf(m->path, sizeof m->path, "%s", path);
+    rp_atomic_sweep(path); /* a killed run's rewrite */
     int rc = keep_until < 0 ? 1 : rewrite_kept(path, keep_until);
     if (rc < 0) return rc;
     m->f = fopen(path, rc == 1 ? "w" : "a");
