@@ -4,10 +4,10 @@
  * per site with RP_FAULT_AT=N, and every time: exit status 1 (no crash), the site fired, the last
  * line is the command's error and names the file, no file at the output path and no temporary
  * file left (refine keeps OUT.parts for --resume: only complete parts), the inputs unchanged, the
- * previous checkpoint / report untouched and loadable. Refine's kept parts must then resume to the
- * bytes of a clean run. Which sites are walked: every one with RP_LONG_TESTS=1; otherwise each
- * site whose location follows a different location than before, and the last pass of each
- * location (a loop's first and last round, every distinct call path through the shared writers).
+ * previous output (simulate), checkpoint (train) or report (eval) untouched and loadable. Refine's kept parts must then resume to the
+ * bytes of a clean run. Which sites are walked: every one with RP_LONG_TESTS=1 or when a command
+ * has at most 64 (train, eval); otherwise each site whose location follows a different location
+ * than before, and the last pass of each location (a loop's first and last round).
  * The full-disk tests mount a small tmpfs (root only; skipped with a SKIP line otherwise), fill it
  * to leave 0, 8 KB, 16 KB, ... free and run refine, and a train writing its checkpoint, until one
  * succeeds; each failure must say "No space left on device", leave nothing half-written, and
@@ -183,10 +183,12 @@ static int parse_sites(const char *text) {
     return k;
 }
 
-/* 1 for the N to run: all with RP_LONG_TESTS; else a location reached from a location it was not
- * reached from before, and the last pass of each location. */
+/* 1 for the N to run: all with RP_LONG_TESTS or when there are at most 64; else a location reached
+ * from a location it was not reached from before, and the last pass of each location. (That misses
+ * a shared helper's site reached again from another caller through the same helper: the walk of
+ * eval, 17 sites, found such a bug only among sites this rule skips.) */
 static int picked(int k, int i) {
-    if (long_tests) return 1;
+    if (long_tests || k <= 64) return 1;
     for (int j = i + 1; j < k; j++)
         if (!strcmp(sites[j], sites[i])) goto not_last;
     return 1;
@@ -276,9 +278,24 @@ static void check_nothing_left(long n) {
     if (listing[0]) failure("site %ld (%s): left in the output folder: %s", n, sites[n - 1], listing);
 }
 
+/* simulate overwrites an earlier file: it must stay as it was (import and refine start with none). */
+static void reset_simulate(void) {
+    clean_out();
+    if (sh("echo previous > %s/s.h5", outd)) fail_msg("cannot write %s/s.h5", outd);
+}
+
+static void check_simulate(long n) {
+    clirun_list(outd, listing, sizeof listing);
+    long len;
+    unsigned char *b = clirun_read(path_in(outd, "s.h5"), &len);
+    if (strcmp(listing, "s.h5 ") || !b || len != 9 || memcmp(b, "previous\n", 9))
+        failure("site %ld (%s): the earlier s.h5 was not kept as it was (the folder holds %s)", n, sites[n - 1], listing);
+    free(b);
+}
+
 static void test_walk_simulate(void **state) {
     (void)state;
-    walk w = {"simulate", "", {"s.h5"}, clean_out, check_nothing_left};
+    walk w = {"simulate", "", {"s.h5"}, reset_simulate, check_simulate};
     snprintf(w.args, sizeof w.args, "simulate -n 40 --set simulate.chunk=16 --threads 1 -o %s/s.h5 --quiet", outd);
     run_walk(&w);
 }
@@ -515,8 +532,8 @@ static void test_full_disk_checkpoint(void **state) {
 }
 
 int main(int argc, char **argv) {
-    (void)argc;
     if (clirun_init(argv[0])) return 1;
+    if (argc > 1) cmocka_set_test_filter(argv[1]); /* e.g. 'test_walk_r*' */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walk_simulate),
         cmocka_unit_test(test_walk_import),

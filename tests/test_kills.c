@@ -215,8 +215,8 @@ static void test_kill_train(void **state) {
 }
 
 int main(int argc, char **argv) {
-    (void)argc;
     if (clirun_init(argv[0])) return 1;
+    if (argc > 1) cmocka_set_test_filter(argv[1]); /* e.g. 'test_kill_t*' */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_refine),
         cmocka_unit_test(test_kill_train),
