@@ -45,8 +45,8 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const ev
     FILE *pf = NULL;
     char ptmp[1100] = "";
     if (!rc && predictions) {
-        snprintf(ptmp, sizeof ptmp, "%s.tmp", predictions);
-        if (!(pf = fopen(ptmp, "w"))) rc = rp_err(RP_EIO, "%s: cannot create: %s", ptmp, strerror(errno));
+        if ((rc = rp_atomic_tmpname(ptmp, sizeof ptmp, predictions))) ptmp[0] = 0;
+        else if (!(pf = fopen(ptmp, "w"))) rc = rp_err(RP_EIO, "%s: cannot create: %s", ptmp, strerror(errno));
         else if (L->task == EVAL_CLASSIFY) fprintf(pf, "row,target,predicted\n");
         else {
             fprintf(pf, "row");

@@ -248,10 +248,11 @@ static int write_body(FILE *f, const report_html_input *in) {
 
 int report_html_write(const char *path, const report_html_input *in) {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+    int rc = rp_atomic_tmpname(tmp, sizeof tmp, path);
+    if (rc) return rc;
     FILE *f = fopen(tmp, "w");
     if (!f) return rp_err(RP_EIO, "%s: cannot write report: %s", tmp, strerror(errno));
-    int rc = write_body(f, in);
+    rc = write_body(f, in);
     if (fclose(f) != 0 && !rc) rc = rp_err(RP_EIO, "%s: write failed: %s", tmp, strerror(errno));
     return rp_atomic_publish(tmp, path, rc);
 }
