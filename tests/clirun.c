@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 char clirun_bin[4096];
@@ -112,4 +113,19 @@ void clirun_list(const char *dir, char *out, size_t n) {
         if (len < n) len += snprintf(out + len, n - len, "%s ", names[i]);
         free(names[i]);
     }
+}
+
+int clirun_sh(const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+double clirun_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
 }

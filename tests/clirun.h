@@ -21,6 +21,10 @@ int clirun_wait(pid_t pid);
 unsigned char *clirun_read(const char *path, long *n);
 /* 1 when both files can be read and hold the same bytes. */
 int clirun_same(const char *a, const char *b);
+/* system() of the formatted command; its status. */
+int clirun_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* CLOCK_MONOTONIC in seconds. */
+double clirun_now(void);
 /* The names in dir (all but . and ..), sorted, each followed by a space; "" if dir is missing. */
 void clirun_list(const char *dir, char *out, size_t n);
 

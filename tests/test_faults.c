@@ -41,15 +41,6 @@ static uint64_t in_hash;
                    "--set train.history_size=8 --set train.pretrain_disc_steps=0 --set train.checkpoint_every=2 " \
                    "--set train.sample_every=0 --set train.label_guard=0"
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 /* FNV-1a over every file's path and bytes under d: the inputs must never change. */
 static uint64_t tree_hash(const char *d, uint64_t h) {
@@ -98,7 +89,7 @@ static int setup(void **state) {
     snprintf(outd, sizeof outd, "%s/out", dir);
     snprintf(small, sizeof small, "%s/small", dir);
     snprintf(ck, sizeof ck, "%s/run.orig/checkpoints/step_000000002.h5", in);
-    if (sh("mkdir -p %s/pngs %s/pngs2 %s", in, in, outd)) return -1;
+    if (clirun_sh("mkdir -p %s/pngs %s/pngs2 %s", in, in, outd)) return -1;
     if (clirun(out, sizeof out, NULL, "simulate -n 40 --seed 1 --threads 1 -o %s/syn.h5 --quiet", in) ||
         clirun(out, sizeof out, NULL, "simulate -n 40 --seed 2 --threads 1 -o %s/real.h5 --quiet", in))
         return fprintf(stderr, "%s", out), -1;
@@ -124,10 +115,10 @@ static int setup(void **state) {
     /* the clean results the failed runs must resume to, and the report to keep */
     if (clirun(out, sizeof out, NULL, "refine --checkpoint %s --in %s/syn.h5 -o %s/ref.good --chunk 16 --batch 8 "
                "--threads 1 --quiet", ck, in, in) ||
-        sh("cp -a %s/run.orig %s/run.ref", in, outd) ||
+        clirun_sh("cp -a %s/run.orig %s/run.ref", in, outd) ||
         clirun(out, sizeof out, NULL, "train --resume -d %s/run.ref -s %s/syn.h5 -r %s/real.h5 --threads 1 --quiet "
                "--set train.iterations=2", outd, in, in) ||
-        sh("cp %s/run.ref/checkpoints/step_000000004.h5 %s/ck4.good && rm -rf %s/run.ref", outd, in, outd) ||
+        clirun_sh("cp %s/run.ref/checkpoints/step_000000004.h5 %s/ck4.good && rm -rf %s/run.ref", outd, in, outd) ||
         clirun(out, sizeof out, NULL, "eval --train %s/syn.h5 --test %s/real.h5 -o %s/rep.orig --name x --threads 1 "
                "--quiet --set eval.steps=2 --set eval.batch=8", in, in, in))
         return fprintf(stderr, "%s", out), -1;
@@ -139,7 +130,7 @@ static int teardown(void **state) {
     (void)state;
     if (mounted) umount2(small, MNT_DETACH);
     if (getenv("RP_KEEP_TMP")) return fprintf(stderr, "RP_KEEP_TMP: kept %s\n", dir), 0;
-    return sh("rm -rf '%s'", dir) ? -1 : 0;
+    return clirun_sh("rm -rf '%s'", dir) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -212,14 +203,9 @@ static const char *last_message(char *text) {
     }
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static void run_walk(walk *w) {
-    double t0 = now();
+    double t0 = clirun_now();
     failures[0] = 0, nfail = 0;
     w->reset();
     int st = clirun(out, sizeof out, "RP_FAULT_LIST=1", "%s", w->args);
@@ -252,7 +238,7 @@ static void run_walk(walk *w) {
         w->check(n);
     }
     fprintf(stderr, "%s: %d fault sites, %d walked%s, %.1f s\n", w->cmd, k, walked, long_tests ? " (RP_LONG_TESTS)" : "",
-            now() - t0);
+            clirun_now() - t0);
     if (nfail) fail_msg("%s: %d of %d failed runs broke a promise:\n%s", w->cmd, nfail, walked, failures);
 }
 
@@ -270,7 +256,7 @@ static const char *path_in(const char *base, const char *name) {
 
 static char listing[4096];
 static void clean_out(void) {
-    if (sh("rm -rf %s && mkdir %s", outd, outd)) fail_msg("cannot reset %s", outd);
+    if (clirun_sh("rm -rf %s && mkdir %s", outd, outd)) fail_msg("cannot reset %s", outd);
 }
 
 static void check_nothing_left(long n) {
@@ -281,7 +267,7 @@ static void check_nothing_left(long n) {
 /* simulate overwrites an earlier file: it must stay as it was (import and refine start with none). */
 static void reset_simulate(void) {
     clean_out();
-    if (sh("echo previous > %s/s.h5", outd)) fail_msg("cannot write %s/s.h5", outd);
+    if (clirun_sh("echo previous > %s/s.h5", outd)) fail_msg("cannot write %s/s.h5", outd);
 }
 
 static void check_simulate(long n) {
@@ -362,7 +348,7 @@ static char rundir[256];
 
 static void reset_train(void) {
     clean_out();
-    if (sh("cp -a %s/run.orig %s", in, rundir)) fail_msg("cannot copy the run");
+    if (clirun_sh("cp -a %s/run.orig %s", in, rundir)) fail_msg("cannot copy the run");
 }
 
 /* Every step_*.h5 a complete checkpoint, latest.h5 one of them, step 2 untouched, no temp files. */
@@ -400,7 +386,7 @@ static void test_walk_train_checkpoint(void **state) {
 
 static void reset_eval(void) {
     clean_out();
-    if (sh("cp %s/rep.orig %s/rep.json", in, outd)) fail_msg("cannot copy the report");
+    if (clirun_sh("cp %s/rep.orig %s/rep.json", in, outd)) fail_msg("cannot copy the report");
 }
 
 static void check_eval(long n) {
@@ -469,14 +455,14 @@ static int full_disk_failed(int st, long keep, const char *name) {
 static void test_full_disk_refine(void **state) {
     (void)state;
     failures[0] = 0, nfail = 0;
-    double t0 = now();
+    double t0 = clirun_now();
     mount_small("1m");
     char ref[256], parts[300];
     snprintf(ref, sizeof ref, "%s/ref.h5", small);
     snprintf(parts, sizeof parts, "%s.parts", ref);
     int runs = 0, st = 1;
     for (long keep = 0; st && keep <= 512 * 1024; keep += 8192, runs++) {
-        sh("rm -rf %s/*", small);
+        clirun_sh("rm -rf %s/*", small);
         fill(keep);
         st = clirun(out, sizeof out, NULL, "refine --checkpoint %s --in %s/syn.h5 -o %s --chunk 16 --batch 8 --threads 1 "
                     "--quiet", ck, in, ref);
@@ -496,20 +482,20 @@ static void test_full_disk_refine(void **state) {
     }
     if (st) failure("refine never succeeded, even with 512 KB free");
     else if (!clirun_same(ref, path_in(in, "ref.good"))) failure("the first run that fitted wrote different bytes");
-    fprintf(stderr, "full disk, refine: %d runs failed cleanly before one fitted, %.1f s\n", runs, now() - t0);
+    fprintf(stderr, "full disk, refine: %d runs failed cleanly before one fitted, %.1f s\n", runs, clirun_now() - t0);
     if (nfail) fail_msg("%d failures:\n%s", nfail, failures);
 }
 
 static void test_full_disk_checkpoint(void **state) {
     (void)state;
     failures[0] = 0, nfail = 0;
-    double t0 = now();
+    double t0 = clirun_now();
     mount_small("3m");
     char run[256];
     snprintf(run, sizeof run, "%s/run", small);
     int runs = 0, st = 1;
     for (long keep = 0; st && keep <= 2560 * 1024; keep += 96 * 1024, runs++) {
-        sh("rm -rf %s/* && cp -a %s/run.orig %s", small, in, run);
+        clirun_sh("rm -rf %s/* && cp -a %s/run.orig %s", small, in, run);
         fill(keep);
         st = clirun(out, sizeof out, NULL, "train --resume -d %s -s %s/syn.h5 -r %s/real.h5 --threads 1 --quiet "
                     "--set train.iterations=2", run, in, in);
@@ -527,7 +513,7 @@ static void test_full_disk_checkpoint(void **state) {
     if (st) failure("train never succeeded, even with 2.5 MB free");
     else if (!clirun_same(path_in(run, "checkpoints/step_000000004.h5"), path_in(in, "ck4.good")))
         failure("the first run that fitted wrote a different checkpoint");
-    fprintf(stderr, "full disk, checkpoint: %d runs failed cleanly before one fitted, %.1f s\n", runs, now() - t0);
+    fprintf(stderr, "full disk, checkpoint: %d runs failed cleanly before one fitted, %.1f s\n", runs, clirun_now() - t0);
     if (nfail) fail_msg("%d failures:\n%s", nfail, failures);
 }
 

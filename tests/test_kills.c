@@ -25,21 +25,7 @@ static char dir[64], out[1 << 16], listing[4096];
 static int nkills = 20;
 static uint64_t rng_state;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 /* splitmix64: uniform in [0, 1) */
 static double uniform(void) {
@@ -67,7 +53,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     if (getenv("RP_KEEP_TMP")) return fprintf(stderr, "RP_KEEP_TMP: kept %s\n", dir), 0;
-    return sh("rm -rf '%s'", dir) ? -1 : 0;
+    return clirun_sh("rm -rf '%s'", dir) ? -1 : 0;
 }
 
 /* One job killed and resumed until it completes. */
@@ -109,9 +95,9 @@ static void run_job(job *j) {
     snprintf(log_path, sizeof log_path, "%s/log", dir);
     /* the uninterrupted run: its length scales the moments, its result is the reference */
     j->clean();
-    double t0 = now();
+    double t0 = clirun_now();
     if (clirun(out, sizeof out, NULL, "%s", j->fresh)) fail_msg("%s: %s", j->fresh, out);
-    double T = now() - t0;
+    double T = clirun_now() - t0;
     j->check(-1);
     int kills = 0, chains = 0, resumes = 0;
     while (kills < nkills) {
@@ -132,13 +118,13 @@ static void run_job(job *j) {
         j->check(chains++);
     }
     fprintf(stderr, "%s: %d kills in %d chains (%d resumes), uninterrupted run %.2f s, all results identical, %.1f s\n",
-            j->what, kills, chains, resumes, T, now() - t0);
+            j->what, kills, chains, resumes, T, clirun_now() - t0);
 }
 
 /* ---------------------------------------------------------------- refine */
 static char ck[256], ref_out[256], ref_good[256];
 
-static void refine_clean(void) { sh("rm -rf %s %s.parts %s.tmp-*", ref_out, ref_out, ref_out); }
+static void refine_clean(void) { clirun_sh("rm -rf %s %s.parts %s.tmp-*", ref_out, ref_out, ref_out); }
 static int refine_can_resume(void) { return 1; } /* --resume without parts starts over */
 
 static void refine_check(int chain) {
@@ -163,7 +149,7 @@ static void test_kill_refine(void **state) {
                "--set train.pretrain_disc_steps=0 --set train.iterations=0 --set train.sample_every=0 "
                "--set train.label_guard=0", dir, dir, ck))
         fail_msg("%s", out);
-    sh("cp %s/checkpoints/step_000000002.h5 %s.h5 && rm -rf %s && mv %s.h5 %s", ck, ck, ck, ck, ck);
+    clirun_sh("cp %s/checkpoints/step_000000002.h5 %s.h5 && rm -rf %s && mv %s.h5 %s", ck, ck, ck, ck, ck);
     job j = {"refine", "", "", refine_can_resume, refine_clean, refine_check};
     snprintf(j.fresh, sizeof j.fresh, "refine --checkpoint %s --in %s/big.h5 -o %s --chunk 100 --batch 50 --threads 1 "
              "--quiet", ck, dir, ref_out);
@@ -175,7 +161,7 @@ static void test_kill_refine(void **state) {
 static char run_dir[256], ck_good[256];
 #define FINAL "checkpoints/step_000000030.h5" /* 10 + 4 + 16 steps */
 
-static void train_clean(void) { sh("rm -rf %s", run_dir); }
+static void train_clean(void) { clirun_sh("rm -rf %s", run_dir); }
 
 static int train_can_resume(void) {
     char ckdir[300], p[400];
