@@ -10,11 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The folder holding path into dir; returns path's last component. */
+static const char *split_dir(const char *path, char *dir, size_t n) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, n, ".");
+    else snprintf(dir, n, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    return slash ? slash + 1 : path;
+}
+
 void rp_atomic_sweep(const char *path) {
     char dir[4096];
-    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    const char *base = split_dir(path, dir, sizeof dir);
     size_t bl = strlen(base);
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d));) {
@@ -40,10 +46,7 @@ int rp_atomic_tmpname(char *buf, size_t n, const char *path) {
 /* fsync of the directory holding path, so that a rename into it survives a system crash. */
 static void sync_dir(const char *path) {
     char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    split_dir(path, dir, sizeof dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
     if (fsync(fd)) { /* some file systems refuse fsync on a directory: nothing more to do */ }
