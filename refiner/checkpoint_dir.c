@@ -86,11 +86,14 @@ int checkpoint_publish(const char *dir, long step, int keep) {
         }
     }
     free(steps);
-    /* temp files of writers that crashed (ours have the pid; the current writer has renamed) */
+    /* temp files of writers that crashed (ours have the pid; the current writer has renamed): a
+     * checkpoint's, or the link's of a writer killed between symlink() and rename() */
     DIR *d = opendir(dir);
     struct dirent *e;
     while (!rc && d && (e = readdir(d))) {
-        if (strncmp(e->d_name, "step_", 5) || !strstr(e->d_name, ".h5.tmp-")) continue;
+        if ((strncmp(e->d_name, "step_", 5) || !strstr(e->d_name, ".h5.tmp-")) &&
+            strncmp(e->d_name, ".latest.tmp-", 12))
+            continue;
         char old[PATH_MAX];
         snprintf(old, sizeof old, "%s/%s", dir, e->d_name);
         unlink(old);

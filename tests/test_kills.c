@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/atomic.h"
 #include "refiner/checkpoint.h"
 #include "tests/clirun.h"
 
@@ -200,12 +201,36 @@ static void test_kill_train(void **state) {
     run_job(&j);
 }
 
+/* What a killed writer leaves, removed by the next writer of the same place (the random kills
+ * found each; this checks them deterministically): a checkpoint's temporary file and the link's
+ * (.latest.tmp-PID, left by a kill between symlink() and rename()), and an output's PATH.tmp-PID
+ * of a process that no longer runs, while a running process's is kept. */
+static void test_killed_writers_leftovers_removed(void **state) {
+    (void)state;
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    assert_int_equal(clirun_wait(dead), 0);
+    char d[128], p[256];
+    snprintf(d, sizeof d, "%s/leftovers", dir);
+    assert_int_equal(clirun_sh("mkdir -p %s && touch %s/step_000000001.h5 %s/step_000000002.h5.tmp-%d && "
+                               "ln -s step_000000001.h5 %s/.latest.tmp-%d && touch %s/x.json.tmp-%d %s/x.json.tmp-%d",
+                               d, d, d, (int)dead, d, (int)dead, d, (int)dead, d, (int)getppid()), 0);
+    assert_int_equal(checkpoint_publish(d, 1, 5), 0);
+    snprintf(p, sizeof p, "%s/x.json", d);
+    assert_int_equal(rp_atomic_write(p, "{}\n", 3), 0);
+    clirun_list(d, listing, sizeof listing);
+    char want[256];
+    snprintf(want, sizeof want, "latest.h5 step_000000001.h5 x.json x.json.tmp-%d ", (int)getppid());
+    assert_string_equal(listing, want);
+}
+
 int main(int argc, char **argv) {
     if (clirun_init(argv[0])) return 1;
     if (argc > 1) cmocka_set_test_filter(argv[1]); /* e.g. 'test_kill_t*' */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_refine),
         cmocka_unit_test(test_kill_train),
+        cmocka_unit_test(test_killed_writers_leftovers_removed),
     };
     return cmocka_run_group_tests_name("kills", tests, setup, teardown);
 }
