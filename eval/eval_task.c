@@ -4,6 +4,7 @@
  * targets are standardised with T's mean/std during training. */
 #include "eval/eval_jobs.h"
 #include "base/progress.h"
+#include "base/atomic.h"
 #include "base/status.h"
 #include "losses/xent.h"
 #include <errno.h>
@@ -44,8 +45,8 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const ev
     FILE *pf = NULL;
     char ptmp[1100] = "";
     if (!rc && predictions) {
-        snprintf(ptmp, sizeof ptmp, "%s.tmp", predictions);
-        if (!(pf = fopen(ptmp, "w"))) rc = rp_err(RP_EIO, "%s: cannot create: %s", ptmp, strerror(errno));
+        if ((rc = rp_atomic_tmpname(ptmp, sizeof ptmp, predictions))) ptmp[0] = 0;
+        else if (!(pf = fopen(ptmp, "w"))) rc = rp_err(RP_EIO, "%s: cannot create: %s", ptmp, strerror(errno));
         else if (L->task == EVAL_CLASSIFY) fprintf(pf, "row,target,predicted\n");
         else {
             fprintf(pf, "row");
@@ -100,9 +101,8 @@ static int score_test(evalnet *net, const eval_options *o, evsrc *test, const ev
     }
     if (pf) {
         int bad = ferror(pf) | fclose(pf);
-        if (!rc && (bad || rename(ptmp, predictions)))
-            rc = rp_err(RP_EIO, "%s: cannot write predictions: %s", predictions, strerror(errno));
-        if (rc) remove(ptmp);
+        if (!rc && bad) rc = rp_err(RP_EIO, "%s: cannot write predictions: %s", predictions, strerror(errno));
+        rc = rp_atomic_publish(ptmp, predictions, rc);
     }
     free(x), free(rows), free(hits), free(count);
     return rc;

@@ -114,7 +114,7 @@ static int update(const char *path, const char *section, const char *key, const 
         if ((rc = json_check(text, len))) rc = rp_err_prefix(RP_EFORMAT, "%s: ", path);
         else if (i >= len || text[i] != '{')
             rc = rp_err(RP_EFORMAT, "%s: expected a JSON object at the top level (a report written by eval)", path);
-        else rc = json_split_object(text, i, len, &top, &ntop);
+        else if ((rc = json_split_object(text, i, len, &top, &ntop))) rc = rp_err_prefix(rc, "%s: ", path);
     } else {
         rc = 0;
     }
@@ -126,7 +126,11 @@ static int update(const char *path, const char *section, const char *key, const 
     for (int t = 0; !rc && t <= ntop; t++) {
         const json_member *m = t < ntop ? &top[t] : NULL;
         if (!m && found) break;
-        int hit = !m || json_key_is(text, m, target);
+        int hit = m ? json_key_is(text, m, target) : 1;
+        if (hit < 0) {
+            rc = rp_err_prefix(hit, "%s: ", path);
+            break;
+        }
         if (any) json_printf(&b, ",\n");
         any = 1;
         if (!hit) {
@@ -139,16 +143,24 @@ static int update(const char *path, const char *section, const char *key, const 
             continue;
         }
         /* merge into the section object */
-        if (m && (text[m->val] != '{' || (rc = json_split_object(text, m->val, m->val_end, &sec, &nsec)))) {
+        if (m && text[m->val] != '{') {
             rc = rp_err(RP_EFORMAT, "%s: \"%s\": expected an object", path, section);
+            break;
+        }
+        if (m && (rc = json_split_object(text, m->val, m->val_end, &sec, &nsec))) {
+            rc = rp_err_prefix(rc, "%s: \"%s\": ", path, section);
             break;
         }
         json_printf(&b, "  ");
         json_str(&b, section);
         json_printf(&b, ": {\n");
         int sfound = 0;
-        for (int j = 0; j < nsec; j++) {
+        for (int j = 0; !rc && j < nsec; j++) {
             int shit = json_key_is(text, &sec[j], key);
+            if (shit < 0) {
+                rc = rp_err_prefix(shit, "%s: ", path);
+                break;
+            }
             sfound |= shit;
             put_member(&b, 4, text, &sec[j], NULL, shit ? value : NULL);
             json_printf(&b, j + 1 < nsec || !sfound ? ",\n" : "\n");

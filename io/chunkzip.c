@@ -9,6 +9,7 @@
  * than rendering one costs). */
 #include "io/chunkzip.h"
 #include "io/h5ds_deflate.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include <pthread.h>
 #include <stdlib.h>
@@ -158,14 +159,14 @@ static int write_oldest(chunkzip *c) {
 int chunkzip_init(chunkzip **out, int nds, const size_t *row_bytes, const size_t *esize, long chunk, int level,
                   int threads, chunkzip_write_fn write, void *ctx) {
     *out = NULL;
-    chunkzip *c = calloc(1, sizeof *c);
+    chunkzip *c = rp_calloc(1, sizeof *c);
     if (!c) return rp_err(RP_ENOMEM, "out of memory");
     c->nds = nds, c->chunk = chunk, c->level = level, c->write = write, c->ctx = ctx;
     c->nthreads = threads > 0 ? (threads > 64 ? 64 : threads) : 0;
     c->nslots = c->nthreads ? 2 * c->nthreads + 1 : 1;
-    c->bytes = malloc(nds * sizeof *c->bytes);
-    c->esize = malloc(nds * sizeof *c->esize);
-    c->slots = calloc(c->nslots, sizeof *c->slots);
+    c->bytes = rp_malloc(nds * sizeof *c->bytes);
+    c->esize = rp_malloc(nds * sizeof *c->esize);
+    c->slots = rp_calloc(c->nslots, sizeof *c->slots);
     int ok = c->bytes && c->esize && c->slots;
     size_t maxb = 0;
     for (int j = 0; ok && j < nds; j++) {
@@ -174,21 +175,21 @@ int chunkzip_init(chunkzip **out, int nds, const size_t *row_bytes, const size_t
     }
     for (int i = 0; ok && i < c->nslots; i++) {
         slot *s = &c->slots[i];
-        s->raw = calloc(nds, sizeof *s->raw);
-        s->z = calloc(nds, sizeof *s->z);
-        s->out = calloc(nds, sizeof *s->out);
-        s->zlen = calloc(nds, sizeof *s->zlen);
-        s->mask = calloc(nds, sizeof *s->mask);
-        s->scratch = malloc(maxb);
+        s->raw = rp_calloc(nds, sizeof *s->raw);
+        s->z = rp_calloc(nds, sizeof *s->z);
+        s->out = rp_calloc(nds, sizeof *s->out);
+        s->zlen = rp_calloc(nds, sizeof *s->zlen);
+        s->mask = rp_calloc(nds, sizeof *s->mask);
+        s->scratch = rp_malloc(maxb);
         ok = s->raw && s->z && s->out && s->zlen && s->mask && s->scratch && (level != 1 || !h5ds_deflater_init(&s->df));
         for (int j = 0; ok && j < nds; j++)
-            ok = (s->raw[j] = malloc(c->bytes[j])) && (s->z[j] = malloc(compressBound(c->bytes[j])));
+            ok = (s->raw[j] = rp_malloc(c->bytes[j])) && (s->z[j] = rp_malloc(compressBound(c->bytes[j])));
     }
     if (ok && c->nthreads) {
         pthread_mutex_init(&c->mu, NULL);
         pthread_cond_init(&c->work, NULL);
         pthread_cond_init(&c->done, NULL);
-        c->th = calloc(c->nthreads, sizeof *c->th);
+        c->th = rp_calloc(c->nthreads, sizeof *c->th);
         ok = c->th != NULL;
         int started = 0;
         while (ok && started < c->nthreads) {

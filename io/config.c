@@ -1,5 +1,6 @@
 /* Table-driven configuration (see config.h): defaults, INI files via libinih, --set overrides. */
 #include "io/config.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include <ini.h>
 #include <errno.h>
@@ -279,7 +280,7 @@ static int describe_key(char *line, size_t n, const key_spec *k) {
 
 static char *write_ini(const rp_config *c, int comments) {
     size_t cap = 8192, len = 0;
-    char *s = malloc(cap);
+    char *s = rp_malloc(cap);
     if (!s) return NULL;
     s[0] = 0;
     const char *cur = "";
@@ -294,7 +295,7 @@ static char *write_ini(const rp_config *c, int comments) {
         if (comments) n += describe_key(line + n, sizeof line - n, k);
         n += format_key(line + n, sizeof line - n, k, c);
         if (len + n + 1 > cap) {
-            char *t = realloc(s, cap *= 2);
+            char *t = rp_realloc(s, cap *= 2);
             if (!t) { free(s); return NULL; }
             s = t;
         }

@@ -5,9 +5,12 @@
 #include "io/h5ds.h"
 #include "io/chunkzip.h"
 #include "io/h5util.h"
+#include "base/atomic.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include "base/version.h"
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +146,7 @@ static int writer_close(h5ds_writer *w) {
     for (int j = 0; w->ds && j < w->nds; j++)
         if (w->ds[j] >= 0) bad |= H5Dclose(w->ds[j]) < 0, w->ds[j] = -1;
     if (w->root >= 0) bad |= H5Gclose(w->root) < 0, w->root = -1;
-    if (w->file >= 0) bad |= H5Fclose(w->file) < 0, w->file = -1;
+    if (w->file >= 0) bad |= h5u_close_file(w->file), w->file = -1;
     return bad;
 }
 
@@ -170,7 +173,7 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
         for (int k = 0; k < j; k++)
             if (!strcmp(cols[j].path, cols[k].path)) return rp_err(RP_EARG, "%s: column /%s given twice", path, cols[j].path);
     }
-    h5ds_writer *w = calloc(1, sizeof *w);
+    h5ds_writer *w = rp_calloc(1, sizeof *w);
     if (!w) return rp_err(RP_ENOMEM, "%s: out of memory", path);
     w->file = w->root = -1;
     w->H = H, w->W = W, w->C = C, w->ncols = ncols, w->nds = 2 + ncols;
@@ -181,15 +184,15 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     int deflate = opt && opt->deflate > 0 ? opt->deflate : H5DS_DEFAULT_DEFLATE;
     if (deflate > 9) deflate = 9;
     size_t tl = strlen(path) + 32;
-    w->path = strdup(path);
-    w->tmp = malloc(tl);
-    w->cols = calloc(ncols ? ncols : 1, sizeof *w->cols);
-    w->src = calloc(ncols ? ncols : 1, sizeof *w->src);
-    w->ds = malloc(w->nds * sizeof *w->ds);
-    w->rank = calloc(w->nds, sizeof *w->rank);
-    w->dims = calloc(w->nds, sizeof *w->dims);
-    w->row_bytes = calloc(w->nds, sizeof *w->row_bytes);
-    w->esize = calloc(w->nds, sizeof *w->esize);
+    w->path = rp_strdup(path);
+    w->tmp = rp_malloc(tl);
+    w->cols = rp_calloc(ncols ? ncols : 1, sizeof *w->cols);
+    w->src = rp_calloc(ncols ? ncols : 1, sizeof *w->src);
+    w->ds = rp_malloc(w->nds * sizeof *w->ds);
+    w->rank = rp_calloc(w->nds, sizeof *w->rank);
+    w->dims = rp_calloc(w->nds, sizeof *w->dims);
+    w->row_bytes = rp_calloc(w->nds, sizeof *w->row_bytes);
+    w->esize = rp_calloc(w->nds, sizeof *w->esize);
     if (!w->path || !w->tmp || !w->cols || !w->src || !w->ds || !w->rank || !w->dims || !w->row_bytes || !w->esize) {
         w->ncols = 0;
         writer_free(w);
@@ -208,8 +211,8 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     for (int j = 0; j < ncols; j++) {
         const h5ds_column *c = &cols[w->src[j]];
         w->cols[j] = *c;
-        w->cols[j].path = strdup(c->path);
-        w->cols[j].units = c->units ? strdup(c->units) : NULL;
+        w->cols[j].path = rp_strdup(c->path);
+        w->cols[j].units = c->units ? rp_strdup(c->units) : NULL;
         w->esize[2 + j] = h5ds_dtype_size(c->dtype);
         w->row_bytes[2 + j] = w->esize[2 + j] * c->cols;
         if (!w->cols[j].path || (c->units && !w->cols[j].units)) {
@@ -220,11 +223,12 @@ int h5ds_create(h5ds_writer **out, const char *path, int H, int W, int C, const 
     }
     w->deflate = deflate;
     int rc;
-    snprintf(w->tmp, tl, "%s.tmp-%ld", path, (long)getpid());
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    rp_atomic_tmpname(w->tmp, tl, path);
+    w->file = rp_fault("hdf5 create") ? -1 : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
-        rc = rp_err(RP_EIO, "%s: cannot create the file (temporary name %s): directory missing or not writable?",
-                    path, w->tmp);
+        rc = rp_err(RP_EIO, "%s: cannot create the file (temporary name %s)%s", path, w->tmp,
+                    errno == ENOENT || errno == EACCES || errno == ENOTDIR ? ": directory missing or not writable?"
+                                                                            : h5u_errno_hint());
         unlink(w->tmp);
         writer_free(w);
         return rc;
@@ -268,10 +272,10 @@ static int write_chunk(void *ctx, long k, long rows, uint8_t *const *z, const si
     for (int j = 0; j < w->nds; j++) {
         hsize_t off[4] = {(hsize_t)(k * w->chunk)};
         w->dims[j][0] = (hsize_t)(k * w->chunk + rows);
-        if (H5Dset_extent(w->ds[j], w->dims[j]) < 0 ||
+        if (H5Dset_extent(w->ds[j], w->dims[j]) < 0 || rp_fault("hdf5 write") ||
             H5Dwrite_chunk(w->ds[j], H5P_DEFAULT, mask[j], off, zlen[j], z[j]) < 0)
-            return rp_err(RP_EIO, "%s: /%s: cannot write rows %ld..%ld (disk full?)", w->path, ds_name(w, j),
-                          k * w->chunk, k * w->chunk + rows - 1);
+            return rp_err(RP_EIO, "%s: /%s: cannot write rows %ld..%ld%s", w->path, ds_name(w, j),
+                          k * w->chunk, k * w->chunk + rows - 1, h5u_errno_hint());
     }
     return 0;
 }
@@ -332,10 +336,9 @@ int h5ds_finish(h5ds_writer *w) {
     int rc = start_zip(w);
     if (!rc && w->nbuf) rc = chunkzip_submit(w->zip, w->nbuf);
     if (!rc) rc = chunkzip_drain(w->zip);
-    if (writer_close(w) && !rc) rc = rp_err(RP_EIO, "%s: closing the HDF5 file failed (disk full?)", w->path);
-    if (!rc && rename(w->tmp, w->path) != 0)
-        rc = rp_err(RP_EIO, "%s: cannot rename %s into place", w->path, w->tmp);
-    if (rc) unlink(w->tmp);
+    if (writer_close(w) && !rc)
+        rc = rp_err(RP_EIO, "%s: closing the HDF5 file %s failed%s", w->path, w->tmp, h5u_errno_hint());
+    rc = rp_atomic_publish(w->tmp, w->path, rc);
     writer_free(w);
     return rc;
 }

@@ -1,5 +1,7 @@
 /* HDF5 helpers (see h5util.h): attributes, type names, the signature/truncation check. */
 #include "io/h5util.h"
+#include "base/atomic.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,13 @@
 
 void h5u_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+/* libhdf5 1.10 crashes in its exit handler (H5_term_library -> H5F__close_cb, SIGSEGV) on a file
+ * whose H5Fclose failed, as it does on a full disk: refine then ended with status 139 instead of
+ * 1 after reporting the error (found by tests/test_faults.c). Every file is closed explicitly and a
+ * file that failed to close is a temporary one being discarded, so the handler is not needed.
+ * H5dont_atexit must come before the library's first call: this runs before main. */
+__attribute__((constructor)) static void no_exit_handler(void) { H5dont_atexit(); }
+
 /* ---------------------------------------------------------------- attributes */
 static int write_attr(hid_t obj, const char *name, hid_t type, const void *buf) {
     if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
@@ -26,8 +35,9 @@ static int write_attr(hid_t obj, const char *name, hid_t type, const void *buf) 
     hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     int rc = 0;
     if (a < 0) rc = rp_err(RP_EIO, "cannot create attribute %s", name);
-    else if (H5Awrite(a, type, buf) < 0) rc = rp_err(RP_EIO, "cannot write attribute %s", name);
-    if (a >= 0 && H5Aclose(a) < 0 && !rc) rc = rp_err(RP_EIO, "cannot close attribute %s", name);
+    else if (rp_fault("hdf5 write") || H5Awrite(a, type, buf) < 0)
+        rc = rp_err(RP_EIO, "cannot write attribute %s%s", name, h5u_errno_hint());
+    if (a >= 0 && H5Aclose(a) < 0 && !rc) rc = rp_err(RP_EIO, "cannot close attribute %s%s", name, h5u_errno_hint());
     H5Sclose(space);
     return rc;
 }
@@ -144,9 +154,9 @@ int h5u_write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank
     int rc = 0;
     hssize_t npts = H5Sget_simple_extent_npoints(space);
     if (d < 0) rc = rp_err(RP_EIO, "%s: cannot create dataset", name);
-    else if (npts > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = rp_err(RP_EIO, "%s: cannot write", name);
-    if (d >= 0 && H5Dclose(d) < 0 && !rc) rc = rp_err(RP_EIO, "%s: cannot close", name);
+    else if (npts > 0 && (rp_fault("hdf5 write") || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
+        rc = rp_err(RP_EIO, "%s: cannot write%s", name, h5u_errno_hint());
+    if (d >= 0 && H5Dclose(d) < 0 && !rc) rc = rp_err(RP_EIO, "%s: cannot close%s", name, h5u_errno_hint());
     H5Sclose(space);
     return rc;
 }
@@ -302,18 +312,32 @@ int h5u_row_datasets(const char *file, long N, const char *skip, char *out, size
 /* ---------------------------------------------------------------- whole files */
 int h5u_create_temp(const char *path, char *tmp, size_t n, hid_t *f) {
     h5u_silence();
-    if ((size_t)snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid()) >= n)
-        return rp_err(RP_EARG, "%s: path too long", path);
-    *f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (*f < 0) return rp_err(RP_EIO, "%s: cannot create", tmp);
-    return 0;
+    int rc = rp_atomic_tmpname(tmp, n, path);
+    if (rc) return rc;
+    *f = rp_fault("hdf5 create") ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (*f < 0) {
+        rc = rp_err(RP_EIO, "cannot create %s%s", tmp, h5u_errno_hint());
+        unlink(tmp);
+    }
+    return rc;
+}
+
+const char *h5u_errno_hint(void) {
+    static _Thread_local char buf[96];
+    int e = errno;
+    if (e != ENOSPC && e != EDQUOT && e != EFBIG && e != EIO && e != EROFS) return "";
+    snprintf(buf, sizeof buf, " (%s)", strerror(e));
+    return buf;
+}
+
+int h5u_close_file(hid_t f) {
+    int bad = H5Fclose(f) < 0;
+    return rp_fault("hdf5 close") || bad;
 }
 
 int h5u_publish(hid_t f, const char *tmp, const char *path, int rc) {
-    if (H5Fclose(f) < 0 && !rc) rc = rp_err(RP_EIO, "%s: cannot close", tmp);
-    if (!rc && rename(tmp, path)) rc = rp_err(RP_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (rc) unlink(tmp);
-    return rc;
+    if (h5u_close_file(f) && !rc) rc = rp_err(RP_EIO, "cannot close %s%s", tmp, h5u_errno_hint());
+    return rp_atomic_publish(tmp, path, rc);
 }
 
 /* ---------------------------------------------------------------- descriptions */

@@ -60,10 +60,17 @@ int h5u_check_file(const char *file);
 int h5u_probe(const char *file, void (*fn)(void *), void *arg);
 
 /* Files written whole, atomically: h5u_create_temp creates "<path>.tmp-<pid>" (its name in tmp);
- * h5u_publish closes f and, if rc is 0, renames the temp file to path; on any failure the temp
- * file is deleted. Returns rc or the close/rename error, with the file named. */
+ * h5u_publish closes f and, if rc is 0, syncs the temp file and renames it to path
+ * (rp_atomic_publish); on any failure the temp file is deleted. Returns rc or the
+ * close/sync/rename error, with the file named. */
 int h5u_create_temp(const char *path, char *tmp, size_t n, hid_t *f);
 int h5u_publish(hid_t f, const char *tmp, const char *path, int rc);
+/* H5Fclose of a file being written: nonzero if it failed (the file may be incomplete). */
+int h5u_close_file(hid_t f);
+/* After a failed HDF5 write, flush or close: " (No space left on device)" when errno says why
+ * (a full disk, a quota, an I/O error), else "". libhdf5 reports the failing write() only on its
+ * error stack, which is silenced; errno is what it leaves. */
+const char *h5u_errno_hint(void);
 
 /* Current UTC time as ISO 8601 "2024-05-01T12:00:00Z". */
 void h5u_utc_now(char *buf, size_t n);

@@ -1,6 +1,7 @@
 /* IDX reading and writing through zlib (see idx.h). gzread passes uncompressed files through
  * unchanged, so one code path serves .idx and .idx.gz. */
 #include "io/idx.h"
+#include "base/atomic.h"
 #include "base/status.h"
 #include <errno.h>
 #include <stdio.h>
@@ -140,7 +141,7 @@ int idx_write(const char *path, int rank, const long *dims, const uint8_t *data,
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
     if (!tmp) return rp_err(RP_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, tl, "%s.tmp-%ld", path, (long)getpid());
+    rp_atomic_tmpname(tmp, tl, path);
     unsigned char h[4 + 4 * IDX_MAX_RANK] = {0, 0, 0x08, (unsigned char)rank};
     long long n = 1;
     for (int i = 0; i < rank; i++) {
@@ -160,8 +161,7 @@ int idx_write(const char *path, int rank, const long *dims, const uint8_t *data,
         }
         if (gzclose(g) != Z_OK || !ok) rc = rp_err(RP_EIO, "%s: write failed", path);
     }
-    if (!rc && rename(tmp, path) != 0) rc = rp_err(RP_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
+    rc = rp_atomic_publish(tmp, path, rc);
     free(tmp);
     return rc;
 }

@@ -2,6 +2,8 @@
  * syntax check, an object splitter that keeps each member's raw text (so an updater can rewrite
  * one member and copy the rest verbatim), and whole-file read / atomic write. */
 #include "io/json.h"
+#include "base/atomic.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include <errno.h>
 #include <math.h>
@@ -28,7 +30,7 @@ void json_printf(json_buf *b, const char *fmt, ...) {
             return;
         }
         size_t cap = (b->cap ? b->cap * 2 : 256) + k;
-        char *s = realloc(b->s, cap);
+        char *s = rp_realloc(b->s, cap);
         if (!s) {
             b->oom = 1;
             return;
@@ -43,7 +45,7 @@ void json_raw(json_buf *b, const char *s, size_t n) {
     if (b->oom) return;
     if (!b->s || b->n + n >= b->cap) {
         size_t cap = (b->cap ? b->cap * 2 : 256) + n;
-        char *t = realloc(b->s, cap);
+        char *t = rp_realloc(b->s, cap);
         if (!t) {
             b->oom = 1;
             return;
@@ -165,7 +167,7 @@ static int jobject(jp *p, int depth, json_member **m, int *count) {
         if (jvalue(p, depth + 1)) return RP_EFORMAT;
         mb.val_end = p->i;
         if (m) {
-            json_member *g = realloc(*m, (*count + 1) * sizeof *g);
+            json_member *g = rp_realloc(*m, (*count + 1) * sizeof *g);
             if (!g) return rp_err(RP_ENOMEM, "out of memory reading JSON");
             *m = g;
             g[(*count)++] = mb;
@@ -251,34 +253,23 @@ int json_read_file(const char *path, char **text, size_t *len) {
     fclose(f);
     if (bad || b.oom) {
         free(b.s);
-        return rp_err(bad ? RP_EIO : RP_ENOMEM, "%s: cannot read", path);
+        return bad ? rp_err(RP_EIO, "%s: cannot read", path) : rp_err(RP_ENOMEM, "%s: out of memory reading it", path);
     }
     *text = b.s ? b.s : calloc(1, 1);
     *len = b.n;
     return *text ? 0 : rp_err(RP_ENOMEM, "%s: out of memory", path);
 }
 
-int json_write_file(const char *path, const char *text, size_t len) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return rp_err(RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return rp_err(RP_EIO, "%s: writing failed: %s", path, strerror(e));
-    }
-    return 0;
-}
+int json_write_file(const char *path, const char *text, size_t len) { return rp_atomic_write(path, text, len); }
 
 int json_key_is(const char *text, const json_member *m, const char *key) {
     json_buf e = {0};
     json_str(&e, key);
-    int same = !e.oom && e.n - 2 == m->key_end - m->key && !memcmp(e.s + 1, text + m->key, e.n - 2);
+    if (e.oom) {
+        free(e.s);
+        return rp_err(RP_ENOMEM, "out of memory comparing JSON keys");
+    }
+    int same = e.n - 2 == m->key_end - m->key && !memcmp(e.s + 1, text + m->key, e.n - 2);
     free(e.s);
     return same;
 }

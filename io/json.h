@@ -35,7 +35,7 @@ typedef struct {
 
 /* Splits the object spanning text[start, end) into members (*m malloc'd, *count of them). */
 int json_split_object(const char *text, size_t start, size_t end, json_member **m, int *count);
-/* Does member m's raw key equal `key` (compared in escaped form)? */
+/* Does member m's raw key equal `key` (compared in escaped form)? 1 or 0, or RP_ENOMEM. */
 int json_key_is(const char *text, const json_member *m, const char *key);
 
 /* ---------------------------------------------------------------- files */

@@ -1,6 +1,7 @@
 /* PNG reading and writing (see png.h). libpng's simplified API does its setjmp/longjmp error
  * handling internally and reports through image.message, so no jmp_buf crosses our code. */
 #include "io/png.h"
+#include "base/atomic.h"
 #include "base/status.h"
 #include <errno.h>
 #include <png.h>
@@ -78,13 +79,11 @@ int pngio_write(const char *path, int w, int h, int channels, const uint8_t *pix
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
     if (!tmp) return rp_err(RP_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, tl, "%s.tmp-%ld", path, (long)getpid());
+    rp_atomic_tmpname(tmp, tl, path);
     int rc = 0;
     if (!png_image_write_to_file(&img, tmp, 0, pixels, 0, NULL))
         rc = rp_err(RP_EIO, "%s: cannot write PNG: %s", path, img.message);
-    else if (rename(tmp, path) != 0)
-        rc = rp_err(RP_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    if (rc) unlink(tmp);
+    rc = rp_atomic_publish(tmp, path, rc);
     free(tmp);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "io/h5ds.h"
 #include "io/idx.h"
 #include "io/png.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include "base/progress.h"
 #include <dirent.h>
@@ -50,7 +51,7 @@ static int taps(int i, int sn, int dn, float *wt, int *first) {
 
 int import_resize(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw, int dh) {
     int maxt = (sw > sh ? sw : sh) / (dw < dh ? dw : dh) + 3;
-    float *tmp = malloc(sizeof(float) * dw * sh * C), *wt = malloc(sizeof(float) * maxt);
+    float *tmp = rp_malloc(sizeof(float) * dw * sh * C), *wt = rp_malloc(sizeof(float) * maxt);
     if (!tmp || !wt) {
         free(tmp), free(wt);
         return rp_err(RP_ENOMEM, "resizing a %dx%d image to %dx%d: out of memory for %zu bytes of scratch", sh, sw, dh,
@@ -140,12 +141,12 @@ static int list_pngs(source *s, long *ignored) {
         }
         if (s->nnames == cap) {
             cap = cap ? 2 * cap : 256;
-            char **nn = realloc(s->names, cap * sizeof *nn);
+            char **nn = rp_realloc(s->names, cap * sizeof *nn);
             if (!nn) { rc = rp_err(RP_ENOMEM, "%s: out of memory", s->spec); break; }
             s->names = nn;
         }
         size_t l = strlen(s->spec) + strlen(e->d_name) + 2;
-        if (!(s->names[s->nnames] = malloc(l))) { rc = rp_err(RP_ENOMEM, "%s: out of memory", s->spec); break; }
+        if (!(s->names[s->nnames] = rp_malloc(l))) { rc = rp_err(RP_ENOMEM, "%s: out of memory", s->spec); break; }
         snprintf(s->names[s->nnames++], l, "%s/%s", s->spec, e->d_name);
     }
     closedir(d);
@@ -182,8 +183,10 @@ static int classify(source *s) {
     return 0;
 }
 
-/* A source or file that cannot be used: fatal, or counted and reported with --skip-bad. */
+/* A source or file that cannot be used: fatal, or counted and reported with --skip-bad. Running
+ * out of memory says nothing about the file: always fatal (--skip-bad would drop good images). */
 static int bad_file(import_ctx *x, int rc) {
+    if (rc == RP_ENOMEM) return rc;
     if (!x->o->skip_bad) return rp_err_prefix(rc, "(use --skip-bad to continue past bad files) ");
     x->st->bad++;
     if (!x->o->quiet) fprintf(stderr, "import: skipping: %s\n", rp_errmsg());
@@ -232,7 +235,8 @@ static int start_writer(import_ctx *x, int h, int w, int c) {
     x->H = o->H > 0 ? o->H : h;
     x->W = o->W > 0 ? o->W : w;
     x->C = c;
-    if (!(x->batch = malloc((size_t)IMPORT_BATCH * x->H * x->W * x->C))) return rp_err(RP_ENOMEM, "out of memory");
+    if (!(x->batch = rp_malloc((size_t)IMPORT_BATCH * x->H * x->W * x->C)))
+        return rp_err(RP_ENOMEM, "%s: out of memory", x->out);
     h5ds_provenance p = {o->kind ? o->kind : "real", o->scene ? o->scene : "external", NULL, -1, NULL, NULL, -1};
     h5ds_options ho = {o->chunk, 0};
     int rc = h5ds_create(&x->w, x->out, x->H, x->W, x->C, x->cols, x->ncols, &p, &ho);
@@ -307,7 +311,7 @@ static int do_idx(import_ctx *x, const char *spec) {
     const long *d = idx_dims(f);
     int h = (int)d[1], w = (int)d[2], c = idx_rank(f) == 4 ? (int)d[3] : 1;
     long N = d[0];
-    uint8_t *raw = malloc((size_t)IMPORT_BATCH * idx_item_size(f));
+    uint8_t *raw = rp_malloc((size_t)IMPORT_BATCH * idx_item_size(f));
     if (!raw) rc = rp_err(RP_ENOMEM, "%s: out of memory", spec);
     for (long at = 0; at < N && !rc;) {
         long n = N - at < IMPORT_BATCH ? N - at : IMPORT_BATCH;
@@ -336,11 +340,11 @@ static int do_h5(import_ctx *x, const char *spec) {
     if (rc) return bad_file(x, rc);
     const h5ds_info *in = h5ds_get_info(r);
     size_t isz = (size_t)in->H * in->W * in->C;
-    uint8_t *raw = malloc(IMPORT_BATCH * isz);
+    uint8_t *raw = rp_malloc(IMPORT_BATCH * isz);
     void *cbuf[64] = {0};
     if (!raw) rc = rp_err(RP_ENOMEM, "%s: out of memory", spec);
     for (int j = 0; j < x->nsrc_cols && !rc; j++)
-        if (!(cbuf[j] = malloc(IMPORT_BATCH * x->cols[j].cols * h5ds_dtype_size(x->cols[j].dtype))))
+        if (!(cbuf[j] = rp_malloc(IMPORT_BATCH * x->cols[j].cols * h5ds_dtype_size(x->cols[j].dtype))))
             rc = rp_err(RP_ENOMEM, "%s: out of memory", spec);
     for (long at = 0; at < in->N && !rc;) {
         long n = in->N - at < IMPORT_BATCH ? in->N - at : IMPORT_BATCH;
@@ -409,8 +413,8 @@ static int plan_columns(import_ctx *x, source *src, int n, long total) {
             if (src[i].bad)
                 rc = rp_err(RP_EFORMAT, "--labels %s: %s was skipped, so the label rows would not line up with the "
                             "images; fix or leave out that source", L->name, src[i].spec);
-        if (!rc && !(x->lab_batch[j] = malloc((size_t)IMPORT_BATCH * L->cols * 4)))
-            rc = rp_err(RP_ENOMEM, "out of memory");
+        if (!rc && !(x->lab_batch[j] = rp_malloc((size_t)IMPORT_BATCH * L->cols * 4)))
+            rc = rp_err(RP_ENOMEM, "%s: out of memory", x->out);
         if (!rc) x->cols[x->nsrc_cols + j] = (h5ds_column){L->path, L->dtype, L->cols, L->units[0] ? L->units : NULL};
     }
     x->ncols = x->nsrc_cols + x->nlab;
@@ -421,8 +425,8 @@ int import_files(const char *const *sources, int nsrc, const char *out, const im
     memset(st, 0, sizeof *st);
     if ((o->H > 0) != (o->W > 0)) return rp_err(RP_EARG, "--size needs both H and W");
     import_ctx x = {.o = o, .st = st, .out = out};
-    source *src = calloc(nsrc ? nsrc : 1, sizeof *src);
-    if (!src) return rp_err(RP_ENOMEM, "out of memory");
+    source *src = rp_calloc(nsrc ? nsrc : 1, sizeof *src);
+    if (!src) return rp_err(RP_ENOMEM, "%s: out of memory", out);
     int rc = 0;
     long total = 0;
     for (int i = 0; i < nsrc && !rc; i++) {

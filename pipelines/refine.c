@@ -7,6 +7,8 @@
 #include "base/progress.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
+#include "base/atomic.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include "refiner/refiner.h"
 #include <dirent.h>
@@ -67,22 +69,6 @@ static int remove_parts(const char *dir) {
     return 0;
 }
 
-static int write_file_atomic(const char *path, const void *data, size_t n) {
-    char tmp[4352];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return rp_err(RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, n, f) == n;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return rp_err(RP_EIO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
 static long file_size(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
@@ -110,7 +96,7 @@ static int prepare_parts(refine_ctx *c) {
     int rc = remove_parts(c->parts);
     if (rc) return rc;
     if (mkdir(c->parts, 0777) != 0) return rp_err(RP_EIO, "%s: cannot create: %s", c->parts, strerror(errno));
-    return write_file_atomic(path, want, strlen(want));
+    return rp_atomic_write(path, want, strlen(want));
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -120,8 +106,8 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
     const h5ds_info *i = c->info;
     int batch = c->o->cfg->refine.batch;
     size_t pix_per_img = (size_t)i->H * i->W * i->C;
-    float *x = malloc(sizeof(float) * pix_per_img * batch), *y = malloc(sizeof(float) * pix_per_img * batch);
-    int rc = (!x || !y) ? rp_err(RP_ENOMEM, "out of memory for a batch of %d images", batch) : 0;
+    float *x = rp_malloc(sizeof(float) * pix_per_img * batch), *y = rp_malloc(sizeof(float) * pix_per_img * batch);
+    int rc = (!x || !y) ? rp_err(RP_ENOMEM, "%s: out of memory for a batch of %d images", c->o->output, batch) : 0;
     if (!rc) rc = refiner_prepare(&c->R, batch, i->H, i->W);
     rp_progress pr;
     rp_progress_start(&pr, "refine", "images", c->row1 - c->row0, c->o->quiet);
@@ -148,7 +134,7 @@ static int refine_chunks(refine_ctx *c, refine_result *res) {
             h5ds_pack_u8(c->pix + b * c->img_bytes, y, nb, i->C, i->H, i->W, -1.0f, 1.0f);
             rp_progress_update(&pr, start + b + nb - c->row0, NULL);
         }
-        if (!rc) rc = write_file_atomic(part, c->pix, rows * c->img_bytes);
+        if (!rc) rc = rp_atomic_write(part, c->pix, rows * c->img_bytes);
     }
     res->seconds_refine = rp_now_seconds() - t0;
     if (!rc) rp_progress_finish(&pr);
@@ -164,19 +150,20 @@ static int assemble(refine_ctx *c, refine_result *res) {
     const h5ds_info *i = c->info;
     const refine_options *o = c->o;
     int nc = i->ncols;
-    h5ds_column *cols = calloc(nc ? nc : 1, sizeof *cols);
-    void **vals = calloc(nc ? nc : 1, sizeof *vals);
-    int64_t *index = malloc(sizeof(int64_t) * c->chunk);
-    int rc = (!cols || !vals || !index) ? rp_err(RP_ENOMEM, "out of memory") : 0;
+    h5ds_column *cols = rp_calloc(nc ? nc : 1, sizeof *cols);
+    void **vals = rp_calloc(nc ? nc : 1, sizeof *vals);
+    int64_t *index = rp_malloc(sizeof(int64_t) * c->chunk);
+    int rc = (!cols || !vals || !index) ? rp_err(RP_ENOMEM, "%s: out of memory", o->output) : 0;
     for (int j = 0; !rc && j < nc; j++) {
         cols[j].path = i->cols[j].path;
         cols[j].dtype = i->cols[j].dtype;
         cols[j].cols = i->cols[j].cols;
         cols[j].units = i->cols[j].units[0] ? i->cols[j].units : NULL;
-        vals[j] = malloc(h5ds_dtype_size(cols[j].dtype) * cols[j].cols * c->chunk);
-        if (!vals[j]) rc = rp_err(RP_ENOMEM, "out of memory");
+        vals[j] = rp_malloc(h5ds_dtype_size(cols[j].dtype) * cols[j].cols * c->chunk);
+        if (!vals[j]) rc = rp_err(RP_ENOMEM, "%s: out of memory", o->output);
     }
     char *ini = rc ? NULL : config_to_ini(o->cfg);
+    if (!rc && !ini) rc = rp_err(RP_ENOMEM, "%s: out of memory", o->output);
     h5ds_provenance prov = {"refined", i->scene ? i->scene : "external", ini, -1, o->input, o->checkpoint, c->step};
     h5ds_writer *w = NULL;
     if (!rc) rc = h5ds_create(&w, o->output, i->H, i->W, i->C, cols, nc, &prov, &(h5ds_options){.chunk = c->chunk});
@@ -209,7 +196,7 @@ static int assemble(refine_ctx *c, refine_result *res) {
     h5ds_abort(w);
     if (!rc) res->images = c->row1 - c->row0;
     free(ini);
-    for (int j = 0; j < nc; j++) free(vals[j]);
+    for (int j = 0; vals && j < nc; j++) free(vals[j]);
     free(vals);
     free(cols);
     free(index);
@@ -245,8 +232,8 @@ int refine_run(const refine_options *o, refine_result *res) {
             c.first = c.row0 / c.chunk, c.last = (c.row1 + c.chunk - 1) / c.chunk;
         }
         c.img_bytes = (size_t)c.info->H * c.info->W * c.info->C;
-        c.pix = malloc(c.img_bytes * c.chunk);
-        if (!c.pix) rc = rp_err(RP_ENOMEM, "out of memory for a chunk of %ld images", c.chunk);
+        c.pix = rp_malloc(c.img_bytes * c.chunk);
+        if (!c.pix) rc = rp_err(RP_ENOMEM, "%s: out of memory for a chunk of %ld images", o->output, c.chunk);
         snprintf(c.parts, sizeof c.parts, "%s.parts", o->output);
     }
     /* under MPI: rank 0 prepares the parts folder, every rank refines its chunks into it, rank 0

@@ -1,5 +1,6 @@
 /* Writer of the self-contained report.html (see report_html.h). */
 #include "pipelines/report_html.h"
+#include "base/atomic.h"
 #include "base/status.h"
 #include <errno.h>
 #include <math.h>
@@ -247,12 +248,11 @@ static int write_body(FILE *f, const report_html_input *in) {
 
 int report_html_write(const char *path, const report_html_input *in) {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+    int rc = rp_atomic_tmpname(tmp, sizeof tmp, path);
+    if (rc) return rc;
     FILE *f = fopen(tmp, "w");
     if (!f) return rp_err(RP_EIO, "%s: cannot write report: %s", tmp, strerror(errno));
-    int rc = write_body(f, in);
+    rc = write_body(f, in);
     if (fclose(f) != 0 && !rc) rc = rp_err(RP_EIO, "%s: write failed: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path) != 0) rc = rp_err(RP_EIO, "%s: cannot rename report into place: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    return rc;
+    return rp_atomic_publish(tmp, path, rc);
 }

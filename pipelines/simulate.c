@@ -5,6 +5,7 @@
 #include "pipelines/simulate.h"
 #include "base/dist.h"
 #include "io/h5ds.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include "base/progress.h"
 #include "simulator/sim.h"
@@ -17,8 +18,8 @@
  * shards into out (the bytes of one process's run) and removes them. */
 static int simulate_ranks(const rp_config *cfg, const char *out, int threads, int quiet) {
     int rank = rp_dist_rank(), P = rp_dist_size();
-    char (*part)[4200] = calloc(P, sizeof *part);
-    const char **parts = calloc(P, sizeof *parts);
+    char (*part)[4200] = rp_calloc(P, sizeof *part);
+    const char **parts = rp_calloc(P, sizeof *parts);
     int rc = part && parts ? 0 : rp_err(RP_ENOMEM, "out of memory");
     for (int r = 0; !rc && r < P; r++) {
         snprintf(part[r], sizeof part[r], "%s.rank-%d-of-%d.h5", out, r, P);
@@ -53,21 +54,22 @@ int simulate_run_shard(const rp_config *cfg, const char *out, int threads, int q
     int sharded = shard && shard->count > 1;
     if (sharded) shard_rows(shard, total, chunk, &from, &to);
 
-    h5ds_column *cols = calloc(sc->ncolumns, sizeof *cols);
-    void **vals = calloc(sc->ncolumns, sizeof *vals);
-    uint8_t *img[2] = {malloc((size_t)chunk * H * W), malloc((size_t)chunk * H * W)};
-    void *samp[2] = {calloc(chunk, sc->sample_size), calloc(chunk, sc->sample_size)};
-    int64_t *index = malloc(chunk * sizeof *index);
+    h5ds_column *cols = rp_calloc(sc->ncolumns, sizeof *cols);
+    void **vals = rp_calloc(sc->ncolumns, sizeof *vals);
+    uint8_t *img[2] = {rp_malloc((size_t)chunk * H * W), rp_malloc((size_t)chunk * H * W)};
+    void *samp[2] = {rp_calloc(chunk, sc->sample_size), rp_calloc(chunk, sc->sample_size)};
+    int64_t *index = rp_malloc(chunk * sizeof *index);
     int rc = 0;
     if (!cols || !vals || !img[0] || !img[1] || !samp[0] || !samp[1] || !index)
-        rc = rp_err(RP_ENOMEM, "out of memory for chunks of %ld images", chunk);
+        rc = rp_err(RP_ENOMEM, "%s: out of memory for chunks of %ld images", out, chunk);
     for (int c = 0; !rc && c < sc->ncolumns; c++) {
         const sim_column *sc_c = &sc->columns[c];
         cols[c] = (h5ds_column){sc_c->path, sc_c->dtype == SIM_INT32 ? H5DS_INT32 : H5DS_FLOAT32, sc_c->cols,
                                 sc_c->units};
-        if (!(vals[c] = malloc((size_t)4 * sc_c->cols * chunk))) rc = rp_err(RP_ENOMEM, "out of memory");
+        if (!(vals[c] = rp_malloc((size_t)4 * sc_c->cols * chunk))) rc = rp_err(RP_ENOMEM, "%s: out of memory", out);
     }
     char *ini = rc ? NULL : config_to_ini(cfg);
+    if (!rc && !ini) rc = rp_err(RP_ENOMEM, "%s: out of memory", out);
     h5ds_provenance prov = {"synthetic", sc->name, ini, (long)seed, NULL, NULL, -1};
     h5ds_writer *w = NULL;
     if (!rc) rc = h5ds_create(&w, out, H, W, 1, cols, sc->ncolumns, &prov, &(h5ds_options){.chunk = chunk});

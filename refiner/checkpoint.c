@@ -2,6 +2,7 @@
  * is checked; loading validates architecture and layout before copying anything in. */
 #include "refiner/checkpoint.h"
 #include "io/h5util.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include "base/version.h"
 #include <hdf5.h>
@@ -23,15 +24,15 @@ static int write_f32(hid_t loc, const char *name, int rank, const hsize_t *dims,
 /* One group per net: params, m, v (count floats each) and the tensor table. */
 static int write_block(hid_t file, const char *group, const param_block *p, const optim *o) {
     hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) return rp_err(RP_EIO, "/%s: cannot create group", group);
+    if (g < 0) return rp_err(RP_EIO, "/%s: cannot create the group", group);
     int rc = 0, nt = p->ntensors;
     hsize_t dims[2] = {p->count, 4};
-    char (*names)[NAME_LEN] = calloc(nt, NAME_LEN);
-    int32_t *shapes = calloc((size_t)nt * 4, sizeof *shapes);
-    int64_t *offsets = calloc(nt, sizeof *offsets);
+    char (*names)[NAME_LEN] = rp_calloc(nt, NAME_LEN);
+    int32_t *shapes = rp_calloc((size_t)nt * 4, sizeof *shapes);
+    int64_t *offsets = rp_calloc(nt, sizeof *offsets);
     hid_t st = H5Tcopy(H5T_C_S1);
     if (!names || !shapes || !offsets || st < 0 || H5Tset_size(st, NAME_LEN) < 0) {
-        rc = rp_err(RP_ENOMEM, "/%s: cannot prepare the tensor table", group);
+        rc = rp_err(RP_ENOMEM, "cannot prepare the tensor table (out of memory)");
         goto done;
     }
     for (int t = 0; t < nt; t++) {
@@ -54,7 +55,7 @@ done:
     free(names);
     free(shapes);
     free(offsets);
-    if (H5Gclose(g) < 0 && !rc) rc = rp_err(RP_EIO, "/%s: cannot close group", group);
+    if (H5Gclose(g) < 0 && !rc) rc = rp_err(RP_EIO, "cannot close the group");
     return rc ? rp_err_prefix(rc, "/%s: ", group) : 0;
 }
 

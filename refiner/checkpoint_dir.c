@@ -1,6 +1,7 @@
 /* The checkpoint folder of a run directory: numbered files step_NNNNNNNNN.h5, a latest.h5
  * symlink to the newest complete one, and pruning to the last K (see checkpoint.h). */
 #include "refiner/checkpoint.h"
+#include "base/fault.h"
 #include "base/status.h"
 #include <dirent.h>
 #include <errno.h>
@@ -43,7 +44,7 @@ static int list_steps(const char *dir, long **out, int *n) {
         if (s < 0) continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
-            long *t = realloc(*out, sizeof(long) * cap);
+            long *t = rp_realloc(*out, sizeof(long) * cap);
             if (!t) {
                 closedir(d);
                 free(*out);
@@ -67,7 +68,7 @@ int checkpoint_publish(const char *dir, long step, int keep) {
     unlink(tmp);
     /* rename() over the old link makes the switch atomic; a failed symlink() (file systems
      * without symlinks) is not fatal: checkpoint_find_latest falls back to the highest step file */
-    if (symlink(target, tmp) == 0 && rename(tmp, link)) {
+    if (symlink(target, tmp) == 0 && (rp_fault("rename") || rename(tmp, link))) {
         int err = errno;
         unlink(tmp);
         return rp_err(RP_EIO, "%s: cannot point it at %s: %s", link, target, strerror(err));
@@ -85,11 +86,14 @@ int checkpoint_publish(const char *dir, long step, int keep) {
         }
     }
     free(steps);
-    /* temp files of writers that crashed (ours have the pid; the current writer has renamed) */
+    /* temp files of writers that crashed (ours have the pid; the current writer has renamed): a
+     * checkpoint's, or the link's of a writer killed between symlink() and rename() */
     DIR *d = opendir(dir);
     struct dirent *e;
     while (!rc && d && (e = readdir(d))) {
-        if (strncmp(e->d_name, "step_", 5) || !strstr(e->d_name, ".h5.tmp-")) continue;
+        if ((strncmp(e->d_name, "step_", 5) || !strstr(e->d_name, ".h5.tmp-")) &&
+            strncmp(e->d_name, ".latest.tmp-", 12))
+            continue;
         char old[PATH_MAX];
         snprintf(old, sizeof old, "%s/%s", dir, e->d_name);
         unlink(old);

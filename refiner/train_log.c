@@ -2,6 +2,7 @@
 #include "refiner/train_log.h"
 #include "io/sheet.h"
 #include "base/dist.h"
+#include "base/atomic.h"
 #include "base/status.h"
 #include <errno.h>
 #include <math.h>
@@ -18,7 +19,11 @@ static int rewrite_kept(const char *path, long keep_until) {
     FILE *in = fopen(path, "r");
     if (!in) return errno == ENOENT ? 1 : rp_err(RP_EIO, "%s: cannot read: %s", path, strerror(errno));
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    int rc = rp_atomic_tmpname(tmp, sizeof tmp, path);
+    if (rc) {
+        fclose(in);
+        return rc;
+    }
     FILE *out = fopen(tmp, "w");
     if (!out) {
         fclose(in);
@@ -27,7 +32,7 @@ static int rewrite_kept(const char *path, long keep_until) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int first = 1, rc = 0;
+    int first = 1;
     while ((len = getline(&line, &cap, in)) > 0) {
         if (line[len - 1] != '\n') break;
         if (first) {
@@ -47,22 +52,21 @@ static int rewrite_kept(const char *path, long keep_until) {
     free(line);
     if (first && !rc) fputs(TRAIN_METRICS_HEADER "\n", out);
     fclose(in);
-    if (fclose(out) && !rc) rc = rp_err(RP_EIO, "%s: cannot write", tmp);
-    if (!rc && rename(tmp, path)) rc = rp_err(RP_EIO, "%s: cannot replace: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    return rc;
+    if (fclose(out) && !rc) rc = rp_err(RP_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    return rp_atomic_publish(tmp, path, rc);
 }
 
 int train_metrics_open(train_metrics *m, const char *path, long keep_until) {
     memset(m, 0, sizeof *m);
     if (rp_dist_rank() != 0) return 0; /* under MPI rank 0 writes metrics.csv */
     snprintf(m->path, sizeof m->path, "%s", path);
+    rp_atomic_sweep(path); /* a killed run's rewrite */
     int rc = keep_until < 0 ? 1 : rewrite_kept(path, keep_until);
     if (rc < 0) return rc;
     m->f = fopen(path, rc == 1 ? "w" : "a");
     if (!m->f) return rp_err(RP_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
     if (rc == 1) fputs(TRAIN_METRICS_HEADER "\n", m->f);
-    return fflush(m->f) ? rp_err(RP_EIO, "%s: cannot write", path) : 0;
+    return fflush(m->f) ? rp_err(RP_EIO, "%s: cannot write: %s", path, strerror(errno)) : 0;
 }
 
 static void field(FILE *f, double v) {
@@ -82,7 +86,7 @@ int train_metrics_row(train_metrics *m, long step, int phase, const train_stats 
     field(m->f, st->r_l1);
     fprintf(m->f, ",%.4f\n", seconds);
     /* flushed per row so a crash loses at most the row being written */
-    if (fflush(m->f) || ferror(m->f)) return rp_err(RP_EIO, "%s: cannot write", m->path);
+    if (fflush(m->f) || ferror(m->f)) return rp_err(RP_EIO, "%s: cannot write: %s", m->path, strerror(errno));
     return 0;
 }
 

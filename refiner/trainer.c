@@ -6,6 +6,7 @@
 #include "refiner/trainer.h"
 #include "refiner/checkpoint.h"
 #include "base/dist.h"
+#include "base/atomic.h"
 #include "base/status.h"
 #include "base/progress.h"
 #include "refiner/train_data.h"
@@ -63,20 +64,6 @@ static int make_dir(const char *path) {
     if (mkdir(path, 0777) && errno != EEXIST) return rp_err(RP_EIO, "%s: cannot create directory: %s", path, strerror(errno));
     struct stat st;
     if (stat(path, &st) || !S_ISDIR(st.st_mode)) return rp_err(RP_EIO, "%s: exists and is not a directory", path);
-    return 0;
-}
-
-static int write_text(const char *path, const char *text) {
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return rp_err(RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path)) {
-        unlink(tmp);
-        return rp_err(RP_EIO, "%s: cannot write", path);
-    }
     return 0;
 }
 
@@ -148,7 +135,7 @@ static int open_run(trainer *t, int resume) {
                   train_phase_name(t->k.phase), trainer_total_steps(t));
     }
     snprintf(path, sizeof path, "%s/config.ini", t->run_dir);
-    return t->io ? write_text(path, t->config_ini) : 0;
+    return t->io ? rp_atomic_write(path, t->config_ini, strlen(t->config_ini)) : 0;
 }
 
 int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, const char *real, const char *run_dir,
@@ -169,7 +156,7 @@ int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, con
     snprintf(t->real, sizeof t->real, "%s", real);
     int rc = 0;
     train_setup setup;
-    if (!(t->config_ini = config_to_ini(cfg))) rc = rp_err(RP_ENOMEM, "trainer: out of memory");
+    if (!(t->config_ini = config_to_ini(cfg))) rc = rp_err(RP_ENOMEM, "%s: out of memory", run_dir);
     if (!rc) rc = open_sources(t, synthetic, real);
     if (!rc) rc = train_setup_from_config(&setup, cfg, t->syn.C, t->syn.H, t->syn.W);
     if (!rc) rc = train_state_init(&t->s, &setup);
