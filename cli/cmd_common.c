@@ -1,12 +1,16 @@
 /* Helpers shared by the subcommands. */
 #include "cli/commands.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 int cmd_fail(const char *cmd, int rc) {
-    fprintf(stderr, "refine-pipeline %s: %s\n", cmd, rp_errmsg());
+    if (rp_dist_size() > 1 && rp_dist_rank() > 0) /* under mpirun: which rank says it */
+        fprintf(stderr, "refine-pipeline %s (rank %d of %d): %s\n", cmd, rp_dist_rank(), rp_dist_size(), rp_errmsg());
+    else
+        fprintf(stderr, "refine-pipeline %s: %s\n", cmd, rp_errmsg());
     return rc == RP_EARG ? 2 : rc == RP_EINTR ? 130 : 1;
 }
 

@@ -4,6 +4,7 @@
  * labels/params, then removes the parts. Memory: one chunk of pixels + one batch of floats. */
 #include "pipelines/refine.h"
 #include "base/dist.h"
+#include "base/hash.h"
 #include "base/progress.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
@@ -36,15 +37,9 @@ typedef struct {
 /* ------------------------------------------------------------------------------------ */
 /* parts directory and its manifest */
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 static void manifest_text(const refine_ctx *c, char *buf, size_t n) {
     const h5ds_info *i = c->info;
-    uint64_t h = fnv1a(c->R.p.data, c->R.p.count * sizeof(float), 0xcbf29ce484222325ULL);
+    uint64_t h = rp_fnv1a(c->R.p.data, c->R.p.count * sizeof(float), RP_FNV1A_INIT);
     snprintf(buf, n,
              "input = %s\ninput_rows = %ld\nshape = %dx%dx%d\ncheckpoint = %s\nrefiner_step = %ld\n"
              "refiner_params_fnv1a = %016llx\nchunk = %ld\nrows = %ld-%ld\n",
