@@ -27,6 +27,10 @@ int rp_dist_max_int(int v);
 /* rc where it failed; elsewhere RP_EIO ("another rank failed ...") if any rank failed, else 0.
  * A rank that fails alone must not leave the others waiting in the next collective. */
 int rp_dist_agree(int rc);
+/* 1 if this rank failed in an rp_dist_agree that some other rank passed: its message is news and
+ * worth printing. Failures every rank shares (a config error, a NaN in the common state) are said
+ * once, by rank 0. Always 1 in one process. */
+int rp_dist_failed_alone(void);
 /* 1 if every rank's v equals rank 0's (e.g. a checksum of state that must not differ), on every
  * rank; else 0. */
 int rp_dist_same_u64(uint64_t v);

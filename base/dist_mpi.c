@@ -98,11 +98,17 @@ int rp_dist_max_int(int v) {
     return out;
 }
 
+static int failed_alone;
+
 int rp_dist_agree(int rc) {
-    if (rp_dist_max_int(rc != 0) && !rc)
-        rc = rp_err(RP_EIO, "stopped: another rank failed (its message names the cause)");
+    int mine = rc != 0, failed = mine;
+    if (size_ > 1) check(MPI_Allreduce(&mine, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+    if (mine) failed_alone = failed < size_;
+    if (failed && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (its message names the cause)");
     return rc;
 }
+
+int rp_dist_failed_alone(void) { return size_ == 1 || failed_alone; }
 
 int rp_dist_same_u64(uint64_t v) {
     uint64_t root = v;

@@ -213,7 +213,7 @@ static int assemble(refine_ctx *c, refine_result *res) {
 
 /* rc, or an error on the ranks that succeeded when another rank failed (it has said why). */
 static int agree(int rc) {
-    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (see its message)");
+    rc = rp_dist_agree(rc);
     return rc;
 }
 

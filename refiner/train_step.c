@@ -260,7 +260,10 @@ int train_refiner_step(train_state *s, const float *synth, int adversarial, trai
 /* ------------------------------------------------------------------------------------ */
 /* Discriminator step */
 
-int train_disc_step(train_state *s, const float *real, const float *synth, train_stats *st) {
+/* D's gradient on this rank's share in s->D.p.grad (zeroed first), the fake half left in dbatch
+ * for the history; v = {real loss, refined loss} as this rank's parts of the batch means, then
+ * {correct real, correct refined} map locations, all to be summed over the ranks. */
+static void disc_grad(train_state *s, const float *real, const float *synth, double v[4]) {
     const int b = s->setup.batch, half = b / 2, nb = s->share, nh = nb / 2;
     size_t img = s->img, map1 = (size_t)nb * 2 * s->OH * s->OW;
     float *fake = s->dbatch + (size_t)nb * img;
@@ -276,7 +279,6 @@ int train_disc_step(train_state *s, const float *real, const float *synth, train
     disc_forward(&s->D, s->logits, s->dbatch, 2 * nb);
     long c_real = 0, c_fake = 0;
     const double w = (double)nb / b; /* this rank's part of each half's mean (1 in one process) */
-    double v[4];
     v[0] = adv_loss_forward(s->probs, s->logits, s->target, nb, s->OH, s->OW, &c_real) * w;
     v[1] = adv_loss_forward(s->probs + map1, s->logits + map1, s->target + nb, nb, s->OH, s->OW, &c_fake) * w;
     param_block_zero_grad(&s->D.p);
@@ -285,22 +287,38 @@ int train_disc_step(train_state *s, const float *real, const float *synth, train
     adv_loss_backward(s->dlogits + map1, s->probs + map1, s->target + nb, nb, s->OH, s->OW, (float)w);
     disc_backward(&s->D, NULL, s->dlogits, 2 * nb, 1);
     v[2] = (double)c_real, v[3] = (double)c_fake;
-    int rc = sum_over_ranks(&s->D.p, v, 4);
-    if (rc) return rc;
-    double locs = (double)b * s->OH * s->OW;
+}
+
+/* D's stats from the values disc_grad returns (summed over the ranks, or one rank's part). */
+static void disc_stats(const train_state *s, const double v[4], train_stats *st) {
+    double locs = (double)s->setup.batch * s->OH * s->OW;
     st->d_real = v[0], st->d_fake = v[1];
     st->acc_real = v[2] / locs;
     st->acc_fake = v[3] / locs;
+}
+
+void train_disc_grad(train_state *s, const float *real, const float *synth, train_stats *st) {
+    double v[4];
+    disc_grad(s, real, synth, v);
+    disc_stats(s, v, st);
+}
+
+int train_disc_step(train_state *s, const float *real, const float *synth, train_stats *st) {
+    const int half = s->setup.batch / 2, nh = s->share / 2;
+    double v[4];
+    disc_grad(s, real, synth, v);
+    int rc = sum_over_ranks(&s->D.p, v, 4);
+    if (rc) return rc;
+    disc_stats(s, v, st);
     rc = check_and_clip(&s->D.p, s->setup.clip, "discriminator", st->d_real + st->d_fake, "(real + refined)",
                         &st->d_grad_norm);
     if (rc) return rc;
     optim_step(&s->opt_d, &s->D.p);
     if ((rc = block_finite(&s->D.p, "discriminator", 0))) return rp_err_prefix(rc, "after the update: ");
-    /* the fresh half: each rank's first nh images, in rank order the batch's first half */
-    const float *fresh = fake;
-    if (s->fresh && (rc = rp_dist_gather_f32(fake, (size_t)nh * img, s->fresh))) return rc;
-    if (s->fresh) fresh = s->fresh;
-    history_push(&s->hist, &s->rng_hist, fresh, half);
+    /* the fresh half: each rank's first nh fake images, in rank order the batch's first half */
+    const float *fresh = s->dbatch + (size_t)s->share * s->img;
+    if (s->fresh && (rc = rp_dist_gather_f32(fresh, (size_t)nh * s->img, s->fresh))) return rc;
+    history_push(&s->hist, &s->rng_hist, s->fresh ? s->fresh : fresh, half);
     return 0;
 }
 

@@ -117,6 +117,10 @@ void train_refiner_grad(train_state *s, const float *synth, int adversarial, tra
  * clipping, optimizer update. RP_ENUM (message says which quantity) leaves the parameters
  * untouched. */
 int train_refiner_step(train_state *s, const float *synth, int adversarial, train_stats *st);
+/* D's loss and gradient in s->D.p.grad (zeroed first) on a train_disc_step's batch (which see),
+ * no update and nothing pushed to the history (its sample is drawn). Fills st's D fields but the
+ * gradient norm; with ranks > 1 this rank's parts, as train_refiner_grad. */
+void train_disc_grad(train_state *s, const float *real, const float *synth, train_stats *st);
 /* One D step: real = b real images, synth = b synthetic images of which b/2 are refined
  * fresh once the history holds b/2 images (all b before that); the other half comes from the
  * history, which then takes the b/2 fresh ones. RP_ENUM on NaN/Inf (nothing updated).

@@ -264,8 +264,7 @@ int trainer_checkpoint(trainer *t) {
     }
     int rc = t->io ? checkpoint_save(path, &t->s, &t->k, t->config_ini, t->synthetic, t->real) : 0;
     if (!rc && t->io) rc = checkpoint_publish(t->ckpt_dir, t->k.step, t->cfg.train.keep_checkpoints);
-    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "rank 0 could not write checkpoint %s", path);
-    if (rc) return rc;
+    if ((rc = rp_dist_agree(rc))) return rc; /* rank 0 says why */
     snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
     t->last_ckpt_step = t->k.step;
     train_log(t->log_path, 1, t->k.step, "checkpoint %s%s", path, agreed);
@@ -277,11 +276,8 @@ int trainer_checkpoint(trainer *t) {
 static int label_check(trainer *t, double *ratio) {
     int rc = t->check ? t->check(t->check_ctx, &t->s.R, t->s.setup.batch, ratio) : 0;
     if (rp_dist_size() == 1) return rc;
-    double v[2] = {rc, *ratio};
-    if (!rc) rc = rp_dist_bcast(v, sizeof v, 0);
-    if (!rc && v[0] != 0 && !t->io) rc = rp_err(RP_EIO, "rank 0 could not measure the label guard (its message says why)");
-    *ratio = v[1];
-    return rp_dist_agree(rc);
+    if (!(rc = rp_dist_agree(rc))) rc = rp_dist_bcast(ratio, sizeof *ratio, 0); /* rank 0 says why it failed */
+    return rc;
 }
 
 /* A checkpoint if the label guard lets it through (see trainer_set_label_check). final: the end
