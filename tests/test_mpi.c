@@ -31,7 +31,8 @@ static int sh(const char *fmt, ...) {
     va_end(ap);
     char full[17000];
     /* LeakSanitizer (make asan) would report Open MPI's own allocations at exit */
-    snprintf(full, sizeof full, "cd %s && SOURCE_DATE_EPOCH=1700000000 ASAN_OPTIONS=detect_leaks=0 %s 2>&1", tmpdir, cmd);
+    snprintf(full, sizeof full, "cd %s && export SOURCE_DATE_EPOCH=1700000000 ASAN_OPTIONS=detect_leaks=0 && %s 2>&1",
+             tmpdir, cmd);
     FILE *p = popen(full, "r");
     size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
     out[n] = 0;
@@ -183,6 +184,67 @@ static void test_mpi_train_matches_one_process(void **state) {
     }
 }
 
+/* A checkpoint holds the global state: a P = 2 run resumes with P = 1 and the other way round,
+ * and each continues as the same P would have (within the tolerance above). */
+static void test_mpi_resume_with_other_ranks(void **state) {
+    (void)state;
+    skip_without_mpi();
+    make_sets();
+    if (access(tpath("p2/checkpoints/step_000000030.h5"), F_OK)) train_ok(MPIRUN, mpi_cli, "p2", SGD);
+    if (access(tpath("p1/checkpoints/step_000000030.h5"), F_OK)) train_ok("", cli, "p1", SGD);
+    const char *from[2] = {"p2", "p1"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(sh("cp -r %s %s-as1 && cp -r %s %s-as2", from[k], from[k], from[k], from[k]), 0);
+        char d1[32], d2[32];
+        snprintf(d1, sizeof d1, "%s-as1", from[k]), snprintf(d2, sizeof d2, "%s-as2", from[k]);
+        train_ok("", cli, d1, "--resume --set train.iterations=25");
+        train_ok(MPIRUN, mpi_cli, d2, "--resume --set train.iterations=25");
+        char a[96], b[96];
+        snprintf(a, sizeof a, "%s/checkpoints/step_000000035.h5", d1);
+        snprintf(b, sizeof b, "%s/checkpoints/step_000000035.h5", d2);
+        double d = max_param_diff(a, b);
+        if (!(d > 0 && d <= P2_VS_P1_TOL)) fail_msg("resumed from %s with P=1 and P=2: max difference %g", from[k], d);
+    }
+}
+
+/* Starts a P = 2 training in the background; every rank writes its pid to pid.RANK first. */
+static void start_background(const char *dir, const char *extra) {
+    assert_int_equal(sh("rm -f pid.0 pid.1 && (" MPIRUN "sh -c 'echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec %s train "
+                        "-s syn.h5 -r real.h5 -d %s " TINY "%s' > %s.out 2>&1 & echo $! > mpirun.pid)",
+                        mpi_cli, dir, extra, dir), 0);
+}
+
+/* Polls (10 ms) until `cond` (a shell test) holds; 0 on time-out after `seconds`. */
+static int wait_for(const char *cond, double seconds) {
+    for (int i = 0; i < seconds * 100; i++) {
+        if (sh("%s", cond) == 0) return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* kill -9 of one rank mid-run: Open MPI ends the job, the last checkpoint (written to a temporary
+ * name and renamed) stays whole, and --resume with P = 2 ends with the bytes (checkpoint and
+ * metrics.csv but its step_time column) of a run that was never interrupted. */
+#define LONG "--set train.optimizer=adam --set train.iterations=300 --set train.checkpoint_every=10"
+static void test_mpi_kill9_then_resume_is_exact(void **state) {
+    (void)state;
+    skip_without_mpi();
+    make_sets();
+    train_ok(MPIRUN, mpi_cli, "whole", LONG);
+    start_background("killed", LONG);
+    if (!wait_for("test -s pid.1 && test -e killed/checkpoints/step_000000040.h5", 60))
+        fail_msg("no checkpoint at step 40 within 60 s:\n%s", (sh("cat killed.out"), out));
+    assert_int_equal(sh("kill -9 $(cat pid.1)"), 0);
+    if (!wait_for("! kill -0 $(cat mpirun.pid) 2>/dev/null", 60)) fail_msg("mpirun did not end after kill -9 of a rank");
+    if (!access(tpath("killed/checkpoints/step_000000310.h5"), F_OK))
+        fail_msg("the run ended before the kill: make LONG longer");
+    train_ok(MPIRUN, mpi_cli, "killed", "--resume " LONG);
+    assert_true(same_file("whole/checkpoints/step_000000310.h5", "killed/checkpoints/step_000000310.h5"));
+    if (sh("cut -d, -f1-9 whole/metrics.csv > w.csv && cut -d, -f1-9 killed/metrics.csv > k.csv && diff w.csv k.csv"))
+        fail_msg("metrics.csv after kill -9 and --resume differs:\n%s", out);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     char self[4096];
@@ -196,6 +258,8 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mpi_simulate_and_refine_same_bytes),
         cmocka_unit_test(test_mpi_train_matches_one_process),
+        cmocka_unit_test(test_mpi_resume_with_other_ranks),
+        cmocka_unit_test(test_mpi_kill9_then_resume_is_exact),
     };
     return cmocka_run_group_tests_name("mpi", tests, tmpdir_setup, tmpdir_teardown);
 }
