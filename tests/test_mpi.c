@@ -245,6 +245,32 @@ static void test_mpi_kill9_then_resume_is_exact(void **state) {
         fail_msg("metrics.csv after kill -9 and --resume differs:\n%s", out);
 }
 
+/* eval with eval.repeats = 3 over two ranks: each seed's numbers, their means, the predictions and
+ * the saved feature network are those of one process with the same --threads (report.json but its
+ * "seconds"), written once by rank 0. */
+static void test_mpi_eval_same_results(void **state) {
+    (void)state;
+    skip_without_mpi();
+    make_sets();
+    if (access(tpath("p1/checkpoints/step_000000030.h5"), F_OK)) train_ok("", cli, "p1", SGD);
+    assert_int_equal(sh("%s refine --checkpoint p1/checkpoints/step_000000030.h5 --in syn.h5 -o refd.h5 --threads 1 "
+                        "--quiet", cli), 0);
+    const char *E = "eval --train refd.h5 --test real.h5 --real real.h5 --threads 1 --quiet --set eval.repeats=3 "
+                    "--set eval.steps=20 --set eval.batch=16 --set eval.domain_steps=10 --set eval.domain_rows=100 "
+                    "--set eval.frechet_rows=100 --set eval.consistency_steps=20";
+    /* the report names the feature file: the same name for both, moved aside in between */
+    if (sh("%s %s -o e1.json --predictions p1.csv --save-features f.h5 && mv f.h5 f1.h5", cli, E))
+        fail_msg("eval:\n%s", out);
+    if (sh(MPIRUN "%s %s -o e2.json --predictions p2.csv --save-features f.h5 && mv f.h5 f2.h5", mpi_cli, E))
+        fail_msg("mpirun eval:\n%s", out);
+    assert_int_equal(sh("grep -v '\"seconds\"' e1.json > e1.txt && grep -v '\"seconds\"' e2.json > e2.txt"), 0);
+    if (sh("diff e1.txt e2.txt")) fail_msg("report.json differs:\n%s", out);
+    assert_int_equal(sh("grep -c '\"values\": \\[' e2.json"), 0); /* the three seeds are there */
+    assert_true(same_file("p1.csv", "p2.csv"));
+    assert_true(same_file("f1.h5", "f2.h5"));
+    assert_int_equal(sh("grep -c label_consistency e2.json"), 0);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     char self[4096];
@@ -260,6 +286,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_mpi_train_matches_one_process),
         cmocka_unit_test(test_mpi_resume_with_other_ranks),
         cmocka_unit_test(test_mpi_kill9_then_resume_is_exact),
+        cmocka_unit_test(test_mpi_eval_same_results),
     };
     return cmocka_run_group_tests_name("mpi", tests, tmpdir_setup, tmpdir_teardown);
 }
