@@ -63,7 +63,8 @@ int eval_run(const eval_options *o, eval_result *res) {
     evsrc T = {0}, test = {0}, real = {0};
     evalnet net = {0}, loaded = {0};
     /* Under MPI (eval_jobs.h) every rank opens the sets and trains its seeds; rank 0 (io) does the
-     * rest; each rank-local failure is agreed before the next collective step. */
+     * rest but the label-consistency probe (the last rank); each rank-local failure is agreed before
+     * the next collective step. */
     const int io = rp_dist_rank() == 0;
     int rc = evsrc_open(&T, o->train, o->cache_mb);
     if (!rc && o->test && !(rc = evsrc_open(&test, o->test, o->cache_mb))) rc = same_geometry(&T, &test);
@@ -104,7 +105,7 @@ int eval_run(const eval_options *o, eval_result *res) {
                 snprintf(res->feature_source, sizeof res->feature_source,
                          "trained on this training set (not shared: compare only with the same features)");
         }
-        if ((rc = rp_dist_agree(rc)) || (rc = eval_realism_run(o, repeats, feat, &real, &T, res))) goto done;
+        if (!(rc = rp_dist_agree(rc))) rc = eval_realism_run(o, repeats, feat, &real, &T, res);
     }
 
     /* label consistency: a refined set against the synthetic set it was refined from */
@@ -112,16 +113,18 @@ int eval_run(const eval_options *o, eval_result *res) {
     if (!source && T.info->kind && !strcmp(T.info->kind, "refined") && T.info->source_file &&
         access(T.info->source_file, R_OK) == 0)
         source = T.info->source_file;
-    if (source && io) {
-        eval_consistency c;
-        if (!(rc = eval_consistency_run(o, source, o->train, &c))) {
-            res->has_consistency = 1;
-            COPY(res->consistency_source, source);
-            COPY(res->consistency_metric, c.metric);
-            res->consistency_rows = c.rows;
-            res->consistency_synthetic = c.synthetic, res->consistency_refined = c.refined;
-            res->consistency_ratio = c.ratio, res->consistency_changed = c.changed;
-        }
+    /* under MPI the last rank, which has the fewest seeds, trains the probe and sends its numbers */
+    const int last = rp_dist_rank() == rp_dist_size() - 1;
+    eval_consistency c;
+    if (source && last && !rc) rc = eval_consistency_run(o, source, o->train, &c);
+    if (source && rp_dist_size() > 1 && !(rc = rp_dist_agree(rc))) rc = rp_dist_bcast(&c, sizeof c, rp_dist_size() - 1);
+    if (source && !rc) {
+        res->has_consistency = 1;
+        COPY(res->consistency_source, source);
+        COPY(res->consistency_metric, c.metric);
+        res->consistency_rows = c.rows;
+        res->consistency_synthetic = c.synthetic, res->consistency_refined = c.refined;
+        res->consistency_ratio = c.ratio, res->consistency_changed = c.changed;
     }
     /* rank 0 holds the whole result: every rank gets it */
     if (!(rc = rp_dist_agree(rc))) rc = rp_dist_bcast(res, sizeof *res, 0);

@@ -44,8 +44,9 @@ double eval_labels_error(const eval_labels *L, const float *out, const float *ta
 /* ---------------------------------------------------------------- MPI ranks (eval_ranks.c) */
 /* Under mpirun the seeds of eval.repeats are jobs spread over the ranks: the task network's seeds
  * are jobs 0 .. repeats-1 (job 0, the first seed, whose network is the feature network and writes
- * the predictions, on rank 0), the domain classifier's jobs repeats .. 2 repeats-1. Rank 0 alone
- * does the rest (Fréchet distance, histograms, label consistency) and sends the whole result. */
+ * the predictions, on rank 0), the domain classifier's jobs repeats .. 2 repeats-1. The last rank
+ * trains the label-consistency probe; rank 0 does the rest (Fréchet distance, histograms) and
+ * sends the whole result. */
 /* 1 if job `job` runs on this rank (job % ranks == rank; always 1 in one process). */
 int eval_job_mine(int job);
 /* After each rank ran its jobs with status rc: agrees on failure (any rank's stops all), then

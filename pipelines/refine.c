@@ -211,12 +211,6 @@ static int assemble(refine_ctx *c, refine_result *res) {
     return rc;
 }
 
-/* rc, or an error on the ranks that succeeded when another rank failed (it has said why). */
-static int agree(int rc) {
-    rc = rp_dist_agree(rc);
-    return rc;
-}
-
 /* ------------------------------------------------------------------------------------ */
 
 int refine_run(const refine_options *o, refine_result *res) {
@@ -247,14 +241,14 @@ int refine_run(const refine_options *o, refine_result *res) {
     /* under MPI: rank 0 prepares the parts folder, every rank refines its chunks into it, rank 0
      * assembles; each step ends with every rank knowing whether any failed */
     c.rank = rp_dist_rank(), c.ranks = rp_dist_size();
-    rc = agree(rc);
+    rc = rp_dist_agree(rc);
     if (!rc && c.rank == 0) rc = prepare_parts(&c);
-    if (!(rc = agree(rc))) rc = refine_chunks(&c, res);
-    if (!(rc = agree(rc)) && c.rank == 0) {
+    if (!(rc = rp_dist_agree(rc))) rc = refine_chunks(&c, res);
+    if (!(rc = rp_dist_agree(rc)) && c.rank == 0) {
         rc = assemble(&c, res);
         if (!rc) rc = remove_parts(c.parts);
     }
-    rc = agree(rc);
+    rc = rp_dist_agree(rc);
     if (!rc && c.ranks > 1) res->images = c.row1 - c.row0;
     if (c.have_R) refiner_free(&c.R);
     h5ds_close(c.in);

@@ -271,6 +271,32 @@ static void test_mpi_eval_same_results(void **state) {
     assert_int_equal(sh("grep -c label_consistency e2.json"), 0);
 }
 
+/* run over two ranks: every stage spreads its work; rank 0 writes the run directory. The simulated
+ * set and its evaluation are those of one process (the refined set is not: training with P = 2 is
+ * not bit-identical to P = 1); each run in its own folder so the reports name the same paths. */
+static void test_mpi_run(void **state) {
+    (void)state;
+    skip_without_mpi();
+    make_sets();
+    const char *S = "run --run-dir R --threads 1 --quiet --real ../real.h5 --test ../real.h5 --set simulate.n=240 "
+                    "--set simulate.chunk=100 --set refiner.filters=4 --set refiner.blocks=1 --set train.batch=8 "
+                    "--set train.iterations=3 --set train.pretrain_refiner_steps=2 --set train.pretrain_disc_steps=2 "
+                    "--set train.checkpoint_every=4 --set train.sample_every=4 --set refine.chunk=100 "
+                    "--set eval.steps=20 --set eval.batch=16 --set eval.domain_steps=10 --set eval.domain_rows=100 "
+                    "--set eval.frechet_rows=100 --set eval.consistency_steps=20 --set eval.repeats=2 "
+                    "--set train.label_guard=0";
+    if (sh("mkdir -p one two && cd one && %s %s", cli, S)) fail_msg("run:\n%s", out);
+    if (sh("cd two && " MPIRUN "%s %s", mpi_cli, S)) fail_msg("mpirun run:\n%s", out);
+    assert_true(same_file("one/R/synthetic.h5", "two/R/synthetic.h5"));
+    assert_int_equal(sh("test -s two/R/report.html && test -s two/R/refined.h5 && test -s two/R/samples/overview.png"),
+                     0);
+    const char *syn = "sed -n '/\"synthetic\": {/,/\"seconds\"/p' %s/R/report.json | grep -v '\"seconds\"' > %s.syn";
+    assert_int_equal(sh(syn, "one", "one"), 0);
+    assert_int_equal(sh(syn, "two", "two"), 0);
+    if (sh("test $(wc -l < one.syn) -gt 20 && diff one.syn two.syn")) fail_msg("the synthetic set's evaluation:\n%s", out);
+    assert_int_equal(sh("grep -c label_consistency two/R/report.json"), 0); /* the refined set's, from the last rank */
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     char self[4096];
@@ -287,6 +313,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_mpi_resume_with_other_ranks),
         cmocka_unit_test(test_mpi_kill9_then_resume_is_exact),
         cmocka_unit_test(test_mpi_eval_same_results),
+        cmocka_unit_test(test_mpi_run),
     };
     return cmocka_run_group_tests_name("mpi", tests, tmpdir_setup, tmpdir_teardown);
 }
