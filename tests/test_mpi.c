@@ -225,7 +225,8 @@ static int wait_for(const char *cond, double seconds) {
 
 /* kill -9 of one rank mid-run: Open MPI ends the job, the last checkpoint (written to a temporary
  * name and renamed) stays whole, and --resume with P = 2 ends with the bytes (checkpoint and
- * metrics.csv but its step_time column) of a run that was never interrupted. */
+ * metrics.csv but its step_time column) of a run that was never interrupted. The same after
+ * Ctrl-C (SIGINT to mpirun), which checkpoints the step the ranks agreed to stop at. */
 #define LONG "--set train.optimizer=adam --set train.iterations=300 --set train.checkpoint_every=10"
 static void test_mpi_kill9_then_resume_is_exact(void **state) {
     (void)state;
@@ -236,13 +237,24 @@ static void test_mpi_kill9_then_resume_is_exact(void **state) {
     if (!wait_for("test -s pid.1 && test -e killed/checkpoints/step_000000040.h5", 60))
         fail_msg("no checkpoint at step 40 within 60 s:\n%s", (sh("cat killed.out"), out));
     assert_int_equal(sh("kill -9 $(cat pid.1)"), 0);
-    if (!wait_for("! kill -0 $(cat mpirun.pid) 2>/dev/null", 60)) fail_msg("mpirun did not end after kill -9 of a rank");
+    if (!wait_for("kill -0 $(cat mpirun.pid) 2>/dev/null; test $? -ne 0", 60))
+        fail_msg("mpirun did not end after kill -9 of a rank");
     if (!access(tpath("killed/checkpoints/step_000000310.h5"), F_OK))
         fail_msg("the run ended before the kill: make LONG longer");
     train_ok(MPIRUN, mpi_cli, "killed", "--resume " LONG);
     assert_true(same_file("whole/checkpoints/step_000000310.h5", "killed/checkpoints/step_000000310.h5"));
     if (sh("cut -d, -f1-9 whole/metrics.csv > w.csv && cut -d, -f1-9 killed/metrics.csv > k.csv && diff w.csv k.csv"))
         fail_msg("metrics.csv after kill -9 and --resume differs:\n%s", out);
+
+    /* Ctrl-C: mpirun passes SIGINT on, the ranks agree on a step, rank 0 checkpoints it */
+    start_background("stopped", LONG);
+    if (!wait_for("test -s pid.1 && test -e stopped/checkpoints/step_000000040.h5", 60))
+        fail_msg("no checkpoint at step 40 within 60 s:\n%s", (sh("cat stopped.out"), out));
+    assert_int_equal(sh("kill -INT $(cat mpirun.pid)"), 0);
+    if (!wait_for("kill -0 $(cat mpirun.pid) 2>/dev/null; test $? -ne 0", 60)) fail_msg("mpirun did not end after SIGINT");
+    assert_int_equal(sh("grep -c 'interrupted at step' stopped.out"), 0);
+    train_ok(MPIRUN, mpi_cli, "stopped", "--resume " LONG);
+    assert_true(same_file("whole/checkpoints/step_000000310.h5", "stopped/checkpoints/step_000000310.h5"));
 }
 
 /* eval with eval.repeats = 3 over two ranks: each seed's numbers, their means, the predictions and
