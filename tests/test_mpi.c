@@ -1,9 +1,10 @@
 /* The MPI build (refine-pipeline-mpi) under `mpirun -np 2`: simulate and refine spread over two
  * ranks give the bytes of one process's run (with one thread per rank and the same
  * SOURCE_DATE_EPOCH); data-parallel training gives a P = 1 run's parameters within a stated
- * tolerance, the same bytes from run to run and across a kill -9 and --resume, and identical
- * states on both ranks. Skipped, saying so, where Open MPI or the MPI binary is missing (`make
- * deps` installs it; .ci/run runs `make test`). */
+ * tolerance, the same bytes from run to run and across kill -9 or Ctrl-C and --resume, identical
+ * states on both ranks, and checkpoints that resume with another P; eval gives one process's
+ * report; run completes with every stage spread. Skipped, saying so, where Open MPI or the MPI
+ * binary is missing (`make deps` installs it; .ci/run runs `make test`). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
