@@ -1,7 +1,8 @@
 /* Tests of the SimGAN training steps (refiner/train_step.c): the adversarial gradient reaching
- * R through D matches central differences; D steps use and fill the history; steps allocate
- * nothing; NaN is caught; two MPI ranks' shares of a batch sum to its gradients; a tiny run learns (D separates an obviously different "real" set,
- * then R's adversarial loss falls while self-regularization keeps R(x) near x).
+ * R through D matches central differences; two MPI ranks' shares of a batch sum to its gradients;
+ * D steps use and fill the history; steps allocate nothing; NaN is caught; a tiny run learns (D
+ * separates an obviously different "real" set, then R's adversarial loss falls while
+ * self-regularization keeps R(x) near x).
  * The trainer over files (resume, run directory) is tested in test_trainer.c. */
 #include <stdarg.h>
 #include <stddef.h>
