@@ -11,7 +11,7 @@ B=$build/refine-pipeline M=$build/refine-pipeline-mpi
 [ -x "$M" ] || { echo "bench_mpi: $M not built (Open MPI missing?)" >&2; exit 1; }
 MR="mpirun --allow-run-as-root -np 2"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000} # so the refined files of both modes compare
-cd "$work"
+mkdir -p "$work" && cd "$work"
 echo "bench_mpi: in $work"
 [ -e syn.h5 ] || $B simulate -n 20000 -o syn.h5 --threads 2 --quiet
 [ -e real.h5 ] || $B simulate -n 5000 --seed 7 -o real.h5 --threads 2 --quiet
