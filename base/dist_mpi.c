@@ -53,6 +53,12 @@ int rp_dist_rank(void) { return rank_; }
 int rp_dist_size(void) { return size_; }
 
 int rp_dist_mean_f32(float *buf, size_t n) {
+    int rc = rp_dist_sum_f32(buf, n);
+    for (size_t i = 0; !rc && size_ > 1 && i < n; i++) buf[i] /= (float)size_;
+    return rc;
+}
+
+int rp_dist_sum_f32(float *buf, size_t n) {
     if (size_ == 1) return 0;
     float *all = grow(n * size_ * sizeof *all);
     int rc = check(MPI_Allgather(buf, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD), "MPI_Allgather");
@@ -60,7 +66,7 @@ int rp_dist_mean_f32(float *buf, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float s = all[i];
         for (int r = 1; r < size_; r++) s += all[(size_t)r * n + i];
-        buf[i] = s / (float)size_;
+        buf[i] = s;
     }
     return 0;
 }
@@ -90,6 +96,24 @@ int rp_dist_max_int(int v) {
     int out = v;
     if (size_ > 1) check(MPI_Allreduce(&v, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
     return out;
+}
+
+static int failed_alone;
+
+int rp_dist_agree(int rc) {
+    int mine = rc != 0, failed = mine;
+    if (size_ > 1) check(MPI_Allreduce(&mine, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+    if (mine) failed_alone = failed < size_;
+    if (failed && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (its message names the cause)");
+    return rc;
+}
+
+int rp_dist_failed_alone(void) { return size_ == 1 || failed_alone; }
+
+int rp_dist_same_u64(uint64_t v) {
+    uint64_t root = v;
+    if (size_ > 1) check(MPI_Bcast(&root, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    return !rp_dist_max_int(root != v);
 }
 
 int rp_dist_bcast(void *buf, size_t bytes, int root) {

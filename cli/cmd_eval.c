@@ -1,5 +1,6 @@
 /* refine-pipeline eval: trains the fixed evaluation network on a dataset, scores it on the real
  * test set, measures realism against a real pool, prints a table and updates report.json. */
+#include "base/dist.h"
 #include "base/status.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -47,7 +48,8 @@ int cmd_eval(int argc, char **argv) {
         "near 1 means the refinement kept the labels. "
         "--set eval.repeats=N trains the evaluation network and the domain classifier with seeds eval.seed .. "
         "eval.seed+N-1 and reports the means and each seed's result (one seed's accuracy moves by about half a "
-        "point on the digits).",
+        "point on the digits). Under mpirun (refine-pipeline-mpi) the seeds are spread over the ranks; each "
+        "seed's result is the one a single process with the same --threads gives, and rank 0 writes the report.",
         specs, 0, 0};
     args_common common;
     int rc = args_parse(&cmd, &common, argc, argv);
@@ -73,6 +75,7 @@ int cmd_eval(int argc, char **argv) {
     o.threads = common.threads, o.quiet = common.quiet;
     eval_result res;
     if ((rc = eval_run(&o, &res))) return cmd_fail("eval", rc);
+    if (rp_dist_rank() != 0) return 0; /* under mpirun every rank holds the result; rank 0 writes it */
     if (!common.quiet) eval_print(stdout, &res);
     if ((rc = report_json_update(out, o.name, &res))) return cmd_fail("eval", rc);
     if (!common.quiet) printf("wrote %s (evaluations.%s)\n", out, o.name);

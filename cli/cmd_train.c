@@ -5,6 +5,7 @@
 #include "pipelines/guard.h"
 #include "refiner/trainer.h"
 #include "nn/gemm.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +40,8 @@ int cmd_train(int argc, char **argv) {
         "DIR/samples/step_N.png (synthetic | refined | difference x4 | real) and DIR/train.log. "
         "--resume continues bit-exactly from the latest checkpoint, using its stored config unless "
         "--config/--set override it (a larger train.iterations extends the run). Ctrl-C writes a "
-        "checkpoint and stops.",
+        "checkpoint and stops. Under mpirun (refine-pipeline-mpi) each of P ranks computes on train.batch / P "
+        "images of every batch (train.batch a multiple of 2P) and rank 0 writes the run directory.",
         specs, 0, 0};
     args_common common;
     int rc = args_parse(&cmd, &common, argc, argv);
@@ -54,7 +56,10 @@ int cmd_train(int argc, char **argv) {
     trainer *t;
     if ((rc = trainer_open(&t, &cfg, synthetic, real, run_dir, resume, common.quiet))) return cmd_fail("train", rc);
     guard *g = NULL;
-    if (trainer_total_steps(t) > trainer_step(t) && (rc = guard_open(&g, &cfg, synthetic, common.quiet))) {
+    /* under mpirun rank 0 alone measures the guard and tells the others (trainer.h) */
+    if (rp_dist_rank() == 0 && trainer_total_steps(t) > trainer_step(t))
+        rc = guard_open(&g, &cfg, synthetic, common.quiet);
+    if ((rc = rp_dist_agree(rc))) {
         trainer_close(t);
         return cmd_fail("train", rc);
     }

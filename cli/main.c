@@ -21,10 +21,10 @@ static const struct {
     {"import", cmd_import, "import real images (PNG folder, IDX/IDX.gz, file.h5:/path) into HDF5", 0},
     {"inspect", cmd_inspect, "describe a dataset: layout, counts, statistics, provenance", 0},
     {"preview", cmd_preview, "write a contact-sheet PNG of a dataset", 0},
-    {"train", cmd_train, "train the refiner against the local patch discriminator", 0},
+    {"train", cmd_train, "train the refiner against the local patch discriminator", 1},
     {"refine", cmd_refine, "refine a whole dataset with a trained checkpoint, keeping labels", 1},
-    {"eval", cmd_eval, "train a fixed classifier on a dataset and score it on real data", 0},
-    {"run", cmd_run, "simulate -> train -> refine -> eval -> report", 0},
+    {"eval", cmd_eval, "train a fixed classifier on a dataset and score it on real data", 1},
+    {"run", cmd_run, "simulate -> train -> refine -> eval -> report", 1},
     {"merge", cmd_merge, "join the shards of a simulate or refine job (--shard i/N) into one dataset", 0},
     {"config", cmd_config, "print every setting with its meaning and default, as an INI file to edit", 0},
 };
@@ -66,7 +66,7 @@ static int dispatch(int argc, char **argv) {
         if (rp_dist_size() > 1 && !commands[i].ranks) { /* every rank would write the same files */
             if (rp_dist_rank() == 0)
                 fprintf(stderr, "refine-pipeline %s: not spread over MPI ranks yet; run it without mpirun (under "
-                        "mpirun: simulate, refine)\n", argv[1]);
+                        "mpirun: simulate, refine, train, eval, run)\n", argv[1]);
             return 2;
         }
         return commands[i].fn(argc - 2, argv + 2);

@@ -2,6 +2,7 @@
  * loads the feature network, runs the realism metrics (eval_realism.c), prints the table. The
  * recipe is fixed: He init and batch order from the seed, Adam, inputs in [0, 1], no augmentation. */
 #include "eval/eval.h"
+#include "base/dist.h"
 #include "base/progress.h"
 #include "base/status.h"
 #include "eval/consistency.h"
@@ -61,39 +62,42 @@ int eval_run(const eval_options *o, eval_result *res) {
 
     evsrc T = {0}, test = {0}, real = {0};
     evalnet net = {0}, loaded = {0};
-    int rc;
-    if ((rc = evsrc_open(&T, o->train, o->cache_mb))) goto done;
-    if (o->test && ((rc = evsrc_open(&test, o->test, o->cache_mb)) || (rc = same_geometry(&T, &test)))) goto done;
+    /* Under MPI (eval_jobs.h) every rank opens the sets and trains its seeds; rank 0 (io) does the
+     * rest but the label-consistency probe (the last rank); each rank-local failure is agreed before
+     * the next collective step. */
+    const int io = rp_dist_rank() == 0;
+    int rc = evsrc_open(&T, o->train, o->cache_mb);
+    if (!rc && o->test && !(rc = evsrc_open(&test, o->test, o->cache_mb))) rc = same_geometry(&T, &test);
     res->has_test = o->test != NULL;
-    if (o->real && ((rc = evsrc_open(&real, o->real, o->cache_mb)) || (rc = same_geometry(&T, &real)))) goto done;
+    if (!rc && o->real && !(rc = evsrc_open(&real, o->real, o->cache_mb))) rc = same_geometry(&T, &real);
+    if ((rc = rp_dist_agree(rc))) goto done;
     res->C = T.info->C, res->H = T.info->H, res->W = T.info->W;
     res->n_train = T.info->N, res->n_test = o->test ? test.info->N : 0;
 
     /* the task network on T, scored on the real test set: the first seed's net also serves as
      * the feature network and writes the predictions */
-    if ((rc = eval_task_run(o, repeats, &T, o->test ? &test : NULL, &net, res))) goto done;
-    if (o->save_features) {
+    rc = eval_task_run(o, repeats, &T, o->test ? &test : NULL, &net, res);
+    if (!rc && io && o->save_features) {
         char note[1200];
         snprintf(note, sizeof note, "trained on %s, label %s, %ld steps, batch %d, lr %g (%s), seed %llu", o->train,
                  o->label, o->steps, o->batch, o->lr, eval_lr_schedule_name(o->lr_cosine),
                  (unsigned long long)o->seed);
-        if ((rc = evalnet_save(&net, o->save_features, note))) goto done;
+        rc = evalnet_save(&net, o->save_features, note);
     }
+    if ((rc = rp_dist_agree(rc))) goto done;
 
     /* realism against the real pool */
     if (o->real) {
         evalnet *feat = &net;
-        if (o->features) {
-            if ((rc = evalnet_load(&loaded, o->features, o->batch))) goto done;
-            if (loaded.C != T.info->C || loaded.H != T.info->H || loaded.W != T.info->W) {
+        if (o->features && io) {
+            if (!(rc = evalnet_load(&loaded, o->features, o->batch)) &&
+                (loaded.C != T.info->C || loaded.H != T.info->H || loaded.W != T.info->W))
                 rc = rp_err(RP_EFORMAT, "%s: feature network built for %dx%d images with %d channel(s), but %s has "
                             "%dx%d with %d", o->features, loaded.H, loaded.W, loaded.C, o->train, T.info->H,
                             T.info->W, T.info->C);
-                goto done;
-            }
             feat = &loaded;
             COPY(res->feature_source, o->features);
-        } else {
+        } else if (!o->features) {
             if (o->save_features)
                 snprintf(res->feature_source, sizeof res->feature_source, "trained on this training set, saved to %s",
                          o->save_features);
@@ -101,7 +105,7 @@ int eval_run(const eval_options *o, eval_result *res) {
                 snprintf(res->feature_source, sizeof res->feature_source,
                          "trained on this training set (not shared: compare only with the same features)");
         }
-        if ((rc = eval_realism_run(o, repeats, feat, &real, &T, res))) goto done;
+        if (!(rc = rp_dist_agree(rc))) rc = eval_realism_run(o, repeats, feat, &real, &T, res);
     }
 
     /* label consistency: a refined set against the synthetic set it was refined from */
@@ -109,9 +113,12 @@ int eval_run(const eval_options *o, eval_result *res) {
     if (!source && T.info->kind && !strcmp(T.info->kind, "refined") && T.info->source_file &&
         access(T.info->source_file, R_OK) == 0)
         source = T.info->source_file;
-    if (source) {
-        eval_consistency c;
-        if ((rc = eval_consistency_run(o, source, o->train, &c))) goto done;
+    /* under MPI the last rank, which has the fewest seeds, trains the probe and sends its numbers */
+    const int last = rp_dist_rank() == rp_dist_size() - 1;
+    eval_consistency c;
+    if (source && last && !rc) rc = eval_consistency_run(o, source, o->train, &c);
+    if (source && rp_dist_size() > 1 && !(rc = rp_dist_agree(rc))) rc = rp_dist_bcast(&c, sizeof c, rp_dist_size() - 1);
+    if (source && !rc) {
         res->has_consistency = 1;
         COPY(res->consistency_source, source);
         COPY(res->consistency_metric, c.metric);
@@ -119,6 +126,9 @@ int eval_run(const eval_options *o, eval_result *res) {
         res->consistency_synthetic = c.synthetic, res->consistency_refined = c.refined;
         res->consistency_ratio = c.ratio, res->consistency_changed = c.changed;
     }
+    /* rank 0 holds the whole result: every rank gets it */
+    if (!(rc = rp_dist_agree(rc))) rc = rp_dist_bcast(res, sizeof *res, 0);
+    if (rc) goto done;
     res->seconds = rp_now_seconds() - t0;
 done:
     if (net.p.data) evalnet_free(&net);

@@ -41,6 +41,19 @@ void eval_labels_predicted(const eval_labels *L, const float *out, float *dst);
  * gaze the angle in degrees; other regression labels the mean absolute error over the D values. */
 double eval_labels_error(const eval_labels *L, const float *out, const float *target);
 
+/* ---------------------------------------------------------------- MPI ranks (eval_ranks.c) */
+/* Under mpirun the seeds of eval.repeats are jobs spread over the ranks: the task network's seeds
+ * are jobs 0 .. repeats-1 (job 0, the first seed, whose network is the feature network and writes
+ * the predictions, on rank 0), the domain classifier's jobs repeats .. 2 repeats-1. The last rank
+ * trains the label-consistency probe; rank 0 does the rest (Fréchet distance, histograms) and
+ * sends the whole result. */
+/* 1 if job `job` runs on this rank (job % ranks == rank; always 1 in one process). */
+int eval_job_mine(int job);
+/* After each rank ran its jobs with status rc: agrees on failure (any rank's stops all), then
+ * rows (n rows of width doubles, row i from job first_job + i, filled by its rank) are copied
+ * from their ranks to every rank. Returns rc, or the agreed failure. */
+int eval_jobs_share(double *rows, int first_job, int n, int width, int rc);
+
 /* ---------------------------------------------------------------- training */
 /* Fills a batch of B inputs x (B, C, H, W) and targets: classes cls (B) or values y (B, K). */
 typedef int (*eval_batch_fn)(void *ctx, int B, float *x, int *cls, float *y);

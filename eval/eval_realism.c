@@ -2,6 +2,7 @@
  * accuracy (one per seed), the Fréchet distance in a feature network's penultimate features, and
  * 256-bin intensity-histogram distances. */
 #include "eval/eval_jobs.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include "eval/eval_metrics.h"
 #include "losses/xent.h"
@@ -83,12 +84,22 @@ static int run_domain(const eval_options *o, uint64_t seed, int name_seed, evsrc
     return rc;
 }
 
-/* The domain classifier once per seed of eval.repeats; res gets each accuracy and their mean. */
+/* The domain classifier once per seed of eval.repeats; res gets each accuracy and their mean.
+ * Under MPI seed i is job repeats + i (eval_job_mine); the rows are shared before the mean. */
 static int run_domains(const eval_options *o, int repeats, evsrc *real, evsrc *T, eval_result *res) {
+    double rows[2 * EVAL_MAX_REPEATS] = {0}; /* accuracy, held-out rows */
+    int rc = 0;
+    for (int i = 0; !rc && i < repeats; i++) {
+        if (!eval_job_mine(repeats + i)) continue;
+        long heldout = 0;
+        rc = run_domain(o, o->seed + i, repeats > 1, real, T, &rows[2 * i], &heldout);
+        rows[2 * i + 1] = (double)heldout;
+    }
+    if ((rc = eval_jobs_share(rows, repeats, repeats, 2, rc))) return rc;
     double sum = 0;
     for (int i = 0; i < repeats; i++) {
-        int rc = run_domain(o, o->seed + i, repeats > 1, real, T, &res->domain_values[i], &res->domain_heldout);
-        if (rc) return rc;
+        res->domain_values[i] = rows[2 * i];
+        res->domain_heldout = (long)rows[2 * i + 1];
         sum += res->domain_values[i];
     }
     res->domain_accuracy = sum / repeats;
@@ -134,8 +145,10 @@ static int run_frechet(const eval_options *o, evalnet *feat_net, evsrc *real, ev
 /* ---------------------------------------------------------------- the job */
 int eval_realism_run(const eval_options *o, int repeats, evalnet *feat, evsrc *real, evsrc *T, eval_result *res) {
     res->has_real = 1;
-    int rc;
-    if ((rc = run_frechet(o, feat, real, T, res)) || (rc = run_domains(o, repeats, real, T, res))) return rc;
+    /* the feature network is rank 0's (eval_jobs.h); its failure stops every rank before the domains */
+    int rc = rp_dist_agree(rp_dist_rank() == 0 ? run_frechet(o, feat, real, T, res) : 0);
+    if (rc || (rc = run_domains(o, repeats, real, T, res))) return rc;
+    if (rp_dist_rank() != 0) return 0;
     double h1[256] = {0}, h2[256] = {0};
     if ((rc = evsrc_hist(real, h1)) || (rc = evsrc_hist(T, h2))) return rc;
     res->hist_l1 = metric_hist_l1(h1, h2, 256);

@@ -3,6 +3,7 @@
  * the mean absolute error), optionally with every test row's prediction in a CSV. Regression
  * targets are standardised with T's mean/std during training. */
 #include "eval/eval_jobs.h"
+#include "base/dist.h"
 #include "base/progress.h"
 #include "base/atomic.h"
 #include "base/status.h"
@@ -129,30 +130,41 @@ static int task_run(const eval_options *o, uint64_t seed, evsrc *T, evsrc *test,
 }
 
 /* Seeds 2.. of eval.repeats: each seed's value into res->values; train loss and per-class
- * accuracies become means over all seeds (res holds the first seed's on entry). */
+ * accuracies become means over all seeds (res holds the first seed's on entry). Under MPI each
+ * rank trains its seeds (eval_job_mine) and the rows are shared before the sums, in seed order;
+ * rc: the first seed's status (a failure still takes part in the sharing, which stops all). */
 static int task_repeats(const eval_options *o, int repeats, evsrc *T, evsrc *test, const eval_labels *L, task_ctx *tc,
-                        eval_result *res) {
+                        eval_result *res, int rc) {
+    const int K = L->task == EVAL_CLASSIFY ? L->K : 0, width = 2 + K; /* value, train loss, per class */
     eval_result *one = malloc(sizeof *one);
-    if (!one) return rp_err(RP_ENOMEM, "eval: out of memory");
-    int rc = 0;
-    double loss = res->train_loss, sum = res->value;
+    double *rows = calloc((size_t)repeats * width, sizeof *rows);
+    if (!rc && (!one || !rows)) rc = rp_err(RP_ENOMEM, "eval: out of memory");
     for (int i = 1; !rc && i < repeats; i++) {
+        if (!eval_job_mine(i)) continue;
         evalnet net = {0};
         memset(one, 0, sizeof *one);
         memcpy(one->metric, res->metric, sizeof one->metric);
         char what[64];
         snprintf(what, sizeof what, "eval train (seed %llu)", (unsigned long long)(o->seed + i));
         if (!(rc = task_run(o, o->seed + i, T, test, L, tc, &net, NULL, what, one))) {
-            res->values[i] = one->value;
-            sum += one->value, loss += one->train_loss;
-            for (int k = 0; L->task == EVAL_CLASSIFY && k < L->K; k++) res->class_accuracy[k] += one->class_accuracy[k];
+            double *r = rows + (size_t)i * width;
+            r[0] = one->value, r[1] = one->train_loss;
+            for (int k = 0; k < K; k++) r[2 + k] = one->class_accuracy[k];
         }
         if (net.p.data) evalnet_free(&net);
     }
-    free(one);
+    rc = eval_jobs_share(rows ? rows + width : NULL, 1, repeats - 1, width, rc); /* rows: NULL only on failure */
+    double loss = res->train_loss, sum = res->value;
+    for (int i = 1; !rc && i < repeats; i++) {
+        const double *r = rows + (size_t)i * width;
+        res->values[i] = r[0];
+        sum += r[0], loss += r[1];
+        for (int k = 0; k < K; k++) res->class_accuracy[k] += r[2 + k];
+    }
+    free(one), free(rows);
     res->value = sum / repeats;
     res->train_loss = loss / repeats;
-    for (int k = 0; L->task == EVAL_CLASSIFY && k < L->K; k++) res->class_accuracy[k] /= repeats;
+    for (int k = 0; k < K; k++) res->class_accuracy[k] /= repeats;
     return rc;
 }
 
@@ -162,21 +174,20 @@ int eval_task_run(const eval_options *o, int repeats, evsrc *T, evsrc *test, eva
     eval_labels L = {0};
     task_ctx tc = {0};
     int rc = eval_labels_load(&L, T, test, o->label);
-    if (rc) goto done;
-    res->task = L.task, res->outputs = L.K;
-    snprintf(res->metric, sizeof res->metric, "%s", eval_labels_metric(&L));
-    tc.src = T, tc.L = &L, tc.rows = malloc(o->batch * sizeof(long));
-    if (!tc.rows) {
-        rc = rp_err(RP_ENOMEM, "eval: out of memory");
-        goto done;
+    if (!rc) {
+        res->task = L.task, res->outputs = L.K;
+        snprintf(res->metric, sizeof res->metric, "%s", eval_labels_metric(&L));
+        tc.src = T, tc.L = &L, tc.rows = malloc(o->batch * sizeof(long));
+        if (!tc.rows) rc = rp_err(RP_ENOMEM, "eval: out of memory");
     }
     char what[64] = "eval train";
     if (repeats > 1) snprintf(what, sizeof what, "eval train (seed %llu)", (unsigned long long)o->seed);
     res->repeats = repeats;
-    if ((rc = task_run(o, o->seed, T, test, &L, &tc, net, o->predictions, what, res))) goto done;
-    for (int i = 0; i < repeats; i++) res->values[i] = res->value; /* NaN without a test set */
-    if (repeats > 1 && test) rc = task_repeats(o, repeats, T, test, &L, &tc, res);
-done:
+    /* the first seed on rank 0 (job 0). Under MPI a failure so far still goes through the sharing
+     * of task_repeats (or eval_run's next agreement), so every rank stops at the same point. */
+    if (!rc && eval_job_mine(0)) rc = task_run(o, o->seed, T, test, &L, &tc, net, o->predictions, what, res);
+    for (int i = 0; !rc && i < repeats; i++) res->values[i] = res->value; /* NaN without a test set */
+    if (repeats > 1 && test && (!rc || rp_dist_size() > 1)) rc = task_repeats(o, repeats, T, test, &L, &tc, res, rc);
     evsampler_free(&tc.smp);
     free(tc.rows);
     eval_labels_free(&L);

@@ -4,6 +4,7 @@
  * labels/params, then removes the parts. Memory: one chunk of pixels + one batch of floats. */
 #include "pipelines/refine.h"
 #include "base/dist.h"
+#include "base/hash.h"
 #include "base/progress.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
@@ -38,15 +39,9 @@ typedef struct {
 /* ------------------------------------------------------------------------------------ */
 /* parts directory and its manifest */
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 static void manifest_text(const refine_ctx *c, char *buf, size_t n) {
     const h5ds_info *i = c->info;
-    uint64_t h = fnv1a(c->R.p.data, c->R.p.count * sizeof(float), 0xcbf29ce484222325ULL);
+    uint64_t h = rp_fnv1a(c->R.p.data, c->R.p.count * sizeof(float), RP_FNV1A_INIT);
     snprintf(buf, n,
              "input = %s\ninput_rows = %ld\nshape = %dx%dx%d\ncheckpoint = %s\nrefiner_step = %ld\n"
              "refiner_params_fnv1a = %016llx\nchunk = %ld\nrows = %ld-%ld\n",
@@ -203,12 +198,6 @@ static int assemble(refine_ctx *c, refine_result *res) {
     return rc;
 }
 
-/* rc, or an error on the ranks that succeeded when another rank failed (it has said why). */
-static int agree(int rc) {
-    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (see its message)");
-    return rc;
-}
-
 /* ------------------------------------------------------------------------------------ */
 
 int refine_run(const refine_options *o, refine_result *res) {
@@ -239,14 +228,14 @@ int refine_run(const refine_options *o, refine_result *res) {
     /* under MPI: rank 0 prepares the parts folder, every rank refines its chunks into it, rank 0
      * assembles; each step ends with every rank knowing whether any failed */
     c.rank = rp_dist_rank(), c.ranks = rp_dist_size();
-    rc = agree(rc);
+    rc = rp_dist_agree(rc);
     if (!rc && c.rank == 0) rc = prepare_parts(&c);
-    if (!(rc = agree(rc))) rc = refine_chunks(&c, res);
-    if (!(rc = agree(rc)) && c.rank == 0) {
+    if (!(rc = rp_dist_agree(rc))) rc = refine_chunks(&c, res);
+    if (!(rc = rp_dist_agree(rc)) && c.rank == 0) {
         rc = assemble(&c, res);
         if (!rc) rc = remove_parts(c.parts);
     }
-    rc = agree(rc);
+    rc = rp_dist_agree(rc);
     if (!rc && c.ranks > 1) res->images = c.row1 - c.row0;
     if (c.have_R) refiner_free(&c.R);
     h5ds_close(c.in);

@@ -1,10 +1,14 @@
 /* run_pipeline(): the whole job in one run directory (see run.h). Each stage's output is
- * written atomically by its stage, so "the file exists" means "the stage completed". */
+ * written atomically by its stage, so "the file exists" means "the stage completed".
+ * Under mpirun every stage runs on all ranks (simulate, train, refine and eval spread their work);
+ * rank 0 alone writes the run directory's own files and decides from what it finds there, and
+ * tells the others (io_decides), so every rank takes the same path. */
 #include "pipelines/run.h"
 #include "pipelines/guard.h"
 #include "refiner/checkpoint.h"
 #include "io/h5ds.h"
 #include "io/sheet.h"
+#include "base/dist.h"
 #include "base/status.h"
 #include "base/version.h"
 #include "nn/gemm.h"
@@ -36,6 +40,11 @@ typedef struct {
 } run_ctx;
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* Rank 0's value of v on every rank (a decision from the files: the ranks must agree). */
+static int io_decides(int v) {
+    return rp_dist_bcast(&v, sizeof v, 0) ? -1 : v;
+}
 
 /* dir + "/" + name into buf; long paths are an error, never silently cut. */
 static int join(char *buf, size_t n, const char *dir, const char *name) {
@@ -147,7 +156,7 @@ static int stage_simulate(run_ctx *r) {
         say(r, "simulate: skipped, refining your set %s (run.synthetic)", r->synthetic);
         return 0;
     }
-    if (exists(r->synthetic)) {
+    if (io_decides(exists(r->synthetic))) {
         say(r, "simulate: %s exists, reusing it", r->synthetic);
         return 0;
     }
@@ -157,13 +166,16 @@ static int stage_simulate(run_ctx *r) {
 
 static int stage_train(run_ctx *r) {
     char latest[PATH_LEN];
-    int found = checkpoint_find_latest(r->ckdir, latest, sizeof latest);
-    if (found < 0) return found;
+    int found = io_decides(checkpoint_find_latest(r->ckdir, latest, sizeof latest));
+    if (found < 0) return rp_dist_agree(found);
     say(r, found == 0 ? "train: resuming from %s" : "train: starting in %s", found == 0 ? latest : r->dir);
     trainer *t = NULL;
     guard *g = NULL;
     int rc = trainer_open(&t, r->cfg, r->synthetic, r->cfg->run.real, r->dir, found == 0, r->o->quiet);
-    if (!rc && trainer_total_steps(t) > trainer_step(t)) rc = guard_open(&g, r->cfg, r->synthetic, r->o->quiet);
+    /* under mpirun rank 0 alone measures the label guard (trainer.h) */
+    if (!rc && trainer_total_steps(t) > trainer_step(t) && rp_dist_rank() == 0)
+        rc = guard_open(&g, r->cfg, r->synthetic, r->o->quiet);
+    if (t) rc = rp_dist_agree(rc); /* trainer_open agreed already */
     if (!rc) guard_attach(g, t);
     if (!rc) trainer_set_stop_flag(t, r->o->stop);
     if (!rc) rc = trainer_run(t);
@@ -183,15 +195,16 @@ static int stage_refine(run_ctx *r) {
     if ((rc = checkpoint_load_refiner(r->checkpoint, &R, NULL, &r->refiner_step))) return rc;
     refiner_free(&R);
     h5ds_reader *h;
+    int current = 0;
     if (exists(r->refined) && h5ds_open(&h, r->refined) == 0) {
         const h5ds_info *i = h5ds_get_info(h);
-        int current = i->refiner_step == r->refiner_step && i->refiner_checkpoint &&
-                      !strcmp(i->refiner_checkpoint, r->checkpoint);
+        current = i->refiner_step == r->refiner_step && i->refiner_checkpoint &&
+                  !strcmp(i->refiner_checkpoint, r->checkpoint);
         h5ds_close(h);
-        if (current) {
-            say(r, "refine: %s is up to date, reusing it", r->refined);
-            return 0;
-        }
+    }
+    if (io_decides(current)) {
+        say(r, "refine: %s is up to date, reusing it", r->refined);
+        return 0;
     }
     say(r, "refine: writing %s", r->refined);
     refine_options o = {.checkpoint = r->checkpoint, .input = r->synthetic, .output = r->refined,
@@ -203,7 +216,8 @@ static int stage_refine(run_ctx *r) {
 static int stage_eval(run_ctx *r) {
     const char *names[2] = {"synthetic", "refined"};
     const char *files[2] = {r->synthetic, r->refined};
-    unlink(r->json); /* rebuilt from this run's evaluations */
+    const int io = rp_dist_rank() == 0;
+    if (io) unlink(r->json); /* rebuilt from this run's evaluations */
     for (int k = 0; k < 2; k++) {
         eval_options o;
         eval_options_from_config(&o, r->cfg);
@@ -220,9 +234,9 @@ static int stage_eval(run_ctx *r) {
         o.quiet = r->o->quiet;
         o.stop = r->o->stop;
         say(r, "eval: training the evaluation network on the %s set", names[k]);
-        int rc = eval_run(&o, &r->ev[k]);
-        if (!rc) rc = report_json_update(r->json, names[k], &r->ev[k]);
-        if (rc) return rc;
+        int rc = eval_run(&o, &r->ev[k]); /* every rank holds the result */
+        if (!rc && io) rc = report_json_update(r->json, names[k], &r->ev[k]);
+        if ((rc = rp_dist_agree(rc))) return rc;
         if (!r->o->quiet) eval_print(stderr, &r->ev[k]);
     }
     return 0;
@@ -391,6 +405,9 @@ static int write_report(run_ctx *r) {
     return rc;
 }
 
+/* Rank 0 writes the report; every rank learns whether that worked. */
+static int stage_report(run_ctx *r) { return rp_dist_agree(rp_dist_rank() == 0 ? write_report(r) : 0); }
+
 /* The refined set must keep its labels: a label-consistency ratio above train.label_guard ends
  * the run with an error (after the report, which shows it). */
 static int check_labels(run_ctx *r) {
@@ -447,19 +464,21 @@ int run_pipeline(const rp_config *cfg, const run_options *o) {
     if (!rc && (!have_real || !have_test))
         rc = rp_err(RP_EARG, "the real data is missing (%s%s%s): run 'make data' first, or set run.real / run.test",
                     have_real ? "" : cfg->run.real, !have_real && !have_test ? ", " : "", have_test ? "" : cfg->run.test);
-    if (!rc && o->fresh) rc = clear_run_dir(r->dir);
-    if (!rc) rc = mkdir_p(r->dir);
-    if (!rc) rc = check_config(r);
-    if (!rc) {
+    const int io = rp_dist_rank() == 0; /* under mpirun rank 0 writes the directory, then all look */
+    if (!rc && io && o->fresh) rc = clear_run_dir(r->dir);
+    if (!rc && io) rc = mkdir_p(r->dir);
+    if (!(rc = rp_dist_agree(rc))) rc = check_config(r);
+    if (!rc && io) {
         char samples[PATH_LEN];
         rc = join(samples, sizeof samples, r->dir, "samples");
         if (!rc) rc = mkdir_p(samples);
     }
+    rc = rp_dist_agree(rc);
     double t0 = rp_now_seconds();
     static int (*const stages[])(run_ctx *) = {stage_simulate, stage_train, stage_refine,
-                                                stage_eval,     write_report, check_labels};
+                                                stage_eval,     stage_report, check_labels};
     for (size_t i = 0; !rc && i < sizeof stages / sizeof stages[0]; i++) {
-        if (o->stop && *o->stop) rc = rp_err(RP_EINTR, "interrupted");
+        if (rp_dist_max_int(o->stop && *o->stop)) rc = rp_err(RP_EINTR, "interrupted");
         else rc = stages[i](r);
     }
     if (rc == RP_EINTR)

@@ -27,9 +27,9 @@ static int simulate_ranks(const rp_config *cfg, const char *out, int threads, in
     }
     shard_spec sh = {rank, P};
     if (!rc) rc = simulate_run_shard(cfg, part[rank], threads, quiet || rank, &sh);
-    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (see its message)");
+    rc = rp_dist_agree(rc);
     if (!rc && rank == 0) rc = shard_merge(parts, P, out, 0, 1);
-    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "stopped: rank 0 could not merge the shards");
+    rc = rp_dist_agree(rc); /* rank 0 says why the merge failed */
     if (part) unlink(part[rank]);
     free(part), free(parts);
     return rc;

@@ -49,13 +49,15 @@ static void pick_distinct(long *picks, int k, long M, rng_t *rng) {
     }
 }
 
-void history_sample(history *h, rng_t *rng, float *out, int n) {
-    assert(n >= 0 && n <= h->max_n && n <= h->count);
+void history_sample_part(history *h, rng_t *rng, float *out, int n, int first, int count) {
+    assert(n >= 0 && n <= h->max_n && n <= h->count && first >= 0 && count >= 0 && first + count <= n);
     pick_distinct(h->picks, n, h->count, rng);
-    for (int i = 0; i < n; i++)
-        memcpy(out + (size_t)i * h->image_size, h->data + (size_t)h->picks[i] * h->image_size,
+    for (int i = 0; i < count; i++)
+        memcpy(out + (size_t)i * h->image_size, h->data + (size_t)h->picks[first + i] * h->image_size,
                h->image_size * sizeof(float));
 }
+
+void history_sample(history *h, rng_t *rng, float *out, int n) { history_sample_part(h, rng, out, n, 0, n); }
 
 void history_push(history *h, rng_t *rng, const float *images, int n) {
     assert(n >= 0 && n <= h->max_n);

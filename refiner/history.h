@@ -22,6 +22,9 @@ void history_free(history *h);
 /* Copies n distinct random stored images into out (n * image_size floats).
  * Requires n <= h->count (asserted): callers check history_ready first. */
 void history_sample(history *h, rng_t *rng, float *out, int n);
+/* history_sample that draws all n picks (the same draws, so the rng moves alike on every rank)
+ * but copies only picks [first, first + count) into out: a rank's slice of a shared sample. */
+void history_sample_part(history *h, rng_t *rng, float *out, int n, int first, int count);
 /* 1 if the buffer holds at least n images, i.e. a half batch can be drawn. */
 int history_ready(const history *h, int n);
 /* Adds n fresh images: appended while there is room, then each remaining one overwrites a

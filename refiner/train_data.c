@@ -86,10 +86,21 @@ int train_source_read(train_source *s, const long *rows, int n, float *out) {
     return 0;
 }
 
-int train_source_sample(train_source *s, rng_t *rng, int n, float *out) {
+int train_source_sample_share(train_source *s, rng_t *rng, int n, int groups, int rank, int ranks, float *out) {
     if (n > s->max_n) return rp_err(RP_EARG, "%s: batch of %d rows exceeds %d", s->spec, n, s->max_n);
+    if (groups < 1 || ranks < 1 || rank < 0 || rank >= ranks || n % (groups * ranks))
+        return rp_err(RP_EARG, "%s: %d rows do not split into %d group(s) of %d rank slices", s->spec, n, groups, ranks);
     for (int i = 0; i < n; i++) s->rows[i] = (long)rng_below(rng, (uint32_t)s->N);
-    return train_source_read(s, s->rows, n, out);
+    if (ranks == 1) return train_source_read(s, s->rows, n, out);
+    const int g = n / groups, slice = g / ranks;
+    /* the rank's slices to the front of rows (each moves down or stays), then one read */
+    for (int j = 0; j < groups; j++)
+        memmove(s->rows + (size_t)j * slice, s->rows + (size_t)j * g + (size_t)rank * slice, sizeof(long) * slice);
+    return train_source_read(s, s->rows, groups * slice, out);
+}
+
+int train_source_sample(train_source *s, rng_t *rng, int n, float *out) {
+    return train_source_sample_share(s, rng, n, 1, 0, 1, out);
 }
 
 void train_source_close(train_source *s) {

@@ -27,6 +27,12 @@ typedef struct {
 int train_source_open(train_source *s, const char *spec, int max_n, size_t cache_bytes);
 /* out (n, C, H, W) = rows drawn uniformly at random (with replacement) using rng. */
 int train_source_sample(train_source *s, rng_t *rng, int n, float *out);
+/* Data-parallel share of such a sample: draws all n rows (the same draws on every rank), cuts
+ * them into `groups` equal consecutive groups, each group into `ranks` equal slices, and reads
+ * slice `rank` of every group, group by group, into out (n / ranks images). groups = 1: the
+ * rank's consecutive part of the batch; 2: its part of each half (the discriminator's synthetic
+ * batch, train_disc_step). One rank of one reads everything, as train_source_sample. */
+int train_source_sample_share(train_source *s, rng_t *rng, int n, int groups, int rank, int ranks, float *out);
 /* out (n, C, H, W) = the given rows. */
 int train_source_read(train_source *s, const long *rows, int n, float *out);
 void train_source_close(train_source *s);

@@ -9,7 +9,14 @@
  *                   (target "real"), reg = mean over elements of |psi(R(x)) - psi(x)|
  *   pretraining   = reg alone (weight 1)
  *   D loss        = mean CE on the real batch (target "real") + mean CE on the refined batch
- *                   (target "refined"). */
+ *                   (target "refined").
+ *
+ * Data-parallel (MPI, setup.ranks = P > 1): each rank computes on its share of b / P images of
+ * every batch, with the GLOBAL b in every denominator, so its gradient and loss terms are its
+ * images' part of the batch means; the steps sum both over the ranks (rank order, so every rank
+ * holds the same bits) before the NaN checks, the clipping and the update. The history buffer
+ * stays one buffer, identical on every rank: the ranks' fresh refined images are gathered and
+ * pushed everywhere, and a history sample is drawn whole on every rank, each copying its slice. */
 #ifndef RP_TRAIN_STEP_H
 #define RP_TRAIN_STEP_H
 #include <stdint.h>
@@ -31,6 +38,7 @@ typedef struct {
     double clip;            /* gradient-norm clip for both nets, 0 = off */
     long history_size;      /* images */
     uint64_t seed;
+    int rank, ranks;        /* this process of the ranks that share each batch (MPI; 0 of 1 alone) */
 } train_setup;
 
 /* Where a run is in Algorithm 1. Phases only move forward; ADVERSARIAL and DONE switch with
@@ -60,7 +68,8 @@ typedef struct {
  * patch now and then); 0 once either falls below 0.95. */
 long train_saturated_run(long run, double acc_real, double acc_fake);
 
-/* Fills s from cfg for images of C x H x W; RP_EARG if a value does not fit (odd batch ...). */
+/* Fills s from cfg for images of C x H x W and the MPI world (base/dist.h); RP_EARG if a value
+ * does not fit (a batch that is odd or does not split into even shares over the ranks ...). */
 int train_setup_from_config(train_setup *s, const rp_config *cfg, int C, int H, int W);
 
 typedef struct {
@@ -85,28 +94,42 @@ typedef struct {
     rng_t rng_hist;           /* history sampling and replacement */
     int OH, OW;               /* D's output map */
     size_t img;               /* floats per image */
-    /* workspaces, allocated once */
-    float *refined, *drefined;        /* (b, C, H, W) */
-    float *dbatch;                    /* (2b, C, H, W): real half then refined half */
-    float *logits, *probs, *dlogits;  /* (2b, 2, OH, OW) */
-    float *psi_a, *psi_b, *dpsi;      /* (b, C, ceil(H/k), ceil(W/k)) when psi = cellmean */
-    int *target;                      /* (2b): ADV_REAL then ADV_REFINED */
+    int share;                /* images of each batch this rank computes: batch / ranks (even) */
+    /* workspaces, allocated once; n = share (the whole batch b in one process) */
+    float *refined, *drefined;        /* (n, C, H, W) */
+    float *dbatch;                    /* (2n, C, H, W): real half then refined half */
+    float *logits, *probs, *dlogits;  /* (2n, 2, OH, OW) */
+    float *psi_a, *psi_b, *dpsi;      /* (n, C, ceil(H/k), ceil(W/k)) when psi = cellmean */
+    int *target;                      /* (2n): ADV_REAL then ADV_REFINED */
+    float *fresh;                     /* (b/2, C, H, W): all ranks' fresh images (ranks > 1 only) */
 } train_state;
 
 /* Builds both nets (He init from seed), optimizers, history buffer and workspaces. */
 int train_state_init(train_state *s, const train_setup *setup);
 void train_state_free(train_state *s);
 
-/* Refiner loss and its gradient in s->R.p.grad (zeroed first); no update. synth: b images
- * (NCHW, [-1,1]). adversarial = 0 for pretraining (reg only). Fills st's refiner fields. */
+/* Refiner loss and its gradient in s->R.p.grad (zeroed first); no update. synth: this rank's
+ * share images (NCHW, [-1,1]; all b in one process). adversarial = 0 for pretraining (reg only).
+ * Fills st's refiner fields. With ranks > 1 gradient and fields are this rank's part (global
+ * denominators): summed over the ranks they are the whole batch's. */
 void train_refiner_grad(train_state *s, const float *synth, int adversarial, train_stats *st);
-/* train_refiner_grad, then NaN/Inf check of loss and gradient, clipping, optimizer update.
- * RP_ENUM (message says which quantity) leaves the parameters untouched. */
+/* train_refiner_grad, the sum over the ranks, then NaN/Inf check of loss and gradient,
+ * clipping, optimizer update. RP_ENUM (message says which quantity) leaves the parameters
+ * untouched. */
 int train_refiner_step(train_state *s, const float *synth, int adversarial, train_stats *st);
+/* D's loss and gradient in s->D.p.grad (zeroed first) on a train_disc_step's batch (which see),
+ * no update and nothing pushed to the history (its sample is drawn). Fills st's D fields but the
+ * gradient norm; with ranks > 1 this rank's parts, as train_refiner_grad. */
+void train_disc_grad(train_state *s, const float *real, const float *synth, train_stats *st);
 /* One D step: real = b real images, synth = b synthetic images of which b/2 are refined
  * fresh once the history holds b/2 images (all b before that); the other half comes from the
- * history, which then takes the b/2 fresh ones. RP_ENUM on NaN/Inf (nothing updated). */
+ * history, which then takes the b/2 fresh ones. RP_ENUM on NaN/Inf (nothing updated).
+ * With ranks > 1, rank r passes share real images and share synthetic ones: slice r of the
+ * batch's first half, then slice r of its second half (train_source_sample_share, groups 2). */
 int train_disc_step(train_state *s, const float *real, const float *synth, train_stats *st);
+/* FNV-1a of everything a step depends on: both nets' parameters and optimizer state, the
+ * history buffer and both RNGs (ranks compare it: they must hold the same state). */
+uint64_t train_state_checksum(const train_state *s);
 /* 0 if every parameter and optimizer moment of both nets is finite, else RP_ENUM naming one. */
 int train_state_check_finite(const train_state *s);
 

@@ -2,7 +2,11 @@
  * resume, metrics, sample sheets and the warnings other implementations lacked (trainer.h).
  * Exactness: every random choice comes from the two RNGs in train_state (saved in
  * checkpoints), in an order fixed by the step counters, so n steps + resume + n steps
- * reproduces 2n steps bit for bit (single-threaded BLAS). */
+ * reproduces 2n steps bit for bit (single-threaded BLAS).
+ * Under MPI every rank runs this loop in step: each draws the same rows from the shared RNGs and
+ * computes on its share (train_step.h), the steps sum gradients and statistics, so every rank
+ * holds the same state and takes the same decisions; rank 0 alone writes, and a failure on one
+ * rank is agreed (rp_dist_agree) before the next collective so no rank waits for a lost one. */
 #include "refiner/trainer.h"
 #include "refiner/checkpoint.h"
 #include "base/dist.h"
@@ -45,7 +49,7 @@ struct trainer {
     train_source syn, rea;
     train_state s;
     train_counters k;
-    float *x_syn, *x_real;          /* (b, C, H, W) batches */
+    float *x_syn, *x_real;          /* (share, C, H, W): this rank's part of the batches */
     int nsample;                    /* fixed images shown on every sample sheet */
     float *sample_syn, *sample_real, *sample_ref;
     train_metrics metrics;
@@ -54,6 +58,7 @@ struct trainer {
     volatile sig_atomic_t *stop;
     trainer_label_check check;
     void *check_ctx;
+    int has_check;                  /* some rank has a check (under MPI rank 0 alone: label_check) */
     int label_fails;                /* consecutive checks above train.label_guard */
 };
 
@@ -112,9 +117,8 @@ static int open_run(trainer *t, int resume) {
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
     snprintf(t->samples_dir, sizeof t->samples_dir, "%s/samples", t->run_dir);
     snprintf(t->log_path, sizeof t->log_path, "%s/train.log", t->run_dir);
-    if (t->io && ((rc = make_dir(t->run_dir)) || (rc = make_dir(t->ckpt_dir)) || (rc = make_dir(t->samples_dir))))
-        return rc;
-    rp_dist_barrier();
+    if (t->io && !(rc = make_dir(t->run_dir)) && !(rc = make_dir(t->ckpt_dir))) rc = make_dir(t->samples_dir);
+    if ((rc = rp_dist_agree(rc))) return rc; /* the directories exist before the others look */
     char path[PATH_MAX], metrics[PATH_MAX];
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", t->run_dir);
     rc = checkpoint_find_latest(t->ckpt_dir, path, sizeof path);
@@ -161,14 +165,16 @@ int trainer_open(trainer **out, const rp_config *cfg, const char *synthetic, con
     if (!rc) rc = train_setup_from_config(&setup, cfg, t->syn.C, t->syn.H, t->syn.W);
     if (!rc) rc = train_state_init(&t->s, &setup);
     if (!rc) {
-        size_t bytes = sizeof(float) * setup.batch * t->s.img;
+        size_t bytes = sizeof(float) * t->s.share * t->s.img;
         t->x_syn = malloc(bytes);
         t->x_real = malloc(bytes);
         if (!t->x_syn || !t->x_real) rc = rp_err(RP_ENOMEM, "trainer: batch buffers");
     }
     if (!rc) rc = load_samples(t);
+    rc = rp_dist_agree(rc); /* e.g. a file one rank cannot read */
     if (!rc) rc = open_run(t, resume);
-    rp_progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, quiet);
+    rc = rp_dist_agree(rc);
+    rp_progress_start(&t->prog, "train", "steps", trainer_total_steps(t) - t->k.step, quiet || !t->io);
     t->prog_base = t->k.step;
     if (rc) {
         trainer_close(t);
@@ -231,27 +237,44 @@ static int advance_phase(trainer *t) {
 
 int trainer_checkpoint(trainer *t) {
     if (t->last_ckpt_step == t->k.step) return 0;
-    char path[PATH_MAX];
+    char path[PATH_MAX], agreed[96] = "";
     checkpoint_path(path, sizeof path, t->ckpt_dir, t->k.step);
-    /* every rank holds the same state: rank 0 writes it, and all learn whether that worked */
+    /* every rank holds the same state (checked: rank 0 writes it for all); all learn whether that worked */
+    if (rp_dist_size() > 1) {
+        uint64_t h = train_state_checksum(&t->s);
+        if (!rp_dist_same_u64(h))
+            return rp_err(RP_ENUM, "step %ld: the MPI ranks hold different training states (rank %d: checksum "
+                          "%016llx), so no checkpoint is written; the last one is %s", t->k.step, rp_dist_rank(),
+                          (unsigned long long)h, t->last_ckpt[0] ? t->last_ckpt : "(none)");
+        snprintf(agreed, sizeof agreed, " (state checksum %016llx, the same on all %d ranks)", (unsigned long long)h,
+                 rp_dist_size());
+    }
     int rc = t->io ? checkpoint_save(path, &t->s, &t->k, t->config_ini, t->synthetic, t->real) : 0;
     if (!rc && t->io) rc = checkpoint_publish(t->ckpt_dir, t->k.step, t->cfg.train.keep_checkpoints);
-    if (rp_dist_max_int(rc != 0) && !rc) rc = rp_err(RP_EIO, "rank 0 could not write checkpoint %s", path);
-    if (rc) return rc;
+    if ((rc = rp_dist_agree(rc))) return rc; /* rank 0 says why */
     snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
     t->last_ckpt_step = t->k.step;
-    train_log(t->log_path, 1, t->k.step, "checkpoint %s", path);
+    train_log(t->log_path, 1, t->k.step, "checkpoint %s%s", path, agreed);
     return 0;
+}
+
+/* The label guard's ratio. Under MPI rank 0 alone holds the guard (its probe network need not be
+ * trained P times): it measures and sends the ratio, so every rank takes the same decision. */
+static int label_check(trainer *t, double *ratio) {
+    int rc = t->check ? t->check(t->check_ctx, &t->s.R, t->s.setup.batch, ratio) : 0;
+    if (rp_dist_size() == 1) return rc;
+    if (!(rc = rp_dist_agree(rc))) rc = rp_dist_bcast(ratio, sizeof *ratio, 0); /* rank 0 says why it failed */
+    return rc;
 }
 
 /* A checkpoint if the label guard lets it through (see trainer_set_label_check). final: the end
  * of the schedule, where there is no later check to wait for. The guard judges R once adversarial
  * training has begun: during pretraining R is still learning to copy its input. */
 static int guarded_checkpoint(trainer *t, int final) {
-    double limit = t->cfg.train.label_guard, ratio;
-    if (!t->check || limit <= 0 || t->last_ckpt_step == t->k.step || t->k.iterations_done == 0)
+    double limit = t->cfg.train.label_guard, ratio = NAN;
+    if (!t->has_check || limit <= 0 || t->last_ckpt_step == t->k.step || t->k.iterations_done == 0)
         return trainer_checkpoint(t);
-    int rc = t->check(t->check_ctx, &t->s.R, t->s.setup.batch, &ratio);
+    int rc = label_check(t, &ratio);
     if (rc) return rp_err_prefix(rc, "label guard: ");
     train_log(t->log_path, 1, t->k.step, "label guard: consistency ratio %.3f (limit train.label_guard = %g)", ratio,
               limit);
@@ -308,17 +331,21 @@ static void add_d(train_stats *acc, const train_stats *st, int i) {
     acc->d_grad_norm += (st->d_grad_norm - acc->d_grad_norm) * w;
 }
 
+/* Rows of a batch of b from src: all drawn, this rank's share read (groups: train_data.h). */
+static int sample(trainer *t, train_source *src, int groups, float *out) {
+    const train_setup *u = &t->s.setup;
+    return train_source_sample_share(src, &t->s.rng_data, u->batch, groups, u->rank, u->ranks, out);
+}
+
 static int refiner_step(trainer *t, int adversarial, train_stats *st) {
-    int rc = train_source_sample(&t->syn, &t->s.rng_data, t->s.setup.batch, t->x_syn);
+    int rc = rp_dist_agree(sample(t, &t->syn, 1, t->x_syn));
     return rc ? rc : train_refiner_step(&t->s, t->x_syn, adversarial, st);
 }
 
 static int disc_step(trainer *t, train_stats *st) {
-    int b = t->s.setup.batch, rc;
-    if ((rc = train_source_sample(&t->rea, &t->s.rng_data, b, t->x_real)) ||
-        (rc = train_source_sample(&t->syn, &t->s.rng_data, b, t->x_syn)))
-        return rc;
-    return train_disc_step(&t->s, t->x_real, t->x_syn, st);
+    int rc = sample(t, &t->rea, 1, t->x_real);
+    if (!rc) rc = sample(t, &t->syn, 2, t->x_syn); /* D refines slices of the first half, see train_step.h */
+    return (rc = rp_dist_agree(rc)) ? rc : train_disc_step(&t->s, t->x_real, t->x_syn, st);
 }
 
 static int one_step(trainer *t, int phase, train_stats *out) {
@@ -377,6 +404,7 @@ static void watch(trainer *t, const train_stats *st) {
 int trainer_run_steps(trainer *t, long max_steps) {
     int rc = 0;
     char extra[160];
+    t->has_check = rp_dist_max_int(t->check != NULL);
     for (long n = 0; n < max_steps; n++) {
         int phase = advance_phase(t);
         if (phase == TRAIN_PHASE_DONE) break;
@@ -391,8 +419,12 @@ int trainer_run_steps(trainer *t, long max_steps) {
             return rp_err_prefix(rc, "step %ld (%s): ", t->k.step + 1, train_phase_name(phase));
         t->k.step++;
         if (phase == TRAIN_PHASE_ADVERSARIAL) watch(t, &st);
-        if ((rc = train_metrics_row(&t->metrics, t->k.step, phase, &st, rp_now_seconds() - t0))) return rc;
-        if (t->cfg.train.sample_every && t->k.step % t->cfg.train.sample_every == 0 && (rc = write_sheet(t))) return rc;
+        /* rank 0 writes; the others learn whether that worked */
+        if ((rc = rp_dist_agree(train_metrics_row(&t->metrics, t->k.step, phase, &st, rp_now_seconds() - t0))))
+            return rc;
+        if (t->cfg.train.sample_every && t->k.step % t->cfg.train.sample_every == 0 &&
+            (rc = rp_dist_agree(write_sheet(t))))
+            return rc;
         if (t->k.step % t->cfg.train.checkpoint_every == 0 && (rc = guarded_checkpoint(t, 0))) return rc;
         if (phase == TRAIN_PHASE_PRETRAIN_REFINER)
             snprintf(extra, sizeof extra, "%s |R(x)-x| %.4f", train_phase_name(phase), st.r_l1);
@@ -406,7 +438,7 @@ int trainer_run_steps(trainer *t, long max_steps) {
     }
     if (advance_phase(t) == TRAIN_PHASE_DONE) {
         if ((rc = guarded_checkpoint(t, 1))) return rc;
-        if (t->cfg.train.sample_every && (rc = write_sheet(t))) return rc;
+        if (t->cfg.train.sample_every && (rc = rp_dist_agree(write_sheet(t)))) return rc;
     }
     return 0;
 }

@@ -6,7 +6,9 @@
  *   DIR/metrics.csv       one row per step
  *   DIR/samples/          step_NNNNNN.png: synthetic | refined | |refined - synthetic| x4 | real
  *   DIR/train.log         start/resume, checkpoints, warnings
- * An opaque handle; the steps themselves are in train_step.h for benchmarks and tests. */
+ * An opaque handle; the steps themselves are in train_step.h for benchmarks and tests.
+ * Under MPI (refine-pipeline-mpi) every rank calls the same functions in the same order: each
+ * computes on its share of every batch (train_step.h) and rank 0 alone writes DIR. */
 #ifndef RP_TRAINER_H
 #define RP_TRAINER_H
 #include <signal.h>
@@ -47,7 +49,8 @@ void trainer_set_stop_flag(trainer *t, volatile sig_atomic_t *flag);
  * much worse a network trained on the synthetic labels does on them refined than simulated
  * (train.label_guard is the limit). Above the limit the checkpoint is not written and a warning
  * names the cause; a second check above it in a row (or one at the end of the schedule) stops
- * training with RP_ELABEL, the last checkpoint that passed staying latest.h5. */
+ * training with RP_ELABEL, the last checkpoint that passed staying latest.h5. Under MPI only rank
+ * 0 needs fn: it measures and broadcasts the ratio, so every rank decides alike. */
 typedef int (*trainer_label_check)(void *ctx, refiner *R, int max_batch, double *ratio);
 void trainer_set_label_check(trainer *t, trainer_label_check fn, void *ctx);
 

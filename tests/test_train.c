@@ -1,7 +1,8 @@
 /* Tests of the SimGAN training steps (refiner/train_step.c): the adversarial gradient reaching
- * R through D matches central differences; D steps use and fill the history; steps allocate
- * nothing; NaN is caught; a tiny run learns (D separates an obviously different "real" set,
- * then R's adversarial loss falls while self-regularization keeps R(x) near x).
+ * R through D matches central differences; two MPI ranks' shares of a batch sum to its gradients;
+ * D steps use and fill the history; steps allocate nothing; NaN is caught; a tiny run learns (D
+ * separates an obviously different "real" set, then R's adversarial loss falls while
+ * self-regularization keeps R(x) near x).
  * The trainer over files (resume, run directory) is tested in test_trainer.c. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +160,98 @@ static void test_full_refiner_gradient_fd(void **state) {
     (void)state;
     check_fd(0.5, 0, "tanh");
     check_fd(0.5, 4, "tanh");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* data-parallel shares (MPI): what each rank computes, summed, is the whole batch's */
+
+static void share_state(train_state *s, const rp_config *cfg, int rank, int ranks) {
+    train_setup u;
+    assert_int_equal(train_setup_from_config(&u, cfg, 1, TRAINFIX_S, TRAINFIX_S), 0);
+    u.rank = rank, u.ranks = ranks;
+    assert_int_equal(train_state_init(s, &u), 0);
+    assert_int_equal(s->share, cfg->train.batch / ranks);
+}
+
+/* |a0 + a1 - a| over n values, relative to the largest |a| */
+static double split_error(const float *a0, const float *a1, const float *a, size_t n) {
+    double worst = 0, big = 0;
+    for (size_t i = 0; i < n; i++) big = fmax(big, fabs(a[i]));
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a0[i] + a1[i] - a[i]));
+    assert_true(big > 0);
+    return worst / big;
+}
+
+static void close_to(double part0, double part1, double whole) {
+    if (!(fabs(part0 + part1 - whole) <= 1e-6 * fabs(whole) + 1e-12))
+        fail_msg("shares %.9g + %.9g = %.9g, the whole batch %.9g", part0, part1, part0 + part1, whole);
+}
+
+/* Two ranks' refiner and D gradients on their shares of a batch of 8 (the rows
+ * train_source_sample_share gives them) sum to one process's on the batch: the local terms use
+ * the global batch in their denominators. Only float rounding differs (sums of 4 + 4 images
+ * against 8 in one pass): 1e-5 of the largest gradient bounds it; a share's own mean would be
+ * off by a factor of 2. The D batch draws from a history buffer, identical in all three states. */
+static void check_shares(int psi_cell) {
+    rp_config cfg;
+    trainfix_config(&cfg);
+    cfg.train.batch = 8;
+    if (psi_cell) {
+        snprintf(cfg.train.psi, sizeof cfg.train.psi, "cellmean");
+        cfg.train.psi_cell = psi_cell;
+    }
+    train_state w, r[2];
+    share_state(&w, &cfg, 0, 1);
+    share_state(&r[0], &cfg, 0, 2);
+    share_state(&r[1], &cfg, 1, 2);
+    const int b = 8, nb = 4, nh = 2;
+    size_t img = w.img, n = (size_t)b * img;
+    float *real = malloc(sizeof(float) * n), *syn = malloc(sizeof(float) * n), *part = malloc(sizeof(float) * n);
+    float *g[2] = {malloc(sizeof(float) * w.R.p.count), malloc(sizeof(float) * w.R.p.count)};
+    rng_t rr;
+    rng_seed(&rr, 17, 0);
+    trainfix_blobs(real, b, &rr, 1);
+    trainfix_blobs(syn, b, &rr, 0);
+    train_stats sw, st[2];
+    train_refiner_grad(&w, syn, 1, &sw);
+    for (int k = 0; k < 2; k++) {
+        train_refiner_grad(&r[k], syn + (size_t)k * nb * img, 1, &st[k]);
+        memcpy(g[k], r[k].R.p.grad, sizeof(float) * w.R.p.count);
+    }
+    double e = split_error(g[0], g[1], w.R.p.grad, w.R.p.count);
+    if (!(e <= 1e-5)) fail_msg("refiner gradient: shares sum to the batch's within %.3g of its largest", e);
+    close_to(st[0].r_adv, st[1].r_adv, sw.r_adv);
+    close_to(st[0].r_reg, st[1].r_reg, sw.r_reg);
+    close_to(st[0].r_l1, st[1].r_l1, sw.r_l1);
+
+    /* D: the history holds half a batch (pushed alike everywhere), so half the fakes come from it */
+    train_state *all[3] = {&w, &r[0], &r[1]};
+    for (int k = 0; k < 3; k++) history_push(&all[k]->hist, &all[k]->rng_hist, real, b / 2);
+    train_disc_grad(&w, real, syn, &sw);
+    float *dg[2] = {malloc(sizeof(float) * w.D.p.count), malloc(sizeof(float) * w.D.p.count)};
+    for (int k = 0; k < 2; k++) {
+        /* rank k's share: its real rows, and its slice of each synthetic half */
+        memcpy(part, syn + (size_t)k * nh * img, sizeof(float) * nh * img);
+        memcpy(part + (size_t)nh * img, syn + (size_t)(b / 2 + k * nh) * img, sizeof(float) * nh * img);
+        train_disc_grad(&r[k], real + (size_t)k * nb * img, part, &st[k]);
+        memcpy(dg[k], r[k].D.p.grad, sizeof(float) * w.D.p.count);
+        assert_memory_equal(&r[k].rng_hist, &w.rng_hist, sizeof w.rng_hist); /* the same draws */
+    }
+    e = split_error(dg[0], dg[1], w.D.p.grad, w.D.p.count);
+    if (!(e <= 1e-5)) fail_msg("D gradient: shares sum to the batch's within %.3g of its largest", e);
+    close_to(st[0].d_real, st[1].d_real, sw.d_real);
+    close_to(st[0].d_fake, st[1].d_fake, sw.d_fake);
+    close_to(st[0].acc_real, st[1].acc_real, sw.acc_real);
+    close_to(st[0].acc_fake, st[1].acc_fake, sw.acc_fake);
+    for (int k = 0; k < 2; k++) free(g[k]), free(dg[k]), train_state_free(&r[k]);
+    train_state_free(&w);
+    free(real), free(syn), free(part);
+}
+
+static void test_rank_shares_sum_to_batch(void **state) {
+    (void)state;
+    check_shares(0);
+    check_shares(4);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -387,6 +480,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adversarial_gradient_fd),
         cmocka_unit_test(test_full_refiner_gradient_fd),
+        cmocka_unit_test(test_rank_shares_sum_to_batch),
         cmocka_unit_test(test_disc_step_uses_history),
         cmocka_unit_test(test_steps_do_not_allocate),
         cmocka_unit_test(test_nan_detected),
