@@ -258,6 +258,36 @@ static void test_mpi_kill9_then_resume_is_exact(void **state) {
     assert_true(same_file("whole/checkpoints/step_000000310.h5", "stopped/checkpoints/step_000000310.h5"));
 }
 
+/* refine under mpirun, kill -9 of one rank once some chunks are written: Open MPI ends the job,
+ * the chunks already renamed into OUT.parts stay, and --resume (again with P = 2) ends with the
+ * bytes of one process's uninterrupted run. R(32,3) on 12,000 digits in chunks of 200 keeps the
+ * job running for seconds, long enough to kill it in the middle. */
+static void test_mpi_refine_kill9_then_resume_is_exact(void **state) {
+    (void)state;
+    skip_without_mpi();
+    make_sets();
+    assert_int_equal(sh("%s simulate -n 12000 --seed 3 -o big.h5 --threads 1 --quiet", cli), 0);
+    if (sh("%s train -s syn.h5 -r real.h5 -d rk --threads 1 --quiet --set refiner.filters=32 --set refiner.blocks=3 "
+           "--set train.batch=8 --set train.iterations=1 --set train.pretrain_refiner_steps=2 "
+           "--set train.pretrain_disc_steps=1 --set train.label_guard=0", cli))
+        fail_msg("train:\n%s", out);
+#define RK "refine --checkpoint rk/checkpoints/latest.h5 --in big.h5 --chunk 200 --threads 1 --quiet -o "
+    assert_int_equal(sh("%s " RK "rk1.h5", cli), 0);
+    assert_int_equal(sh("rm -f pid.0 pid.1 && (" MPIRUN "sh -c 'echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec %s " RK
+                        "rk2.h5' > rk.out 2>&1 & echo $! > mpirun.pid)", mpi_cli), 0);
+    if (!wait_for("test -s pid.1 && test $(ls rk2.h5.parts 2>/dev/null | grep -c '^chunk-') -ge 4", 60))
+        fail_msg("no parts within 60 s:\n%s", (sh("cat rk.out"), out));
+    assert_int_equal(sh("kill -9 $(cat pid.1)"), 0);
+    if (!wait_for("kill -0 $(cat mpirun.pid) 2>/dev/null; test $? -ne 0", 60))
+        fail_msg("mpirun did not end after kill -9 of a rank");
+    if (!access(tpath("rk2.h5"), F_OK)) fail_msg("the job finished before the kill: make the input larger");
+    assert_int_equal(sh("test $(ls rk2.h5.parts | grep -c '^chunk-') -ge 4"), 0);
+    if (sh(MPIRUN "%s " RK "rk2.h5 --resume", mpi_cli)) fail_msg("mpirun refine --resume:\n%s", out);
+#undef RK
+    assert_true(same_file("rk1.h5", "rk2.h5"));
+    assert_int_equal(sh("test -e rk2.h5.parts"), 1);
+}
+
 /* eval with eval.repeats = 3 over two ranks: each seed's numbers, their means, the predictions and
  * the saved feature network are those of one process with the same --threads (report.json but its
  * "seconds"), written once by rank 0. */
@@ -325,6 +355,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_mpi_train_matches_one_process),
         cmocka_unit_test(test_mpi_resume_with_other_ranks),
         cmocka_unit_test(test_mpi_kill9_then_resume_is_exact),
+        cmocka_unit_test(test_mpi_refine_kill9_then_resume_is_exact),
         cmocka_unit_test(test_mpi_eval_same_results),
         cmocka_unit_test(test_mpi_run),
     };
