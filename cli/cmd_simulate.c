@@ -18,7 +18,7 @@ int cmd_simulate(int argc, char **argv) {
     const char *scene = NULL, *size = NULL, *out = NULL, *shard = NULL;
     long n = -1, seed = -1, chunk = -1;
     const arg_spec specs[] = {
-        {"--scene", NULL, ARG_STR, &scene, "digits|eyes", "scene to render (simulate.scene; default digits)"},
+        {"--scene", NULL, ARG_STR, &scene, "digits|eyes|eyes-target", "scene to render (simulate.scene; default digits; eyes-target: the eyes with another appearance, for sim-to-sim checks)"},
         {"--count", "-n", ARG_LONG, &n, "N", "images to render (simulate.n)"},
         {"--seed", NULL, ARG_LONG, &seed, "S", "seed; each image depends only on (seed, index) (simulate.seed)"},
         {"--size", NULL, ARG_STR, &size, "HxW", "image size (default: the scene's, 28x28 digits, 35x55 eyes)"},
@@ -27,7 +27,7 @@ int cmd_simulate(int argc, char **argv) {
         {"--shard", NULL, ARG_STR, &shard, "i/N", "write only shard i of N (whole chunks; join them with merge)"},
         {0}};
     const arg_command cmd = {
-        "simulate", "--scene digits|eyes -n N [--seed S] [--size HxW] -o synthetic.h5",
+        "simulate", "--scene digits|eyes|eyes-target -n N [--seed S] [--size HxW] -o synthetic.h5",
         "Renders N labeled synthetic images into a refine-dataset: /images, /labels/* (class for digits; gaze, "
         "pupil_center, iris_radius, eyelid landmarks ... for eyes), /params/* (every value drawn) and /index, with "
         "provenance. The same seed gives the same bytes whatever --threads is. --shard i/N renders only the i-th "

@@ -23,7 +23,7 @@ typedef struct {
 
 #define F(sec, field) offsetof(rp_config, sec.field), sizeof(((rp_config *)0)->sec.field)
 static const key_spec keys[] = {
-    {"simulate", "scene", KEY_STR, F(simulate, scene), 0, 0, "digits|eyes", "digits", "scene to render"},
+    {"simulate", "scene", KEY_STR, F(simulate, scene), 0, 0, "digits|eyes|eyes-target", "digits", "scene to render"},
     {"simulate", "n", KEY_LONG, F(simulate, n), 1, 1e12, NULL, "20000", "images to simulate"},
     {"simulate", "seed", KEY_LONG, F(simulate, seed), 0, 9.2e18, NULL, "1", "simulator seed"},
     {"simulate", "height", KEY_INT, F(simulate, height), 0, 4096, NULL, "0", "image height (0 = scene default)"},

@@ -12,7 +12,7 @@
 
 typedef struct {
     struct {
-        char scene[16];        /* digits | eyes */
+        char scene[16];        /* digits | eyes | eyes-target */
         long n;                /* images to simulate */
         long seed;
         int height, width;     /* 0 = the scene's native size */

@@ -42,7 +42,7 @@ int simulate_run(const rp_config *cfg, const char *out, int threads, int quiet) 
 
 int simulate_run_shard(const rp_config *cfg, const char *out, int threads, int quiet, const shard_spec *shard) {
     const sim_scene *sc = sim_scene_find(cfg->simulate.scene);
-    if (!sc) return rp_err(RP_EARG, "simulate.scene: unknown scene \"%s\" (digits or eyes)", cfg->simulate.scene);
+    if (!sc) return rp_err(RP_EARG, "simulate.scene: unknown scene \"%s\" (digits, eyes or eyes-target)", cfg->simulate.scene);
     int H = cfg->simulate.height ? cfg->simulate.height : sc->height;
     int W = cfg->simulate.width ? cfg->simulate.width : sc->width;
     if (H < sc->min_size || W < sc->min_size)

@@ -117,6 +117,7 @@ typedef struct {
     float nose;                            /* shadow under the inner (right) corner: the tear trough */
     float blur_x, blur_y;                  /* optics: weight of each neighbour in the 3-tap blurs */
     float src;                             /* resolution the webcam saw, relative to 60x36 */
+    float gamma;                           /* eyes-target: tone curve after the equalization (0 = none) */
 } eye_geom;
 
 /* Lid y at eye-frame x for the upper (up = 1) or lower lid; *t gets the position across. */
@@ -185,6 +186,21 @@ static void to_image(const eye_geom *g, float x, float y, float sx, float sy, fl
 }
 
 /* ---------------------------------------------------------------- parameters and geometry */
+/* The "eyes-target" scene's appearance (sim_eye_target_render): drawn after every value of the
+ * eyes scene, so the geometry and labels are those of the eyes scene for the same (seed, index);
+ * these replace its iris, lash, crease and blur values and add a tone curve. */
+static void eye_target_appearance(eye_geom *g, sim_eye_sample *s, rng_t *r) {
+    s->iris_tone = (float)rng_range(r, 0.25, 0.4);  /* lighter irises (eyes: 0.06-0.2) */
+    s->limbus = (float)rng_range(r, 0.6, 0.9);      /* with a darker ring (0.2-0.7) */
+    s->iris_texture = (float)rng_range(r, 0.5, 0.9); /* and stronger spokes (0.1-0.5) */
+    s->lash = (float)rng_range(r, 0.85, 1.0);       /* a heavier lash line (0.4-0.85) */
+    g->lash_w = s->lash_width = (float)rng_range(r, 2.8, 4.0); /* (1.0-2.8) */
+    s->lid_fold = (float)rng_range(r, 0.5, 0.8);    /* a deeper crease (0.15-0.5) */
+    g->blur_x = s->blur_x = (float)rng_range(r, 0.2, 0.3); /* a softer camera (0-0.15, 0.05-0.2) */
+    g->blur_y = s->blur_y = (float)rng_range(r, 0.2, 0.3);
+    g->gamma = (float)rng_range(r, 1.5, 2.2);       /* darker mid-tones after the equalization */
+}
+
 static void eye_draw_params(eye_geom *g, sim_eye_sample *s, rng_t *r) {
     /* gaze as in the real crops, whose irises sit within a few pixels of the centre: looking
      * slightly down on average */
@@ -413,7 +429,9 @@ static void resize_any(const float *src, int Hs, int Ws, float *dstf, uint8_t *d
 static void resize_float(const float *src, int Hs, int Ws, float *dst, int H, int W) { resize_any(src, Hs, Ws, dst, NULL, H, W); }
 static void resize_bilinear(const float *src, int Hs, int Ws, uint8_t *dst, int H, int W) { resize_any(src, Hs, Ws, NULL, dst, H, W); }
 
-int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out, int flags) {
+/* target != 0: the eyes-target scene (its tone curve's gamma into *gamma). */
+static int eye_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out, int flags,
+                      int target, float *gamma) {
     if (H < 16 || W < 16 || H > EYE_MAX_SIZE || W > EYE_MAX_SIZE)
         return rp_err(RP_EARG, "eyes: size %dx%d not supported (16..%d per side)", H, W, EYE_MAX_SIZE);
     rng_t rng;
@@ -422,6 +440,8 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
     sim_eye_sample s;
     memset(&s, 0, sizeof s);
     eye_draw_params(&g, &s, &rng);
+    g.gamma = 0;
+    if (target) eye_target_appearance(&g, &s, &rng);
     /* drawn at the real crops' capture size (60x36 for 55x35), equalized there, then resized
      * bilinearly to HxW as they were: the same native frame, so the labels are unchanged */
     int Hi = (H * 36 + 17) / 35, Wi = (W * 12 + 5) / 11;
@@ -569,6 +589,8 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
     blur_cols(shade, Hr, Wr, g.blur_y);
     resize_float(shade, Hr, Wr, up, Hi, Wi);
     equalize(up, Hi * Wi);
+    if (g.gamma > 0)
+        for (int k = 0; k < Hi * Wi; k++) up[k] = 256.0f * powf(up[k] * (1.0f / 256), g.gamma);
     resize_bilinear(up, Hi, Wi, img, H, W);
     free(shade);
     /* labels in output pixels */
@@ -586,9 +608,18 @@ int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
         to_image(&g, x, lid_y(&g, x, 0, &t), sx, sy, s.eyelid_lower + 2 * k);
     }
     if (out) *out = s;
+    if (gamma) *gamma = g.gamma;
     return 0;
 }
 
+int sim_eye_render_opts(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out, int flags) {
+    return eye_render(img, H, W, seed, index, out, flags, 0, NULL);
+}
+
 int sim_eye_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out) {
-    return sim_eye_render_opts(img, H, W, seed, index, out, 0);
+    return eye_render(img, H, W, seed, index, out, 0, 0, NULL);
+}
+
+int sim_eye_target_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_target_sample *out) {
+    return eye_render(img, H, W, seed, index, out ? &out->eye : NULL, 0, 1, out ? &out->gamma : NULL);
 }

@@ -91,8 +91,12 @@ static const sim_column eye_columns[] = {
     ECOL("params/blur_x", blur_x, NULL),
     ECOL("params/blur_y", blur_y, NULL),
     ECOL("params/resolution", resolution, NULL),
+    /* eyes-target only (the eyes scene writes all but this last column): its record begins with
+     * an eye record, so every column above has the same offset in both */
+    {"params/gamma", SIM_FLOAT32, 1, NULL, offsetof(sim_eye_target_sample, gamma)},
 };
 #undef ECOL
+#define EYE_NCOLUMNS (int)(sizeof eye_columns / sizeof eye_columns[0] - 1)
 
 static int render_digit(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, void *sample) {
     return sim_digit_render(img, H, W, seed, index, sample);
@@ -100,12 +104,16 @@ static int render_digit(uint8_t *img, int H, int W, uint64_t seed, uint64_t inde
 static int render_eye(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, void *sample) {
     return sim_eye_render(img, H, W, seed, index, sample);
 }
+static int render_eye_target(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, void *sample) {
+    return sim_eye_target_render(img, H, W, seed, index, sample);
+}
 
 static const sim_scene scenes[] = {
     {"digits", SIM_DIGIT_H, SIM_DIGIT_W, 8, sizeof(sim_digit_sample), digit_columns,
      sizeof digit_columns / sizeof digit_columns[0], render_digit},
-    {"eyes", SIM_EYE_H, SIM_EYE_W, 16, sizeof(sim_eye_sample), eye_columns,
-     sizeof eye_columns / sizeof eye_columns[0], render_eye},
+    {"eyes", SIM_EYE_H, SIM_EYE_W, 16, sizeof(sim_eye_sample), eye_columns, EYE_NCOLUMNS, render_eye},
+    {"eyes-target", SIM_EYE_H, SIM_EYE_W, 16, sizeof(sim_eye_target_sample), eye_columns, EYE_NCOLUMNS + 1,
+     render_eye_target},
 };
 
 const sim_scene *sim_scene_find(const char *name) {

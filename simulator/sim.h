@@ -84,6 +84,14 @@ typedef struct {
     float resolution;       /* horizontal resolution the webcam saw, relative to the 60-pixel capture width */
 } sim_eye_sample;
 
+/* What one render of the "eyes-target" scene drew: the eyes scene's record (same geometry and
+ * labels for the same (seed, index); its appearance values replaced by the target's draws, see
+ * sim_eye_target_render) and the tone curve applied after the equalization. */
+typedef struct {
+    sim_eye_sample eye;
+    float gamma;            /* output = 255 (equalized / 255)^gamma: a darker, non-flat histogram */
+} sim_eye_target_sample;
+
 /* ---------------------------------------------------------------- scenes */
 typedef enum { SIM_INT32, SIM_FLOAT32 } sim_dtype;
 
@@ -110,11 +118,17 @@ typedef struct {
     sim_render_fn render;
 } sim_scene;
 
-/* "digits" | "eyes" -> scene, NULL if unknown. */
+/* "digits" | "eyes" | "eyes-target" -> scene, NULL if unknown. */
 const sim_scene *sim_scene_find(const char *name);
 
 int sim_digit_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_digit_sample *out);
 int sim_eye_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_sample *out);
+
+/* The eye scene with another appearance, for sim-to-sim checks of the refiner with known labels
+ * (scene "eyes-target", docs/simulator.md): the same draws as sim_eye_render for the geometry and
+ * labels, then lighter irises with a darker limbus and more texture, a heavier lash line, a deeper
+ * crease, more camera blur and a tone curve after the equalization. */
+int sim_eye_target_render(uint8_t *img, int H, int W, uint64_t seed, uint64_t index, sim_eye_target_sample *out);
 
 /* Eye renders without the corneal glint and/or the sensor noise (for label tests: the glint is
  * the one bright spot inside the pupil). Same geometry and labels as sim_eye_render for the

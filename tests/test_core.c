@@ -107,6 +107,22 @@ static void test_config_errors_name_the_key(void **state) {
     assert_non_null(strstr(rp_errmsg(), "/nonexistent/x.ini"));
 }
 
+/* The preset in configs/ loads (tests run from the repository root) and says what
+ * docs/training.md#the-eyes-preset says it does. */
+static void test_config_eyes_preset(void **state) {
+    (void)state;
+    rp_config c;
+    config_defaults(&c);
+    assert_int_equal(config_load_file(&c, "configs/eyes.ini"), 0);
+    assert_string_equal(c.simulate.scene, "eyes");
+    assert_string_equal(c.run.label, "gaze");
+    assert_string_equal(c.train.psi, "identity");
+    assert_true(c.train.lambda == 10);
+    assert_true(c.train.iterations > 0 && c.train.iterations < 2000);
+    assert_string_equal(c.run.real, ""); /* the real pool is given on the command line */
+    assert_string_equal(c.run.test, "");
+}
+
 /* Found by fuzz_config: a string value that the INI text would not give back (a line break
  * injecting a second key, an inline comment, outer spaces, a line longer than libinih reads) is
  * refused by --set, so every stored configuration loads back as it was
@@ -244,6 +260,7 @@ int main(void) {
         cmocka_unit_test(test_config_defaults_set_and_roundtrip),
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_config_strings_survive_ini),
+        cmocka_unit_test(test_config_eyes_preset),
         cmocka_unit_test(test_args_parse),
         cmocka_unit_test(test_progress_lines),
         cmocka_unit_test(test_run_tests_summary),

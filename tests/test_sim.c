@@ -323,6 +323,7 @@ static void test_scene_table(void **state) {
     assert_non_null(d);
     assert_non_null(e);
     assert_null(sim_scene_find("faces"));
+    assert_non_null(sim_scene_find("eyes-target"));
     assert_int_equal(d->height, 28);
     assert_int_equal(e->width, 55);
     assert_string_equal(d->columns[0].path, "labels/class");
@@ -443,15 +444,13 @@ static void check_columns_tile_record(const sim_scene *s) {
     assert_int_equal(at, s->sample_size);
 }
 
-static void test_eye_params_all_recorded(void **state) {
-    (void)state;
-    check_columns_tile_record(sim_scene_find("digits"));
-    const sim_scene *scene = sim_scene_find("eyes");
+static void check_eye_params_written(const char *name) {
+    const sim_scene *scene = sim_scene_find(name);
     check_columns_tile_record(scene);
     char dir[] = "/tmp/rp-test-XXXXXX", path[256];
     assert_non_null(mkdtemp(dir));
     long n = 64;
-    simulate_file(dir, "p.h5", "eyes", n, 1, 64, path);
+    simulate_file(dir, "p.h5", name, n, 1, 64, path);
     h5ds_reader *r;
     assert_int_equal(h5ds_open(&r, path), 0);
     const h5ds_info *info = h5ds_get_info(r);
@@ -480,6 +479,53 @@ static void test_eye_params_all_recorded(void **state) {
     h5ds_close(r);
     unlink(path);
     assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_eye_params_all_recorded(void **state) {
+    (void)state;
+    check_columns_tile_record(sim_scene_find("digits"));
+    check_eye_params_written("eyes");
+    check_eye_params_written("eyes-target");
+}
+
+/* eyes-target: the eyes scene's geometry and labels for the same (seed, index), another
+ * appearance (its draws in their ranges, darker images from the tone curve). */
+static void test_eye_target_same_labels_other_look(void **state) {
+    (void)state;
+    const sim_scene *e = sim_scene_find("eyes"), *t = sim_scene_find("eyes-target");
+    assert_non_null(t);
+    assert_int_equal(t->ncolumns, e->ncolumns + 1);
+    assert_string_equal(t->columns[t->ncolumns - 1].path, "params/gamma");
+    enum { N = 40 };
+    uint8_t *a = malloc(N * EH * EW), *b = malloc(N * EH * EW);
+    sim_eye_sample *sa = malloc(N * sizeof *sa);
+    sim_eye_target_sample *sb = malloc(N * sizeof *sb);
+    assert_int_equal(sim_render_batch(e, EH, EW, 7, 100, N, a, sa, 1), 0);
+    assert_int_equal(sim_render_batch(t, EH, EW, 7, 100, N, b, sb, 2), 0);
+    double ma = 0, mb = 0;
+    for (int i = 0; i < N; i++) {
+        const sim_eye_sample *x = &sa[i], *y = &sb[i].eye;
+        assert_memory_equal(x->gaze, y->gaze, sizeof x->gaze);
+        assert_memory_equal(x->pupil_center, y->pupil_center, sizeof x->pupil_center);
+        assert_memory_equal(x->eyelid_upper, y->eyelid_upper, sizeof x->eyelid_upper);
+        assert_memory_equal(x->eyelid_lower, y->eyelid_lower, sizeof x->eyelid_lower);
+        assert_true(x->iris_radius == y->iris_radius && x->openness == y->openness);
+        assert_true(sb[i].gamma >= 1.5f && sb[i].gamma <= 2.2f);
+        assert_true(y->iris_tone >= 0.25f && y->lash >= 0.85f && y->lid_fold >= 0.5f);
+        assert_true(y->blur_x >= 0.2f && y->blur_y >= 0.2f);
+        assert_memory_not_equal(a + i * EH * EW, b + i * EH * EW, EH * EW);
+        uint8_t one[EH * EW];
+        sim_eye_target_sample rec;
+        assert_int_equal(sim_eye_target_render(one, EH, EW, 7, 100 + i, &rec), 0);
+        assert_memory_equal(one, b + i * EH * EW, EH * EW);
+        assert_true(rec.gamma == sb[i].gamma);
+    }
+    for (int k = 0; k < N * EH * EW; k++) ma += a[k], mb += b[k];
+    ma /= N * EH * EW, mb /= N * EH * EW;
+    /* equalized eyes average 127.5; a tone curve with gamma 1.5-2.2 brings that to about 80-100 */
+    assert_true(ma > 120 && ma < 135);
+    assert_true(mb > 70 && mb < 105);
+    free(a), free(b), free(sa), free(sb);
 }
 
 /* R^2 of the least-squares fit y ~ 1 + a + b. */
@@ -577,6 +623,7 @@ int main(void) {
         cmocka_unit_test(test_scene_table),
         cmocka_unit_test(test_simulated_files_identical_across_threads),
         cmocka_unit_test(test_eye_params_all_recorded),
+        cmocka_unit_test(test_eye_target_same_labels_other_look),
         cmocka_unit_test(test_eye_camera_params_match_pixels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
