@@ -66,6 +66,7 @@ if [ -n "${1:-}" ]; then
       o="$1/${src%.c}.o"
       [ -e "$o" ] || continue
       for sym in $(nm -g --defined-only "$o" | awk 'NF == 3 { print $3 }'); do
+        sym=${sym#__odr_asan.} # AddressSanitizer's one-definition-rule marker of a global variable
         ok=0
         for p in ${prefixes[$dir]}; do case "$sym" in "$p"*) ok=1 ;; esac; done
         if [ $ok = 0 ]; then
