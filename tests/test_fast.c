@@ -107,6 +107,21 @@ static int levels(conv2d_kernels out[2]) {
     return n;
 }
 
+/* levels(), skipping the test (and saying so) where the CPU has neither */
+static int levels_or_skip(conv2d_kernels out[2]) {
+    const int n = levels(out);
+    if (!n) {
+        printf("skipped: no AVX2 or AVX-512 on this CPU\n");
+        skip();
+    }
+    return n;
+}
+
+static void select_level(conv2d_kernels k) {
+    conv2d_kernels_select(k);
+    printf("  kernels %s\n", conv2d_kernels_name(k));
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Winograd: the absolute-value bound E */
 
@@ -357,16 +372,11 @@ static const wino_case WINO_CASES[] = {
 static void test_wino_matches_naive(void **state) {
     (void)state;
     conv2d_kernels lv[2];
-    const int nl = levels(lv);
-    if (!nl) {
-        printf("skipped: no AVX2 or AVX-512 on this CPU\n");
-        skip();
-    }
+    const int nl = levels_or_skip(lv);
     const conv2d_kernels saved = conv2d_kernels_active();
     double worst = 0;
     for (int l = 0; l < nl; l++) {
-        conv2d_kernels_select(lv[l]);
-        printf("  kernels %s\n", conv2d_kernels_name(lv[l]));
+        select_level(lv[l]);
         for (size_t t = 0; t < sizeof WINO_CASES / sizeof *WINO_CASES; t++)
             worst = fmax(worst, run_wino_case(&WINO_CASES[t], 100 + t));
     }
@@ -515,16 +525,11 @@ static void test_nhwc_conv_matches_naive(void **state) {
         {1, 1, 1, 1, 16, 3, 1, 1},    /* a single pixel */
     };
     conv2d_kernels lv[2];
-    const int nl = levels(lv);
-    if (!nl) {
-        printf("skipped: no AVX2 or AVX-512 on this CPU\n");
-        skip();
-    }
+    const int nl = levels_or_skip(lv);
     const conv2d_kernels saved = conv2d_kernels_active();
     double worst = 0;
     for (int l = 0; l < nl; l++) {
-        conv2d_kernels_select(lv[l]);
-        printf("  kernels %s\n", conv2d_kernels_name(lv[l]));
+        select_level(lv[l]);
         for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) worst = fmax(worst, run_nhwc_case(shapes[t], 200 + t));
     }
     conv2d_kernels_select(saved);
@@ -606,16 +611,11 @@ static void test_expand_project_match_naive(void **state) {
     (void)state;
     static const int shapes[][5] = {{2, 1, 5, 7, 16}, {1, 3, 28, 28, 64}, {3, 1, 9, 13, 32}, {1, 3, 1, 1, 16}, {1, 1, 35, 55, 64}};
     conv2d_kernels lv[2];
-    const int nl = levels(lv);
-    if (!nl) {
-        printf("skipped: no AVX2 or AVX-512 on this CPU\n");
-        skip();
-    }
+    const int nl = levels_or_skip(lv);
     const conv2d_kernels saved = conv2d_kernels_active();
     double worst = 0;
     for (int l = 0; l < nl; l++) {
-        conv2d_kernels_select(lv[l]);
-        printf("  kernels %s\n", conv2d_kernels_name(lv[l]));
+        select_level(lv[l]);
         for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
             const int *s = shapes[t];
             worst = fmax(worst, run_expand_project(s[0], s[1], s[2], s[3], s[4], 300 + t));
@@ -667,16 +667,11 @@ static void test_nchw_api_fast_paths(void **state) {
                                     {2, 32, 5, 6, 16, 1, 1, 0}};
     static const char *algo[] = {"winograd", "winograd", "nhwc-im2col", "nhwc-im2col"};
     conv2d_kernels lv[2];
-    const int nl = levels(lv);
-    if (!nl) {
-        printf("skipped: no AVX2 or AVX-512 on this CPU\n");
-        skip();
-    }
+    const int nl = levels_or_skip(lv);
     const conv2d_kernels saved = conv2d_kernels_active();
     double worst = 0;
     for (int l = 0; l < nl; l++) {
-        conv2d_kernels_select(lv[l]);
-        printf("  kernels %s\n", conv2d_kernels_name(lv[l]));
+        select_level(lv[l]);
         for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
             const int *sh = shapes[t];
             conv2d_desc d;
