@@ -98,12 +98,14 @@ int rp_dist_max_int(int v) {
     return out;
 }
 
-static int failed_alone;
+static int failed_alone, failure_seen;
 
 int rp_dist_agree(int rc) {
     int mine = rc != 0, failed = mine;
     if (size_ > 1) check(MPI_Allreduce(&mine, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
-    if (mine) failed_alone = failed < size_;
+    /* decided at the first failure: a failure passed on through later agreements (where every
+     * rank has failed by then) must not hide that this rank's was the cause */
+    if (failed && !failure_seen) failure_seen = 1, failed_alone = mine && failed < size_;
     if (failed && !rc) rc = rp_err(RP_EIO, "stopped: another rank failed (its message names the cause)");
     return rc;
 }

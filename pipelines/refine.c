@@ -204,11 +204,14 @@ int refine_run(const refine_options *o, refine_result *res) {
     memset(res, 0, sizeof *res);
     double t0 = rp_now_seconds();
     refine_ctx c = {.o = o};
+    /* no early return: under MPI every rank must reach rp_dist_agree below, or the ranks whose
+     * input opened would wait for the one whose did not */
     int rc = h5ds_open(&c.in, o->input);
-    if (rc) return rc;
-    c.info = h5ds_get_info(c.in);
-    rc = checkpoint_load_refiner(o->checkpoint, &c.R, NULL, &c.step);
-    c.have_R = rc == 0;
+    if (!rc) {
+        c.info = h5ds_get_info(c.in);
+        rc = checkpoint_load_refiner(o->checkpoint, &c.R, NULL, &c.step);
+        c.have_R = rc == 0;
+    }
     if (!rc && c.R.cfg.C != c.info->C)
         rc = rp_err(RP_EARG, "%s: the refiner takes %d-channel images, but %s:%s has %d channel%s", o->checkpoint,
                     c.R.cfg.C, c.info->file, c.info->images, c.info->C, c.info->C == 1 ? "" : "s");

@@ -76,6 +76,29 @@ static void test_mpi_simulate_and_refine_same_bytes(void **state) {
     assert_int_equal(sh("ls | grep -c -e parts -e rank-"), 1); /* grep -c prints 0 and fails: nothing left over */
 }
 
+/* refine whose input opens on rank 0 only (an MPMD launch: rank 1 is given a missing file):
+ * both ranks stop, the job ends with a non-zero status (not a hang: timeout's 124) and the
+ * message naming the missing file, and nothing is written. Refine used to return before the
+ * ranks agreed, leaving rank 0 waiting for rank 1 forever. */
+static void test_mpi_refine_input_fails_on_one_rank(void **state) {
+    (void)state;
+    skip_without_mpi();
+    assert_int_equal(sh("%s simulate -n 300 -o in1.h5 --threads 1 --quiet", cli), 0);
+    assert_int_equal(sh("%s simulate -n 300 --seed 7 -o real1.h5 --threads 1 --quiet", cli), 0);
+    if (sh("%s train -s in1.h5 -r real1.h5 -d r1 --threads 1 --quiet --set refiner.filters=4 --set refiner.blocks=1 "
+           "--set train.batch=8 --set train.iterations=1 --set train.pretrain_refiner_steps=1 "
+           "--set train.pretrain_disc_steps=1 --set train.label_guard=0", cli))
+        fail_msg("train:\n%s", out);
+#define R1 " refine --checkpoint r1/checkpoints/latest.h5 --threads 1 --quiet -o bad.h5 --in "
+    int rc = sh("timeout 120 mpirun --allow-run-as-root --oversubscribe -np 1 %s" R1 "in1.h5 : -np 1 %s" R1
+                "missing.h5", mpi_cli, mpi_cli);
+#undef R1
+    if (rc == 124) fail_msg("refine hung when only one rank could not open its input:\n%s", out);
+    assert_int_not_equal(rc, 0);
+    if (!strstr(out, "missing.h5")) fail_msg("the error does not name the missing input:\n%s", out);
+    assert_int_equal(sh("ls | grep -c -e '^bad'"), 1); /* no output, no parts folder */
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* data-parallel training */
 
@@ -352,6 +375,7 @@ int main(int argc, char **argv) {
     have_mpi = access(mpi_cli, X_OK) == 0 && system("command -v mpirun >/dev/null 2>&1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mpi_simulate_and_refine_same_bytes),
+        cmocka_unit_test(test_mpi_refine_input_fails_on_one_rank),
         cmocka_unit_test(test_mpi_train_matches_one_process),
         cmocka_unit_test(test_mpi_resume_with_other_ranks),
         cmocka_unit_test(test_mpi_kill9_then_resume_is_exact),
