@@ -69,10 +69,23 @@ static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *info, void
     return 0;
 }
 
-/* Every object of the file; 0 if it could be listed. */
+static int list_layout(const char *file);
+static void list_layout_quietly(void *file) { list_layout(file); } /* h5u_probe's child: output to /dev/null */
+
+/* Every object of the file; 0 if it could be listed, 1 if not and this said why. The listing walks every object header,
+ * which libhdf5 may crash or hang on in a corrupt file: it runs in h5u_probe's child first, and
+ * is skipped, with the probe's reason, when that child did not finish. */
 static int print_layout(const char *file) {
     h5u_silence();
     if (h5u_check_file(file)) return -1;
+    if (h5u_probe(file, list_layout_quietly, (void *)file)) {
+        printf("layout of %s not listed: %s\n", file, rp_errmsg());
+        return 1;
+    }
+    return list_layout(file);
+}
+
+static int list_layout(const char *file) {
     hid_t fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (fid < 0) return -1;
     struct stat st;
@@ -241,7 +254,7 @@ int cmd_inspect(int argc, char **argv) {
     }
     const h5ds_info *in = h5ds_get_info(r);
     print_provenance(r, show_config);
-    if (print_layout(in->file)) printf("  (layout could not be listed)\n");
+    if (print_layout(in->file) < 0) printf("  (layout could not be listed)\n");
     if (!no_stats) {
         rc = image_stats(r);
         for (int j = 0; j < in->ncols && !rc; j++) {
