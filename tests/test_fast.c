@@ -760,7 +760,8 @@ typedef struct {
 
 /* R forward and backward on x (n images) with dy, at the current level and thread count; acts:
  * a copy of the saved ReLU outputs (2B+1 maps of the prepared N images). */
-static net_out refiner_run(refiner *R, const float *x, const float *dy, int n) {
+static net_out refiner_run(void *net, const float *x, const float *dy, int n) {
+    refiner *R = net;
     const size_t img = (size_t)R->cfg.C * R->H * R->W * n;
     const size_t na = (2 * (size_t)R->cfg.B + 1) * R->N * R->cfg.F * R->H * R->W;
     net_out o = {zeros(img), zeros(img), zeros(R->p.count), zeros(na)};
@@ -773,6 +774,22 @@ static net_out refiner_run(refiner *R, const float *x, const float *dy, int n) {
 }
 
 static void free_out(net_out *o) { free(o->y), free(o->dx), free(o->grad), free(o->acts); }
+
+/* With 2 threads (where the machine has them), run(net, x, d, n) gives the same bits as f, the
+ * one-thread result: ny outputs, nx input gradients, np parameter gradients. */
+static void same_bits_on_two_threads(net_out (*run)(void *, const float *, const float *, int), void *net,
+                                     const float *x, const float *d, int n, const net_out *f, size_t ny, size_t nx,
+                                     size_t np) {
+    if (nn_max_threads() < 2) return;
+    const int th = nn_get_threads();
+    nn_set_threads(2);
+    net_out f2 = run(net, x, d, n);
+    assert_memory_equal(f2.y, f->y, ny * sizeof(float));
+    assert_memory_equal(f2.dx, f->dx, nx * sizeof(float));
+    assert_memory_equal(f2.grad, f->grad, np * sizeof(float));
+    free_out(&f2);
+    nn_set_threads(th);
+}
 
 /* ReLU decisions (output > 0) that differ between the reference path's maps (NCHW) and the fast
  * path's (NHWC), over the first n images of every saved map. */
@@ -842,16 +859,7 @@ static void test_refiner_fast_matches_reference(void **state) {
             /* inference: the same bits as the training forward */
             refiner_infer(&R, inf, x, k[3]);
             assert_memory_equal(inf, f.y, img * sizeof(float));
-            if (nn_max_threads() > 1) { /* 2 threads: the same bits */
-                const int th = nn_get_threads();
-                nn_set_threads(2);
-                net_out f2 = refiner_run(&R, x, dy, k[3]);
-                assert_memory_equal(f2.y, f.y, img * sizeof(float));
-                assert_memory_equal(f2.dx, f.dx, img * sizeof(float));
-                assert_memory_equal(f2.grad, f.grad, R.p.count * sizeof(float));
-                free_out(&f2);
-                nn_set_threads(th);
-            }
+            same_bits_on_two_threads(refiner_run, &R, x, dy, k[3], &f, img, img, R.p.count);
             free_out(&f);
         }
         free_out(&ref);
@@ -861,7 +869,8 @@ static void test_refiner_fast_matches_reference(void **state) {
     conv2d_kernels_select(saved);
 }
 
-static net_out disc_run(disc *D, const float *x, const float *dl, int n) {
+static net_out disc_run(void *net, const float *x, const float *dl, int n) {
+    disc *D = net;
     const size_t img = (size_t)D->cfg.C * D->H * D->W * n, map = (size_t)n * 2 * D->OH * D->OW;
     net_out o = {zeros(map), zeros(img), zeros(D->p.count), NULL};
     param_block_zero_grad(&D->p);
@@ -906,16 +915,7 @@ static void test_disc_fast_matches_reference(void **state) {
                 const param_tensor *pt = &D.p.tensors[i];
                 assert_true(close_to(pt->name, f.grad + pt->offset, ref.grad + pt->offset, pt->count));
             }
-            if (nn_max_threads() > 1) {
-                const int th = nn_get_threads();
-                nn_set_threads(2);
-                net_out f2 = disc_run(&D, x, dl, k[1]);
-                assert_memory_equal(f2.y, f.y, map * sizeof(float));
-                assert_memory_equal(f2.dx, f.dx, img * sizeof(float));
-                assert_memory_equal(f2.grad, f.grad, D.p.count * sizeof(float));
-                free_out(&f2);
-                nn_set_threads(th);
-            }
+            same_bits_on_two_threads(disc_run, &D, x, dl, k[1], &f, map, img, D.p.count);
             free_out(&f);
         }
         free_out(&ref);
