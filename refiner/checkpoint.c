@@ -319,6 +319,14 @@ static int load_all(hid_t f, train_state *s, train_counters *k) {
         return rc;
     long long drift = 0; /* absent in checkpoints written before the drift warning: 0 */
     if ((rc = h5u_read_attr_i64(f, "drift_run", &drift)) < 0) return rc;
+    /* each counter in 0..10^15 (more steps than any run makes), so that their sum cannot overflow */
+    const struct { const char *name; long long v; } ctr[] = {
+        {"step", c.step}, {"pretrain_refiner_done", c.pretrain_refiner_done}, {"pretrain_disc_done", c.pretrain_disc_done},
+        {"iterations_done", c.iterations_done}, {"d_saturated_run", c.d_saturated_run}, {"copy_run", c.copy_run},
+        {"drift_run", drift}};
+    for (size_t i = 0; i < sizeof ctr / sizeof *ctr; i++)
+        if (ctr[i].v < 0 || ctr[i].v > 1000000000000000LL)
+            return rp_err(RP_EFORMAT, "attribute %s = %lld: expected a count from 0 to 10^15", ctr[i].name, ctr[i].v);
     c.drift_run = (long)drift;
     if (c.step != c.pretrain_refiner_done + c.pretrain_disc_done + c.iterations_done)
         return rp_err(RP_EFORMAT, "step %ld is not the sum of the phase counters", c.step);

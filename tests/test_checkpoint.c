@@ -264,6 +264,16 @@ static void test_bad_files(void **state) {
     snprintf(bad, sizeof bad, "%s/missing.h5", tmpdir);
     assert_true(checkpoint_load(bad, &a, &k) < 0);
     assert_non_null(strstr(rp_errmsg(), "missing.h5"));
+    /* a counter near the top of int64 (found by fuzz_checkpoint: the phase counters' sum
+     * overflowed, undefined behaviour) is refused by name before any arithmetic */
+    snprintf(bad, sizeof bad, "%s/counters.h5", tmpdir);
+    assert_int_equal(checkpoint_save(bad, &a, &k, "", NULL, NULL), 0);
+    hid_t hc = H5Fopen(bad, H5F_ACC_RDWR, H5P_DEFAULT), ac = H5Aopen(hc, "iterations_done", H5P_DEFAULT);
+    int64_t top = INT64_MAX;
+    assert_true(ac >= 0 && H5Awrite(ac, H5T_NATIVE_INT64, &top) >= 0);
+    H5Aclose(ac), H5Fclose(hc);
+    assert_int_equal(checkpoint_load(bad, &a, &k), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "attribute iterations_done = 9223372036854775807: expected a count"));
     /* attributes claiming a huge refiner (F = 4096, B = 16: 77 GB) are checked against
      * /refiner/params before anything is allocated (tests/corpus/checkpoint/crash-huge-refiner-attributes) */
     hid_t h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
