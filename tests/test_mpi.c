@@ -46,6 +46,22 @@ static int sh(const char *fmt, ...) {
 
 static int same_file(const char *a, const char *b) { return sh("cmp -s %s %s", a, b) == 0; }
 
+/* One process trains a small refiner R(F,B) on syn and real to refine with: a step of each phase. */
+static void train_small(const char *syn, const char *real, const char *dir, int F, int B) {
+    if (sh("%s train -s %s -r %s -d %s --threads 1 --quiet --set refiner.filters=%d --set refiner.blocks=%d "
+           "--set train.batch=8 --set train.iterations=1 --set train.pretrain_refiner_steps=2 "
+           "--set train.pretrain_disc_steps=1 --set train.label_guard=0", cli, syn, real, dir, F, B))
+        fail_msg("train -d %s:\n%s", dir, out);
+}
+
+/* The digits sets most tests share: 1,000 synthetic, 300 "real" (another seed). */
+static void make_sets(void) {
+    static int made;
+    if (made++) return;
+    assert_int_equal(sh("%s simulate -n 1000 -o syn.h5 --threads 1 --quiet", cli), 0);
+    assert_int_equal(sh("%s simulate -n 300 --seed 7 -o real.h5 --threads 1 --quiet", cli), 0);
+}
+
 static void skip_without_mpi(void) {
     if (!have_mpi) {
         fprintf(stderr, "SKIP: mpirun or %s missing (apt-get install openmpi-bin libopenmpi-dev); MPI not tested\n",
@@ -63,10 +79,7 @@ static void test_mpi_simulate_and_refine_same_bytes(void **state) {
     assert_true(same_file("one.h5", "two.h5"));
     /* a small refiner to refine with */
     assert_int_equal(sh("%s simulate -n 300 --seed 7 -o real.h5 --threads 1 --quiet", cli), 0);
-    if (sh("%s train -s one.h5 -r real.h5 -d run --threads 1 --quiet --set refiner.filters=4 --set refiner.blocks=1 "
-           "--set train.batch=8 --set train.iterations=3 --set train.pretrain_refiner_steps=2 "
-           "--set train.pretrain_disc_steps=2 --set train.label_guard=0", cli))
-        fail_msg("train:\n%s", out);
+    train_small("one.h5", "real.h5", "run", 4, 1);
     assert_int_equal(sh("%s refine --checkpoint run/checkpoints/latest.h5 --in one.h5 -o r1.h5 --chunk 200 "
                         "--threads 1 --quiet", cli), 0);
     if (sh(MPIRUN "%s refine --checkpoint run/checkpoints/latest.h5 --in one.h5 -o r2.h5 --chunk 200 --threads 1 "
@@ -83,14 +96,10 @@ static void test_mpi_simulate_and_refine_same_bytes(void **state) {
 static void test_mpi_refine_input_fails_on_one_rank(void **state) {
     (void)state;
     skip_without_mpi();
-    assert_int_equal(sh("%s simulate -n 300 -o in1.h5 --threads 1 --quiet", cli), 0);
-    assert_int_equal(sh("%s simulate -n 300 --seed 7 -o real1.h5 --threads 1 --quiet", cli), 0);
-    if (sh("%s train -s in1.h5 -r real1.h5 -d r1 --threads 1 --quiet --set refiner.filters=4 --set refiner.blocks=1 "
-           "--set train.batch=8 --set train.iterations=1 --set train.pretrain_refiner_steps=1 "
-           "--set train.pretrain_disc_steps=1 --set train.label_guard=0", cli))
-        fail_msg("train:\n%s", out);
+    make_sets();
+    train_small("syn.h5", "real.h5", "r1", 4, 1);
 #define R1 " refine --checkpoint r1/checkpoints/latest.h5 --threads 1 --quiet -o bad.h5 --in "
-    int rc = sh("timeout 120 mpirun --allow-run-as-root --oversubscribe -np 1 %s" R1 "in1.h5 : -np 1 %s" R1
+    int rc = sh("timeout 120 mpirun --allow-run-as-root --oversubscribe -np 1 %s" R1 "syn.h5 : -np 1 %s" R1
                 "missing.h5", mpi_cli, mpi_cli);
 #undef R1
     if (rc == 124) fail_msg("refine hung when only one rank could not open its input:\n%s", out);
@@ -105,13 +114,6 @@ static void test_mpi_refine_input_fails_on_one_rank(void **state) {
 /* A tiny SimGAN (R(4,1), batch 8: shares of 4 on two ranks) that runs all three phases. */
 #define TINY "--threads 1 --quiet --set refiner.filters=4 --set refiner.blocks=1 --set train.batch=8 " \
              "--set train.pretrain_refiner_steps=5 --set train.pretrain_disc_steps=5 --set train.label_guard=0 "
-
-static void make_sets(void) {
-    static int made;
-    if (made++) return;
-    assert_int_equal(sh("%s simulate -n 1000 -o syn.h5 --threads 1 --quiet", cli), 0);
-    assert_int_equal(sh("%s simulate -n 300 --seed 7 -o real.h5 --threads 1 --quiet", cli), 0);
-}
 
 static void train_ok(const char *launcher, const char *bin, const char *dir, const char *extra) {
     if (sh("%s%s train -s syn.h5 -r real.h5 -d %s " TINY "%s", launcher, bin, dir, extra))
@@ -290,10 +292,7 @@ static void test_mpi_refine_kill9_then_resume_is_exact(void **state) {
     skip_without_mpi();
     make_sets();
     assert_int_equal(sh("%s simulate -n 12000 --seed 3 -o big.h5 --threads 1 --quiet", cli), 0);
-    if (sh("%s train -s syn.h5 -r real.h5 -d rk --threads 1 --quiet --set refiner.filters=32 --set refiner.blocks=3 "
-           "--set train.batch=8 --set train.iterations=1 --set train.pretrain_refiner_steps=2 "
-           "--set train.pretrain_disc_steps=1 --set train.label_guard=0", cli))
-        fail_msg("train:\n%s", out);
+    train_small("syn.h5", "real.h5", "rk", 32, 3);
 #define RK "refine --checkpoint rk/checkpoints/latest.h5 --in big.h5 --chunk 200 --threads 1 --quiet -o "
     assert_int_equal(sh("%s " RK "rk1.h5", cli), 0);
     assert_int_equal(sh("rm -f pid.0 pid.1 && (" MPIRUN "sh -c 'echo $$ > pid.$OMPI_COMM_WORLD_RANK; exec %s " RK
