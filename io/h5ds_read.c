@@ -246,6 +246,10 @@ static int open_columns(h5ds_reader *r) {
             char full[160];
             snprintf(ci->path, sizeof ci->path, "%s/%s", groups[gi], l->names[i]);
             snprintf(full, sizeof full, "/%s", ci->path);
+            if (h5ds_find_column(r, ci->path) >= 0) { /* two links of one name: a corrupt group */
+                rc = rp_err(RP_EFORMAT, "%s: %s: listed twice in its group (corrupt file?)", r->file, full);
+                break;
+            }
             hid_t d = open_dataset(r, full, "a per-image dataset of shape (N) or (N,k)");
             if (d < 0) {
                 rc = RP_EFORMAT;

@@ -100,16 +100,26 @@ static int read_images_native(h5ds_reader *r, long start, const long *rows, long
                          f ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, buf);
 }
 
+/* Float images must hold values in [0, 1] (docs/formats.md): the first value outside (or NaN)
+ * is an error naming the file, the dataset, the row and the value. */
+static int check_unit_range(const h5ds_reader *r, const float *v, long start, const long *rows, long n) {
+    const size_t len = image_len(r);
+    for (long i = 0; i < n; i++)
+        for (size_t k = 0; k < len; k++)
+            if (!(v[i * len + k] >= 0 && v[i * len + k] <= 1))
+                return rp_err(RP_EFORMAT, "%s: %s: row %ld holds %g: float images must lie in [0, 1]", r->file,
+                              r->images, rows ? rows[i] : start + i, v[i * len + k]);
+    return 0;
+}
+
 static int images_u8(h5ds_reader *r, long start, const long *rows, long n, uint8_t *out) {
     if (r->info.dtype == H5DS_UINT8) return read_images_native(r, start, rows, n, out);
     size_t len = n * image_len(r);
     float *tmp = malloc(len * sizeof *tmp);
     if (!tmp) return rp_err(RP_ENOMEM, "%s: out of memory", r->file);
     int rc = read_images_native(r, start, rows, n, tmp);
-    for (size_t i = 0; !rc && i < len; i++) {
-        float v = tmp[i] * 255.0f + 0.5f;
-        out[i] = !(v > 0) ? 0 : v >= 255 ? 255 : (uint8_t)v;
-    }
+    if (!rc) rc = check_unit_range(r, tmp, start, rows, n);
+    for (size_t i = 0; !rc && i < len; i++) out[i] = (uint8_t)(tmp[i] * 255.0f + 0.5f);
     free(tmp);
     return rc;
 }
@@ -120,6 +130,7 @@ static int images_f32(h5ds_reader *r, long start, const long *rows, long n, floa
     void *tmp = malloc(n * image_len(r) * (f ? sizeof(float) : 1));
     if (!tmp) return rp_err(RP_ENOMEM, "%s: out of memory", r->file);
     int rc = read_images_native(r, start, rows, n, tmp);
+    if (!rc && f) rc = check_unit_range(r, tmp, start, rows, n);
     const float s = (hi - lo) / (f ? 1.0f : 255.0f);
     for (long i = 0; !rc && i < n; i++)
         for (int c = 0; c < C; c++) {

@@ -331,6 +331,24 @@ static void test_float_and_external(void **state) {
     /* the default dataset path is /images: missing here */
     assert_int_equal(h5ds_open(&r, path), RP_EFORMAT);
     assert_non_null(strstr(rp_errmsg(), "/images: missing"));
+    /* values outside [0, 1] (or NaN) in float images are an error naming the row and the value,
+     * for every reader: fuzz_h5ds found 262143 passed on to training as is, and clamped to 255
+     * as uint8 (tests/corpus/h5ds/regress-float-out-of-range) */
+    const float bad[2] = {1.5f, NAN};
+    for (int b = 0; b < 2; b++) {
+        v[9] = bad[b];
+        make_file(path, 0, "/data/faces", H5T_NATIVE_FLOAT, 3, dims, v);
+        assert_int_equal(h5ds_open(&r, spec), 0);
+        long rows[2] = {1, 0};
+        assert_int_equal(h5ds_read_images_f32(r, 0, 1, f, -1, 1), 0); /* row 0 is fine */
+        assert_int_equal(h5ds_read_images_f32(r, 0, 2, f, -1, 1), RP_EFORMAT);
+        assert_non_null(strstr(rp_errmsg(), b ? "/data/faces: row 1 holds nan: float images must lie in [0, 1]"
+                                              : "/data/faces: row 1 holds 1.5: float images must lie in [0, 1]"));
+        assert_int_equal(h5ds_read_images_u8(r, 1, 1, u), RP_EFORMAT);
+        assert_int_equal(h5ds_read_rows_f32(r, rows, 2, f, 0, 1), RP_EFORMAT);
+        assert_int_equal(h5ds_read_rows_u8(r, rows + 1, 1, u), 0);
+        h5ds_close(r);
+    }
 }
 
 /* Opening `spec` must fail with a message containing the file name and each of the words. */
@@ -662,6 +680,10 @@ static void test_probe_contains_libhdf5_crashes(void **state) {
     setenv("RP_H5_PROBE_SECONDS", "0.2", 1);
     assert_int_equal(h5u_probe("f.h5", probe_hang, NULL), RP_EFORMAT);
     assert_non_null(strstr(rp_errmsg(), "f.h5: libhdf5 did not finish reading it in 0.2 s"));
+    /* a group listing two datasets of one name (fuzz_h5ds: a corrupt link table; the reader
+     * took both as columns, and the refined file would have failed on the second) */
+    expect_error("tests/corpus/h5ds/regress-duplicate-column", "regress-duplicate-column",
+                 "/params/scale_x: listed twice in its group", NULL);
     /* a reproducer of the hang (tests/corpus/h5ds/; paths from the repository root) */
     const char *hang = "tests/corpus/h5ds/crash-hdf5-60062fdbde4d";
     h5ds_reader *r;
