@@ -6,6 +6,10 @@ lashes: where it is and how big).
 
   /usr/bin/python3 scripts/measure_sim_eyes.py REAL.h5 SYN.h5 [--n 1000] [--png means.png]
 
+Last line: a linear classifier (logistic regression) on the 5x5-block means, trained on half of
+each set and scored on the other half: the quick check of the coarse layout (seconds; `eval`'s
+domain classifier takes minutes). With 1000 rows per set 50% is chance, 100% fully separable.
+
 --png writes the mean and standard-deviation images of both sets side by side (real on the
 left), 4x upscaled: aggregates over the sets, never single images. Needs h5py and numpy
 (Debian: python3-h5py).
@@ -65,6 +69,27 @@ def fmt(v):
     return "\n" + "\n".join(" ".join(f"{t:4.0f}" for t in row) for row in a)
 
 
+def linear_blocks(r, s, steps=3000, lr=0.5, l2=1e-3):
+    """Held-out accuracy of logistic regression on standardised 5x5-block means, real vs syn."""
+    def blocks(x):
+        n, H, W = x.shape
+        return x[:, : H // 5 * 5, : W // 5 * 5].reshape(n, H // 5, 5, W // 5, 5).mean((2, 4)).reshape(n, -1) / 255
+    rng = np.random.default_rng(0)
+    m = min(len(r), len(s))
+    a, b = blocks(r[rng.permutation(len(r))][:m]), blocks(s[rng.permutation(len(s))][:m])
+    h = m // 2
+    xtr, xte = np.vstack([a[:h], b[:h]]), np.vstack([a[h:], b[h:]])
+    ytr, yte = np.r_[np.ones(h), np.zeros(h)], np.r_[np.ones(m - h), np.zeros(m - h)]
+    mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
+    xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+    w, c = np.zeros(xtr.shape[1]), 0.0
+    for _ in range(steps):
+        g = 1 / (1 + np.exp(-(xtr @ w + c))) - ytr
+        w -= lr * (xtr.T @ g / len(ytr) + l2 * w)
+        c -= lr * g.mean()
+    return (((xte @ w + c) > 0) == yte).mean()
+
+
 def write_png(path, img):
     img = np.clip(img, 0, 255).astype(np.uint8)
     h, w = img.shape
@@ -102,6 +127,7 @@ def main():
         big = np.kron(np.vstack(rows), np.ones((4, 4)))
         write_png(a.png, big)
         print(f"wrote {a.png}: mean (top) and 2.5 x standard deviation (bottom), real left")
+    print(f"linear classifier on 5x5-block means, held-out accuracy: {100 * linear_blocks(r, s):.1f}%")
 
 
 if __name__ == "__main__":
