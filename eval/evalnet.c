@@ -211,7 +211,8 @@ int evalnet_load(evalnet *e, const char *path, int max_batch) {
             rc = rp_err(RP_EFORMAT, "%s: %lld parameters (%lldx%lldx%lld images): implausibly large", path, want, v[0],
                         v[1], v[2]);
     }
-    if (!rc) rc = evalnet_init(e, (int)v[0], (int)v[1], (int)v[2], (int)v[3], max_batch, 0);
+    if (!rc && (rc = evalnet_init(e, (int)v[0], (int)v[1], (int)v[2], (int)v[3], max_batch, 0)))
+        rc = rp_err_prefix(RP_EFORMAT, "%s: root attributes: ", path); /* e.g. images too small for the layers */
     if (rc) {
         H5Fclose(f);
         return rc;

@@ -280,6 +280,17 @@ static void test_evalnet_load_implausible_size(void **state) {
     assert_non_null(strstr(rp_errmsg(), "(1x1000000x1000000, 4 outputs) has at least"));
     assert_int_equal(evalnet_init(&b, 1, 1000000, 1000000, 2, 1, 0), RP_EARG);
     assert_non_null(strstr(rp_errmsg(), "too large"));
+    /* too small for the layers (width 1): the error names the file (fuzz_evalnet: it did not) */
+    assert_int_equal(evalnet_init(&a, 1, 12, 14, 4, 8, 3), 0);
+    assert_int_equal(evalnet_save(&a, path, NULL), 0);
+    evalnet_free(&a);
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    int32_t one = 1;
+    hid_t at = H5Aopen(f, "width", H5P_DEFAULT);
+    assert_true(at >= 0 && H5Awrite(at, H5T_NATIVE_INT32, &one) >= 0);
+    H5Aclose(at), H5Fclose(f);
+    assert_int_equal(evalnet_load(&b, path, 4), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "huge.h5: root attributes: evaluation network: needs images of at least 4x4"));
     unlink(path);
 }
 
