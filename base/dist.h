@@ -29,8 +29,8 @@ int rp_dist_max_int(int v);
 int rp_dist_agree(int rc);
 /* 1 if this rank failed in the first rp_dist_agree that saw a failure, and some other rank passed
  * it: its message is news and worth printing (later agreements, where every rank has failed by
- * then, do not change that). Failures every rank shares (a config error, a NaN in the common state) are said
- * once, by rank 0. Always 1 in one process. */
+ * then, do not change that). Failures every rank shares (a config error, a NaN in the common
+ * state) are said once, by rank 0. Always 1 in one process. */
 int rp_dist_failed_alone(void);
 /* 1 if every rank's v equals rank 0's (e.g. a checksum of state that must not differ), on every
  * rank; else 0. */

@@ -72,9 +72,10 @@ static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *info, void
 static int list_layout(const char *file);
 static void list_layout_quietly(void *file) { list_layout(file); } /* h5u_probe's child: output to /dev/null */
 
-/* Every object of the file; 0 if it could be listed, 1 if not and this said why. The listing walks every object header,
- * which libhdf5 may crash or hang on in a corrupt file: it runs in h5u_probe's child first, and
- * is skipped, with the probe's reason, when that child did not finish. */
+/* Every object of the file; 0 if it could be listed, 1 if not and this said why. The listing
+ * walks every object header, which libhdf5 may crash or hang on in a corrupt file: it runs in
+ * h5u_probe's child first, and is skipped, with the probe's reason, when that child did not
+ * finish. */
 static int print_layout(const char *file) {
     h5u_silence();
     if (h5u_check_file(file)) return -1;

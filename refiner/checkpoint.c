@@ -310,24 +310,21 @@ static int load_all(hid_t f, train_state *s, train_counters *k) {
     if (rc == 1) rc = rp_err(RP_EFORMAT, "attribute phase missing");
     if (!rc && (c.phase = train_phase_parse(phase)) < 0) rc = rp_err(RP_EFORMAT, "attribute phase: unknown \"%s\"", phase);
     free(phase);
-    if (rc || (rc = h5u_require_attr_long(f, "step", &c.step)) ||
-        (rc = h5u_require_attr_long(f, "pretrain_refiner_done", &c.pretrain_refiner_done)) ||
-        (rc = h5u_require_attr_long(f, "pretrain_disc_done", &c.pretrain_disc_done)) ||
-        (rc = h5u_require_attr_long(f, "iterations_done", &c.iterations_done)) ||
-        (rc = h5u_require_attr_long(f, "d_saturated_run", &c.d_saturated_run)) ||
-        (rc = h5u_require_attr_long(f, "copy_run", &c.copy_run)))
-        return rc;
-    long long drift = 0; /* absent in checkpoints written before the drift warning: 0 */
-    if ((rc = h5u_read_attr_i64(f, "drift_run", &drift)) < 0) return rc;
-    /* each counter in 0..10^15 (more steps than any run makes), so that their sum cannot overflow */
-    const struct { const char *name; long long v; } ctr[] = {
-        {"step", c.step}, {"pretrain_refiner_done", c.pretrain_refiner_done}, {"pretrain_disc_done", c.pretrain_disc_done},
-        {"iterations_done", c.iterations_done}, {"d_saturated_run", c.d_saturated_run}, {"copy_run", c.copy_run},
-        {"drift_run", drift}};
-    for (size_t i = 0; i < sizeof ctr / sizeof *ctr; i++)
-        if (ctr[i].v < 0 || ctr[i].v > 1000000000000000LL)
-            return rp_err(RP_EFORMAT, "attribute %s = %lld: expected a count from 0 to 10^15", ctr[i].name, ctr[i].v);
-    c.drift_run = (long)drift;
+    if (rc) return rc;
+    /* the counters, each a count in 0..10^15 (more steps than any run makes, so that their sum
+     * cannot overflow); drift_run is absent in checkpoints written before the drift warning: 0 */
+    const struct { const char *name; long *v; int required; } ctr[] = {
+        {"step", &c.step, 1}, {"pretrain_refiner_done", &c.pretrain_refiner_done, 1},
+        {"pretrain_disc_done", &c.pretrain_disc_done, 1}, {"iterations_done", &c.iterations_done, 1},
+        {"d_saturated_run", &c.d_saturated_run, 1}, {"copy_run", &c.copy_run, 1}, {"drift_run", &c.drift_run, 0}};
+    for (size_t i = 0; i < sizeof ctr / sizeof *ctr; i++) {
+        long long v = 0;
+        if ((rc = h5u_read_attr_i64(f, ctr[i].name, &v)) < 0) return rc;
+        if (rc == 1 && ctr[i].required) return rp_err(RP_EFORMAT, "attribute %s missing", ctr[i].name);
+        if (v < 0 || v > 1000000000000000LL)
+            return rp_err(RP_EFORMAT, "attribute %s = %lld: expected a count from 0 to 10^15", ctr[i].name, v);
+        *ctr[i].v = (long)v;
+    }
     if (c.step != c.pretrain_refiner_done + c.pretrain_disc_done + c.iterations_done)
         return rp_err(RP_EFORMAT, "step %ld is not the sum of the phase counters", c.step);
 
