@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "io/h5ds.h"
+#include "io/png.h"
 
 static char cli[4096], dir[64];
 static char out[1 << 16];
@@ -103,6 +105,47 @@ static void test_simulate_inspect_preview(void **state) {
     assert_int_equal(run("simulate -n 300 --seed 5 --threads 2 -o %s/d2.h5 --quiet", dir), 0);
     unsetenv("SOURCE_DATE_EPOCH");
     assert_int_equal(system(cmd), 0);
+}
+
+/* preview A.h5 B.h5: the same rows of each file side by side (A | B per row), in the order given;
+ * files of different image sizes are refused, naming both. */
+static void test_preview_side_by_side(void **state) {
+    (void)state;
+    assert_int_equal(run("simulate --scene digits -n 20 --seed 7 -o %s/a.h5 --quiet", dir), 0);
+    assert_int_equal(run("simulate --scene digits -n 12 --seed 8 -o %s/b.h5 --quiet", dir), 0);
+    /* 5 rows asked from --start 9: b.h5 has 12, so 3; two groups per sheet row of (a, b) */
+    assert_int_equal(run("preview %s/a.h5 %s/b.h5 -o %s/ab.png -n 5 --start 9 --cols 2 --scale 1 --labels", dir, dir, dir), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/ab.png", dir);
+    int w, h;
+    uint8_t *px;
+    assert_int_equal(pngio_read(path, 1, &w, &h, &px), 0);
+    const int S = 28, pad = 2, cap = 10; /* cells of 28x28 plus a caption line, 2 px apart */
+    assert_int_equal(w, 4 * S + 5 * pad);
+    assert_int_equal(h, 2 * (S + cap) + 3 * pad);
+    uint8_t want[3][2][28 * 28];
+    const char *files[2] = {"a.h5", "b.h5"};
+    long rows[3] = {9, 10, 11};
+    for (int f = 0; f < 2; f++) {
+        h5ds_reader *r;
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        assert_int_equal(h5ds_open(&r, path), 0);
+        uint8_t buf[3 * 28 * 28];
+        assert_int_equal(h5ds_read_rows_u8(r, rows, 3, buf), 0);
+        h5ds_close(r);
+        for (int i = 0; i < 3; i++) memcpy(want[i][f], buf + i * S * S, S * S);
+    }
+    for (int c = 0; c < 6; c++) { /* cell c = row c / 2 of file c % 2 */
+        int x0 = pad + (c % 4) * (S + pad), y0 = pad + (c / 4) * (S + cap + pad);
+        for (int y = 0; y < S; y++) assert_memory_equal(px + (size_t)(y0 + y) * w + x0, want[c / 2][c % 2] + y * S, S);
+    }
+    free(px);
+    assert_int_equal(run("simulate --scene eyes -n 4 -o %s/e.h5 --quiet", dir), 0);
+    assert_int_equal(run("preview %s/a.h5 %s/e.h5 -o %s/ae.png", dir, dir, dir), 2);
+    assert_non_null(strstr(out, "e.h5: images are 35x55x1 where"));
+    assert_non_null(strstr(out, "a.h5's are 28x28x1"));
+    snprintf(path, sizeof path, "%s/ae.png", dir);
+    assert_int_equal(access(path, F_OK), -1);
 }
 
 static void test_bad_inputs_name_the_file(void **state) {
@@ -269,6 +312,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_help_everywhere),
         cmocka_unit_test(test_usage_errors_exit_2),
         cmocka_unit_test(test_simulate_inspect_preview),
+        cmocka_unit_test(test_preview_side_by_side),
         cmocka_unit_test(test_bad_inputs_name_the_file),
         cmocka_unit_test(test_config_round_trip),
         cmocka_unit_test(test_label_guard_stops_drift),
