@@ -32,6 +32,7 @@ static const key_spec keys[] = {
     {"refiner", "filters", KEY_INT, F(refiner, filters), 1, 1024, NULL, "32", "feature maps F"},
     {"refiner", "blocks", KEY_INT, F(refiner, blocks), 0, 16, NULL, "3", "ResNet blocks B"},
     {"refiner", "output", KEY_STR, F(refiner, output), 0, 0, "tanh|clamp", "clamp", "output non-linearity: tanh (the paper's) or clamp to [-1, 1]"},
+    {"discriminator", "stride", KEY_INT, F(discriminator, stride), 1, 2, NULL, "2", "stride of D's first convolution: 2 (the paper's) or 1 (D sees every pixel's neighbourhood: pixel-level patterns such as checkerboards cannot hide from it; 4x D's arithmetic)"},
     {"discriminator", "optimizer", KEY_STR, F(discriminator, optimizer), 0, 0, "same|adam|sgd", "same", "discriminator optimizer (same = train.optimizer; learning rate: train.lr_disc)"},
     {"train", "batch", KEY_INT, F(train, batch), 2, 65536, NULL, "32", "mini-batch size b (even)"},
     {"train", "iterations", KEY_LONG, F(train, iterations), 0, 1e9, NULL, "2000", "adversarial iterations T"},

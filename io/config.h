@@ -25,6 +25,7 @@ typedef struct {
     } refiner;
     struct {
         char optimizer[8];     /* same | adam | sgd: D's optimizer ("same" = train.optimizer) */
+        int stride;            /* stride of D's first convolution: 2 (the paper's) or 1 */
     } discriminator;
     struct {
         int batch;             /* b */

@@ -88,6 +88,7 @@ static int write_all(hid_t f, const train_state *s, const train_counters *k, con
         (rc = h5u_write_attr_int(f, "image_width", u->W)) || (rc = h5u_write_attr_int(f, "batch", u->batch)) ||
         (rc = h5u_write_attr_int(f, "refiner_filters", u->rcfg.F)) ||
         (rc = h5u_write_attr_int(f, "refiner_blocks", u->rcfg.B)) ||
+        (rc = h5u_write_attr_int(f, "discriminator_stride", u->d_stride ? u->d_stride : 2)) ||
         (rc = h5u_write_attr_str(f, "refiner_output", refiner_output_name(u->rcfg.out))))
         return rc;
     if (synthetic && (rc = h5u_write_attr_str(f, "synthetic_file", synthetic))) return rc;
@@ -291,6 +292,16 @@ static int check_arch(hid_t f, const train_setup *u) {
         size_t len = strlen(msg);
         snprintf(msg + len, sizeof msg - len, "%srefiner.output = %s in the checkpoint, %s now", len ? "; " : "",
                  refiner_output_name(out), refiner_output_name(u->rcfg.out));
+    }
+    /* discriminator_stride: 2 when absent (checkpoints written before the setting existed) */
+    long long stride = 2;
+    long want_stride = u->d_stride ? u->d_stride : 2;
+    if ((rc = h5u_read_attr_i64(f, "discriminator_stride", &stride)) == 1) stride = 2, rc = 0;
+    if (rc) return rc;
+    if (stride != want_stride) {
+        size_t len = strlen(msg);
+        snprintf(msg + len, sizeof msg - len, "%sdiscriminator.stride = %lld in the checkpoint, %ld now", len ? "; " : "",
+                 stride, want_stride);
     }
     if (msg[0]) return rp_err(RP_EFORMAT, "architecture mismatch: %s", msg);
     return 0;

@@ -44,6 +44,7 @@ int train_setup_from_config(train_setup *s, const rp_config *cfg, int C, int H, 
     s->batch = cfg->train.batch;
     s->rcfg = (refiner_config){.C = C, .F = cfg->refiner.filters, .B = cfg->refiner.blocks,
                                .out = (refiner_output)refiner_output_parse(cfg->refiner.output)};
+    s->d_stride = cfg->discriminator.stride;
     s->lambda = cfg->train.lambda;
     s->psi_cell = strcmp(cfg->train.psi, "cellmean") ? 0 : cfg->train.psi_cell;
     s->opt_r = parse_optim(cfg->train.optimizer);
@@ -78,7 +79,7 @@ int train_state_init(train_state *s, const train_setup *setup) {
     s->share = n;
     s->img = (size_t)u->C * u->H * u->W;
     if ((rc = refiner_init(&s->R, &u->rcfg, rng_mix64(u->seed * 4 + 1)))) return rc;
-    if ((rc = disc_init(&s->D, &(disc_config){.C = u->C}, rng_mix64(u->seed * 4 + 2)))) goto fail;
+    if ((rc = disc_init(&s->D, &(disc_config){.C = u->C, .stride = u->d_stride}, rng_mix64(u->seed * 4 + 2)))) goto fail;
     /* R for a whole batch (the label guard and the sample sheets refine up to b at once) */
     if ((rc = refiner_prepare(&s->R, b, u->H, u->W)) || (rc = disc_prepare(&s->D, 2 * n, u->H, u->W))) goto fail;
     s->OH = s->D.OH;

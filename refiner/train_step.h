@@ -31,6 +31,7 @@ typedef struct {
     int C, H, W;            /* image size */
     int batch;              /* b (even): refiner batch, and each half (real / refined) of D's batch */
     refiner_config rcfg;
+    int d_stride;           /* stride of D's first convolution (discriminator.stride) */
     double lambda;
     int psi_cell;           /* 0 = psi is the identity, k = mean over k x k cells */
     optim_kind opt_r, opt_d;

@@ -182,6 +182,23 @@ static void test_architecture_mismatch(void **state) {
     assert_int_equal(checkpoint_load(path, &b, &k2), RP_EFORMAT);
     assert_non_null(strstr(rp_errmsg(), "refiner.output = clamp in the checkpoint, tanh now"));
     train_state_free(&b);
+    /* D's first stride (discriminator.stride); a checkpoint without the attribute (written before
+     * the setting existed) has the paper's 2 */
+    v = u;
+    v.d_stride = 1;
+    assert_int_equal(train_state_init(&b, &v), 0);
+    assert_int_equal(checkpoint_load(path, &b, &k2), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "discriminator.stride = 2 in the checkpoint, 1 now"));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_true(H5Adelete(f, "discriminator_stride") >= 0);
+    H5Fclose(f);
+    assert_int_equal(checkpoint_load(path, &b, &k2), RP_EFORMAT);
+    assert_non_null(strstr(rp_errmsg(), "discriminator.stride = 2 in the checkpoint, 1 now"));
+    train_state_free(&b);
+    assert_int_equal(train_state_init(&b, &u), 0);
+    assert_int_equal(checkpoint_load(path, &b, &k2), 0);
+    train_state_free(&b);
     /* other image size */
     v = u;
     v.H = 20;

@@ -886,14 +886,15 @@ static void test_disc_fast_matches_reference(void **state) {
         printf("skipped: no AVX2 or AVX-512 on this CPU\n");
         skip();
     }
-    static const int cases[][4] = {{1, 3, 28, 28}, {3, 1, 35, 55}, {1, 1, 12, 14}}; /* C N H W */
+    /* C N H W, and conv1's stride (discriminator.stride) */
+    static const int cases[][5] = {{1, 3, 28, 28, 2}, {3, 1, 35, 55, 2}, {1, 1, 12, 14, 2}, {1, 2, 35, 55, 1}};
     const conv2d_kernels saved = conv2d_kernels_active();
     conv2d_kernels lv[2];
     const int nl = levels(lv);
     for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
         const int *k = cases[t];
         disc D;
-        assert_int_equal(disc_init(&D, &(disc_config){.C = k[0]}, 9 + t), 0);
+        assert_int_equal(disc_init(&D, &(disc_config){.C = k[0], .stride = k[4]}, 9 + t), 0);
         assert_int_equal(disc_prepare(&D, k[1] + 2, k[2], k[3]), 0);
         rng_t r;
         rng_seed(&r, 60 + t, 0);
@@ -902,7 +903,7 @@ static void test_disc_fast_matches_reference(void **state) {
                 for (size_t j = 0; j < D.p.tensors[i].count; j++) D.p.data[D.p.tensors[i].offset + j] = (float)rng_range(&r, -0.1, 0.1);
         const size_t img = (size_t)k[0] * k[2] * k[3] * k[1], map = (size_t)k[1] * 2 * D.OH * D.OW;
         float *x = randn(&r, img, 0.5f, 0), *dl = randn(&r, map, 1, 0);
-        printf("  D C%d N%d %dx%d\n", k[0], k[1], k[2], k[3]);
+        printf("  D C%d N%d %dx%d, conv1 stride %d: map %dx%d\n", k[0], k[1], k[2], k[3], k[4], D.OH, D.OW);
         conv2d_kernels_select(CONV2D_KERNELS_REFERENCE);
         net_out ref = disc_run(&D, x, dl, k[1]);
         for (int l = 0; l < nl; l++) {
