@@ -118,6 +118,7 @@ static void test_config_eyes_preset(void **state) {
     assert_string_equal(c.run.label, "gaze");
     assert_string_equal(c.train.psi, "identity");
     assert_true(c.train.lambda == 10);
+    assert_int_equal(c.discriminator.stride, 1);
     assert_true(c.train.iterations > 0 && c.train.iterations < 2000);
     assert_string_equal(c.run.real, ""); /* the real pool is given on the command line */
     assert_string_equal(c.run.test, "");
