@@ -67,6 +67,7 @@ int cmd_preview(int argc, char **argv) {
     if (cols < 0 || scale < 0 || scale > 32)
         return cmd_fail("preview", rp_err(RP_EARG, "preview: --cols and --scale must be positive (scale <= 32)"));
     int k = common.npos;
+    const int captions = label || labels;
     h5ds_reader *r[PREVIEW_MAX_FILES] = {0};
     int col[PREVIEW_MAX_FILES];
     const h5ds_info *in = NULL;
@@ -79,9 +80,9 @@ int cmd_preview(int argc, char **argv) {
             rc = rp_err(RP_EARG, "%s: images are %dx%dx%d where %s's are %dx%dx%d; a sheet of several files needs one size",
                         fi->file, fi->H, fi->W, fi->C, in->file, in->H, in->W, in->C);
         N = fi->N < N ? fi->N : N;
-        col[f] = label || labels ? caption_column(r[f], label) : -1;
+        col[f] = captions ? caption_column(r[f], label) : -1;
         /* the first file must have the label; the others (a real set without labels) are left uncaptioned */
-        if (!rc && !f && (label || labels) && col[0] < 0)
+        if (!rc && !f && captions && col[0] < 0)
             rc = rp_err(RP_EARG, "%s: no label %s to caption with (the file has %d label/param datasets)", fi->file,
                         label ? label : "under /labels", fi->ncols);
     }
@@ -95,9 +96,9 @@ int cmd_preview(int argc, char **argv) {
     size_t sz = (size_t)in->H * in->W * in->C;
     long *rows = malloc(sizeof *rows * n);
     uint8_t *one = malloc(sz * n), *img = malloc(sz * n * k);
-    char(*cap)[24] = calloc((size_t)n * k, sizeof *cap);
-    const char **caps = label || labels ? calloc((size_t)n * k, sizeof *caps) : NULL;
-    if (!rows || !one || !img || !cap || ((label || labels) && !caps)) rc = rp_err(RP_ENOMEM, "out of memory");
+    char(*cap)[24] = captions ? calloc((size_t)n * k, sizeof *cap) : NULL;
+    const char **caps = captions ? calloc((size_t)n * k, sizeof *caps) : NULL;
+    if (!rows || !one || !img || (captions && (!cap || !caps))) rc = rp_err(RP_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < n; i++)
         rows[i] = spread ? start + (long)((double)i * (N - start) / n) : start + i;
     /* cell i * k + f: row i of file f */

@@ -88,7 +88,7 @@ static int write_all(hid_t f, const train_state *s, const train_counters *k, con
         (rc = h5u_write_attr_int(f, "image_width", u->W)) || (rc = h5u_write_attr_int(f, "batch", u->batch)) ||
         (rc = h5u_write_attr_int(f, "refiner_filters", u->rcfg.F)) ||
         (rc = h5u_write_attr_int(f, "refiner_blocks", u->rcfg.B)) ||
-        (rc = h5u_write_attr_int(f, "discriminator_stride", u->d_stride ? u->d_stride : 2)) ||
+        (rc = h5u_write_attr_int(f, "discriminator_stride", s->D.cfg.stride)) ||
         (rc = h5u_write_attr_str(f, "refiner_output", refiner_output_name(u->rcfg.out))))
         return rc;
     if (synthetic && (rc = h5u_write_attr_str(f, "synthetic_file", synthetic))) return rc;
@@ -269,8 +269,9 @@ static int read_output(hid_t f, refiner_output *out) {
     return rc;
 }
 
-/* Architecture attributes vs the current setup: one message listing every difference. */
-static int check_arch(hid_t f, const train_setup *u) {
+/* Architecture attributes vs the current state's: one message listing every difference. */
+static int check_arch(hid_t f, const train_state *s) {
+    const train_setup *u = &s->setup;
     static const char *keys[] = {"image_channels", "image_height", "image_width", "refiner_filters", "refiner_blocks"};
     static const char *label[] = {"image channels", "image height", "image width", "refiner.filters", "refiner.blocks"};
     const int want[] = {u->C, u->H, u->W, u->rcfg.F, u->rcfg.B};
@@ -295,13 +296,12 @@ static int check_arch(hid_t f, const train_setup *u) {
     }
     /* discriminator_stride: 2 when absent (checkpoints written before the setting existed) */
     long long stride = 2;
-    long want_stride = u->d_stride ? u->d_stride : 2;
     if ((rc = h5u_read_attr_i64(f, "discriminator_stride", &stride)) == 1) stride = 2, rc = 0;
     if (rc) return rc;
-    if (stride != want_stride) {
+    if (stride != s->D.cfg.stride) {
         size_t len = strlen(msg);
-        snprintf(msg + len, sizeof msg - len, "%sdiscriminator.stride = %lld in the checkpoint, %ld now", len ? "; " : "",
-                 stride, want_stride);
+        snprintf(msg + len, sizeof msg - len, "%sdiscriminator.stride = %lld in the checkpoint, %d now", len ? "; " : "",
+                 stride, s->D.cfg.stride);
     }
     if (msg[0]) return rp_err(RP_EFORMAT, "architecture mismatch: %s", msg);
     return 0;
@@ -314,7 +314,7 @@ static int check_arch(hid_t f, const train_setup *u) {
 static int load_all(hid_t f, train_state *s, train_counters *k) {
     const train_setup *u = &s->setup;
     int rc;
-    if ((rc = check_arch(f, u))) return rc;
+    if ((rc = check_arch(f, s))) return rc;
     train_counters c = {0};
     char *phase = NULL;
     rc = h5u_read_attr_str(f, "phase", &phase);

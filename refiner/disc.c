@@ -14,7 +14,7 @@
 /* Output channels and kernel of conv1..conv5; the pool sits between conv2 and conv3. */
 static const int DISC_F[5] = {96, 64, 32, 32, 2};
 static const int DISC_K[5] = {3, 3, 3, 1, 1};
-static const int DISC_S[5] = {2, 2, 1, 1, 1}; /* conv1's: disc_config.stride */
+static const int DISC_S[5] = {0, 2, 1, 1, 1}; /* conv1's is disc_config.stride */
 static const int DISC_P[5] = {1, 1, 1, 0, 0};
 
 typedef struct {
@@ -25,8 +25,7 @@ typedef struct {
 static void geometry(const disc *d, int n, int H, int W, disc_geom *g) {
     int C = d->cfg.C;
     for (int i = 0; i < 5; i++) {
-        int s = i == 0 && d->cfg.stride ? d->cfg.stride : DISC_S[i];
-        conv2d_desc_init(&g->conv[i], n, C, H, W, DISC_F[i], DISC_K[i], s, DISC_P[i]);
+        conv2d_desc_init(&g->conv[i], n, C, H, W, DISC_F[i], DISC_K[i], i ? DISC_S[i] : d->cfg.stride, DISC_P[i]);
         C = DISC_F[i];
         H = g->conv[i].OH;
         W = g->conv[i].OW;
@@ -44,6 +43,7 @@ int disc_init(disc *d, const disc_config *cfg, uint64_t seed) {
     if (cfg->stride < 0 || cfg->stride > 2)
         return rp_err(RP_EARG, "discriminator: stride %d: expected 1 or 2", cfg->stride);
     d->cfg = *cfg;
+    if (!d->cfg.stride) d->cfg.stride = 2;
     param_block_init(&d->p);
     size_t ow[5], ob[5];
     int C = cfg->C;

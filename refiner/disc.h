@@ -12,7 +12,7 @@
 
 typedef struct {
     int C;      /* image channels */
-    int stride; /* of conv1: 2 (the paper's; 0 means 2) or 1, which keeps conv1's map at the input's
+    int stride; /* of conv1: 2 (the paper's; 0 means 2, set by disc_init) or 1, which keeps conv1's map at the input's
                  * size: 35x55 -> 35x55 -> 18x28 (504 patch decisions), each patch half as wide */
 } disc_config;
 

@@ -557,7 +557,7 @@ static size_t fd_branches(const fd_ctx *c, unsigned char *b) {
     const size_t r_acts = (2 * (size_t)c->r.cfg.B + 1) * FD_N * c->r.cfg.F * FD_H * FD_W;
     /* D's saved maps per image for 12x14: 96 x h1 x w1 (conv1: 6x7 at stride 2, 12x14 at 1), then
      * 64, pool 64, 32, 32 x OH x OW (conv2's stride 2: 3x4, or 6x7) */
-    const int st = c->d.cfg.stride ? c->d.cfg.stride : 2;
+    const int st = c->d.cfg.stride;
     const size_t h1 = (FD_H - 1) / st + 1, w1 = (FD_W - 1) / st + 1, o = (size_t)c->d.OH * c->d.OW;
     const size_t d_acts = (size_t)FD_N * (96 * h1 * w1 + 64 * o * 2 + 32 * o * 2), d_arg = (size_t)FD_N * 64 * o;
     size_t k = 0;
